@@ -1,0 +1,47 @@
+"""mararch: build, inspect, verify and extract model archives for TorchServe and MMS.
+
+The public API is importable from here; heavy modules load on first use so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchiveFormat",
+    "BuildResult",
+    "Compression",
+    "MararchError",
+    "Runtime",
+    "__version__",
+    "build",
+    "create",
+    "plan_create",
+]
+
+_LAZY = {
+    "ArchiveFormat": "mararch.spec",
+    "Compression": "mararch.spec",
+    "Runtime": "mararch.spec",
+    "MararchError": "mararch.errors",
+    "BuildResult": "mararch.create",
+    "build": "mararch.create",
+    "create": "mararch.create",
+    "plan_create": "mararch.create",
+}
+
+if TYPE_CHECKING:
+    from .create import BuildResult, build, create, plan_create
+    from .errors import MararchError
+    from .spec import ArchiveFormat, Compression, Runtime
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mararch' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

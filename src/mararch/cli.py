@@ -1,0 +1,210 @@
+"""The command line: parse, call the public API, render, map errors to exit codes. Nothing else."""
+
+from __future__ import annotations
+
+import glob
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Optional, TypeVar
+
+import typer
+
+from . import __version__
+from .errors import EXIT_USAGE, MararchError, UsageError
+from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="mararch",
+    help="Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# Typer builds choices from Enums; these mirror the core's enums so the CLI module stays light
+# (the core is imported only when a command runs, keeping completion and --version fast).
+class FormatChoice(str, Enum):
+    default = "default"
+    zip_store = "zip-store"
+    tgz = "tgz"
+    no_archive = "no-archive"
+
+
+class RuntimeChoice(str, Enum):
+    python = "python"
+    python3 = "python3"
+    LSP = "LSP"
+
+
+class CompressionChoice(str, Enum):
+    auto = "auto"
+    deflate = "deflate"
+    store = "store"
+
+
+def fail(exc: MararchError) -> NoReturn:
+    from . import console
+
+    console.error(exc)
+    raise typer.Exit(exc.exit_code)
+
+
+@contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
+    """The one place where mararch's errors become messages and exit codes."""
+    try:
+        yield
+    except MararchError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        from . import console
+
+        console.stderr.print("interrupted; nothing was left behind")
+        raise typer.Exit(130) from None
+
+
+def complete_handler(incomplete: str) -> list[str]:
+    names = [*BUILTIN_HANDLERS, *LSP_BUILTIN_HANDLERS]
+    files = sorted(glob.glob(incomplete + "*.py")) + sorted(glob.glob(incomplete + "*/"))
+    return [n for n in names if n.startswith(incomplete)] + files
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mararch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Optional[bool] = typer.Option(  # noqa: B008
+        None, "--version", callback=version_callback, is_eager=True,
+        help="Print mararch's version and exit.",
+    ),
+) -> None:
+    """Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS."""
+
+
+def need(value: Optional[str], flag: str, prompt: str) -> str:
+    """A required value: prompted for on a terminal, a usage error (exit 2) without one."""
+    if value:
+        return value
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        answer = typer.prompt(prompt)
+        if str(answer).strip():
+            return str(answer).strip()
+    raise UsageError(f"missing option {flag}", hint=f"Pass {flag} VALUE (see --help).")
+
+
+@app.command(no_args_is_help=False)
+def create(
+    model_name: Optional[str] = typer.Option(
+        None, "--model-name", help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
+        show_default=False,
+    ),
+    version: Optional[str] = typer.Option(
+        None, "-v", "--version", help="The model's version, e.g. 1.0.", show_default=False
+    ),
+    serialized_file: Optional[Path] = typer.Option(
+        None, "--serialized-file",
+        help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
+    ),
+    model_file: Optional[Path] = typer.Option(
+        None, "--model-file", help="Python file with the model class (eager mode)."
+    ),
+    handler: Optional[str] = typer.Option(
+        None, "--handler",
+        help="A built-in handler (image_classifier, text_classifier, ...) or a handler file, "
+        "path/to/module[.py][:function].",
+        autocompletion=complete_handler, show_default=False,
+    ),
+    extra_files: Optional[str] = typer.Option(
+        None, "--extra-files",
+        help="Comma-separated files, folders (their contents) and glob patterns to add.",
+    ),
+    runtime: RuntimeChoice = typer.Option(RuntimeChoice.python, "--runtime",  # noqa: B008
+                                          help="Runtime of the handler."),
+    export_path: Optional[Path] = typer.Option(
+        None, "--export-path",
+        help="Folder to write into (created if missing). [default: current folder]",
+    ),
+    archive_format: FormatChoice = typer.Option(  # noqa: B008
+        FormatChoice.default, "--archive-format",
+        help="default: .mar (zip); zip-store: .mar without compression; tgz: NAME.tar.gz; "
+        "no-archive: a folder NAME/.",
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
+    requirements_file: Optional[Path] = typer.Option(
+        None, "-r", "--requirements-file", help="requirements.txt for the model's own packages."
+    ),
+    config_file: Optional[Path] = typer.Option(
+        None, "-c", "--config-file", help="model-config.yaml for TorchServe."
+    ),
+    compression: Optional[CompressionChoice] = typer.Option(
+        None, "--compression",
+        help="How .mar members are stored: auto (deflate only what shrinks), deflate, store. "
+        "[default: auto]",
+        show_default=False,
+    ),
+    level: Optional[int] = typer.Option(None, "--level", help="Deflate level, 0-9."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
+    with errors_to_exit_codes():
+        from . import console
+        from .create import build, plan_create
+
+        plan = plan_create(
+            model_name=need(model_name, "--model-name", "Model name"),
+            version=need(version, "-v/--version", "Model version"),
+            handler=need(handler, "--handler", "Handler (built-in name or .py file)"),
+            serialized_file=serialized_file,
+            model_file=model_file,
+            extra_files=extra_files,
+            runtime=runtime.value,
+            export_path=export_path,
+            archive_format=archive_format.value,
+            force=force,
+            requirements_file=requirements_file,
+            config_file=config_file,
+            compression=compression.value if compression is not None else None,
+            level=level,
+        )
+        if dry_run:
+            if json_output:
+                console.print_json(console.plan_json(plan))
+            else:
+                console.show_plan(plan)
+            return
+        with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
+            result = build(plan, progress=progress, digest=json_output)
+        if json_output:
+            console.print_json(console.result_json(result))
+        else:
+            console.show_result(result)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Turn SIGTERM into an exception so that temporary outputs are cleaned up on the way out.
+    raise KeyboardInterrupt
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except UsageError as exc:  # pragma: no cover - raised inside commands, mapped there
+        fail(exc)
+
+
+__all__ = ["EXIT_USAGE", "app", "run"]

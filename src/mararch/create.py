@@ -1,0 +1,313 @@
+"""`create`: torch-model-archiver's job on mararch's engine (validate -> plan -> write)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from . import manifest as manifest_mod
+from .errors import ConflictError, InputError, MararchError, SpecError, UsageError
+from .handlers import builtin_suggestion, resolve_handler
+from .output import TEMP_MARKER, atomic_output, check_destination, prepare_export_dir
+from .progress import OptionalProgress
+from .sources import Source, expand_extra_files, file_source, split_extra_files
+from .spec import (
+    MANIFEST_NAME,
+    TORCHSERVE_RUNTIMES,
+    ArchiveFormat,
+    Compression,
+    Entry,
+    Plan,
+    Runtime,
+    model_name_problem,
+    parse_enum,
+    source_date_epoch,
+)
+from .writers import WrittenMember, write
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What was written: the output path and format, its size and digest, and its members."""
+
+    path: Path
+    archive_format: ArchiveFormat
+    size: int
+    sha256: str | None
+    members: tuple[WrittenMember, ...]
+    manifest: dict[str, Any]
+
+
+def resolve_compression(
+    archive_format: ArchiveFormat, compression: Compression | str | None, level: int | None
+) -> tuple[Compression, int | None]:
+    """The zip member policy for a format; --compression only makes sense for `default`."""
+    if compression is not None:
+        compression = Compression(parse_enum(Compression, compression, "--compression"))
+    if level is not None and not 0 <= level <= 9:
+        raise UsageError(f"invalid --level {level}: choose a whole number from 0 to 9")
+    if archive_format is ArchiveFormat.ZIP_STORE:
+        if compression not in (None, Compression.STORE):
+            raise UsageError(
+                f"--compression {compression.value} contradicts --archive-format zip-store",
+                hint="zip-store never compresses; use --archive-format default to compress.",
+            )
+        return Compression.STORE, level
+    if archive_format is ArchiveFormat.DEFAULT:
+        return compression or Compression.AUTO, level
+    if compression is not None:
+        raise UsageError(
+            f"--compression applies to .mar archives, not to --archive-format "
+            f"{archive_format.value}"
+        )
+    return Compression.DEFLATE, level
+
+
+class _Collector:
+    """Collects problems so the user sees all of them at once, then raises once."""
+
+    def __init__(self) -> None:
+        self.errors: list[MararchError] = []
+
+    def problem(self, message: str) -> None:
+        self.errors.append(SpecError([message]))
+
+    def attempt(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MararchError as exc:
+            self.errors.append(exc)
+            return None
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise SpecError([str(e) for e in self.errors])
+
+
+class _Members:
+    """Member names -> sources, refusing two different inputs on one name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Source] = {}
+
+    def add(self, source: Source) -> None:
+        previous = self.by_name.get(source.name)
+        if previous is None:
+            self.by_name[source.name] = source
+            return
+        if os.path.samefile(previous.path, source.path):
+            return
+        raise ConflictError(source.name, str(previous.path), str(source.path))
+
+
+def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> tuple[Entry, ...]:
+    """Sorted entries, the generated manifest among them; an input on its name is a conflict."""
+    entries = [
+        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable) for s in sources
+    ]
+    for e in entries:
+        if e.name == MANIFEST_NAME:
+            raise ConflictError(MANIFEST_NAME, str(e.source), "the generated manifest")
+    entries.append(Entry(MANIFEST_NAME, None, len(manifest_bytes), data=manifest_bytes,
+                         origin="manifest"))
+    return tuple(sorted(entries, key=lambda e: e.name))
+
+
+def plan_create(
+    *,
+    model_name: str | None,
+    version: str | None,
+    handler: str | None,
+    serialized_file: PathLike | None = None,
+    model_file: PathLike | None = None,
+    extra_files: str | Sequence[PathLike] | None = None,
+    runtime: Runtime | str = Runtime.PYTHON,
+    export_path: PathLike | None = None,
+    archive_format: ArchiveFormat | str = ArchiveFormat.DEFAULT,
+    force: bool = False,
+    requirements_file: PathLike | None = None,
+    config_file: PathLike | None = None,
+    compression: Compression | str | None = None,
+    level: int | None = None,
+) -> Plan:
+    """Validate a create request and return the plan, collecting every problem first."""
+    fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
+    rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
+    if rt not in TORCHSERVE_RUNTIMES:
+        raise UsageError(
+            f"invalid value {rt.value!r} for --runtime: TorchServe runs 'python', 'python3' "
+            "or 'LSP'",
+            hint="MMS archives with python2 are built by `mararch legacy`.",
+        )
+    zip_policy, level = resolve_compression(fmt, compression, level)
+    timestamp = source_date_epoch()
+
+    problems = _Collector()
+    if not model_name:
+        problems.problem("missing --model-name")
+    elif (msg := model_name_problem(model_name)) is not None:
+        problems.problem(msg)
+    if not version:
+        problems.problem("missing -v/--version (the model's version, e.g. 1.0)")
+    if not handler:
+        problems.problem("missing --handler (a built-in name such as image_classifier, "
+                         "or the path of a handler .py file)")
+
+    export_dir = Path(export_path) if export_path is not None else Path.cwd()
+    if export_dir.exists() and not export_dir.is_dir():
+        problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
+    output = fmt.output_path(export_dir, model_name or "model")
+    if model_name:
+        problems.attempt(check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE,
+                         force=force)
+    output_abs = Path(os.path.abspath(output))
+
+    def skip(path: Path) -> bool:
+        # A previous build must never be packed into the new one (e.g. --extra-files '*').
+        absolute = Path(os.path.abspath(path))
+        return absolute == output_abs or TEMP_MARKER in path.name or ".mararch-" in path.name
+
+    members = _Members()
+    singles: list[tuple[PathLike | None, str]] = [
+        (model_file, "--model-file"),
+        (serialized_file, "--serialized-file"),
+    ]
+    handler_spec = None
+    if handler:
+        handler_spec = resolve_handler(handler, rt)
+        if handler_spec.file is not None and not handler_spec.file.exists():
+            hint = None
+            if (suggestion := builtin_suggestion(handler, rt)) is not None:
+                hint = f"Did you mean the built-in handler {suggestion!r}?"
+            problems.errors.append(InputError(
+                f"handler file {str(handler_spec.file)!r} does not exist "
+                f"(from --handler {handler!r})",
+                path=str(handler_spec.file),
+                hint=hint or "Give the path of your handler file, or a built-in handler name.",
+            ))
+        elif handler_spec.file is not None:
+            singles.append((handler_spec.file, "--handler"))
+    for path, origin in singles:
+        if path is not None and str(path) != "":
+            p = Path(path)
+            src = problems.attempt(file_source, p, p.name, origin)
+            if src is not None:
+                problems.attempt(members.add, src)
+    extra_items = [str(i) for i in split_extra_files(
+        extra_files if isinstance(extra_files, (str, type(None))) else [str(x) for x in extra_files]
+    )]
+    try:
+        for src in expand_extra_files(extra_items, skip=skip):
+            members.add(src)
+    except MararchError as exc:
+        problems.errors.append(exc)
+    for path, origin in ((requirements_file, "--requirements-file"),
+                         (config_file, "--config-file")):
+        if path is not None and str(path) != "":
+            p = Path(path)
+            src = problems.attempt(file_source, p, p.name, origin)
+            if src is not None:
+                problems.attempt(members.add, src)
+    if fmt is ArchiveFormat.NO_ARCHIVE:
+        for src in members.by_name.values():
+            if output_abs in Path(os.path.abspath(src.path)).parents:
+                problems.errors.append(InputError(
+                    f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "
+                    "which the build replaces",
+                    path=str(src.path),
+                    hint="Choose another --export-path or --model-name.",
+                ))
+    problems.raise_if_any()
+    assert model_name and version and handler_spec is not None
+
+    manifest = manifest_mod.torchserve_manifest(
+        model_name=model_name,
+        version=version,
+        handler=handler_spec.manifest_value,
+        runtime=rt.value,
+        serialized_file=Path(serialized_file).name if serialized_file else None,
+        model_file=Path(model_file).name if model_file else None,
+        requirements_file=Path(requirements_file).name if requirements_file else None,
+        config_file=Path(config_file).name if config_file else None,
+        timestamp=timestamp,
+    )
+    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest))
+    return Plan(
+        output=output,
+        archive_format=fmt,
+        model_name=model_name,
+        entries=entries,
+        manifest=manifest,
+        compression=zip_policy,
+        level=level,
+        timestamp=timestamp,
+        force=force,
+    )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build(plan: Plan, *, progress: OptionalProgress = None, digest: bool = False) -> BuildResult:
+    """Write a plan atomically; return what was written."""
+    export_dir = plan.output.parent
+    prepare_export_dir(export_dir)
+    is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE
+    with atomic_output(plan.output, is_dir=is_dir, force=plan.force) as tmp:
+        members = write(plan, tmp, progress)
+    if is_dir:
+        size = sum(m.size for m in members)
+        sha = None
+    else:
+        size = plan.output.stat().st_size
+        sha = sha256_of(plan.output) if digest else None
+    return BuildResult(plan.output, plan.archive_format, size, sha, tuple(members),
+                       plan.manifest)
+
+
+def create(
+    *,
+    model_name: str,
+    version: str,
+    handler: str,
+    serialized_file: PathLike | None = None,
+    model_file: PathLike | None = None,
+    extra_files: str | Sequence[PathLike] | None = None,
+    runtime: Runtime | str = Runtime.PYTHON,
+    export_path: PathLike | None = None,
+    archive_format: ArchiveFormat | str = ArchiveFormat.DEFAULT,
+    force: bool = False,
+    requirements_file: PathLike | None = None,
+    config_file: PathLike | None = None,
+    compression: Compression | str | None = None,
+    level: int | None = None,
+    progress: OptionalProgress = None,
+) -> Path:
+    """Build a TorchServe model archive, as `torch-model-archiver` would; return its path.
+
+    Keyword arguments mirror the command-line flags. Raises `MararchError` subclasses.
+    """
+    plan = plan_create(
+        model_name=model_name, version=version, handler=handler,
+        serialized_file=serialized_file, model_file=model_file, extra_files=extra_files,
+        runtime=runtime, export_path=export_path, archive_format=archive_format, force=force,
+        requirements_file=requirements_file, config_file=config_file,
+        compression=compression, level=level,
+    )
+    return build(plan, progress=progress).path
+
+
+__all__ = ["BuildResult", "build", "create", "plan_create"]

@@ -1,0 +1,74 @@
+"""Handler specs: a built-in name, or `path/to/module[.py][:function]` naming a file to package."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from .spec import Runtime
+
+#: TorchServe's built-in Python handlers (ts.torch_handler.<name>), as torch-model-archiver knows them.
+BUILTIN_HANDLERS: tuple[str, ...] = (
+    "base_handler",
+    "dali_image_classifier",
+    "image_classifier",
+    "image_segmenter",
+    "object_detector",
+    "text_classifier",
+    "trt_llm_handler",
+    "vllm_handler",
+)
+#: The C++ backend's built-in handlers (runtime LSP).
+LSP_BUILTIN_HANDLERS: tuple[str, ...] = ("BaseHandler", "TorchScriptHandler")
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """A resolved handler: the manifest value, and the file to package (None for built-ins)."""
+
+    manifest_value: str
+    file: Path | None
+    function: str | None
+
+    @property
+    def builtin(self) -> bool:
+        return self.file is None
+
+
+def split_function(raw: str) -> tuple[str, str | None]:
+    """Split `module:function`; a colon that is part of a Windows drive letter is not a separator."""
+    head, sep, tail = raw.rpartition(":")
+    if not sep or not tail or "/" in tail or "\\" in tail or (len(head) == 1 and head.isalpha()):
+        return raw, None
+    return head, tail
+
+
+def shared_library_suffix(platform: str = sys.platform) -> str:
+    return ".dylib" if platform.startswith("darwin") else ".so"
+
+
+def resolve_handler(raw: str, runtime: Runtime, platform: str = sys.platform) -> HandlerSpec:
+    """Resolve `--handler` the way torch-model-archiver does, without touching the disk."""
+    # The manifest keeps the user's string minus any folder, as the reference archiver writes it.
+    manifest_value = os.path.basename(raw)
+    builtins = LSP_BUILTIN_HANDLERS if runtime is Runtime.LSP else BUILTIN_HANDLERS
+    if raw in builtins:
+        return HandlerSpec(raw, None, None)
+    module, function = split_function(raw)
+    if runtime is Runtime.LSP:
+        suffix = shared_library_suffix(platform)
+        path = module if module.endswith((".so", ".dylib")) else module + suffix
+    else:
+        path = module if module.endswith(".py") else module + ".py"
+    return HandlerSpec(manifest_value, Path(path), function)
+
+
+def builtin_suggestion(raw: str, runtime: Runtime) -> str | None:
+    """A built-in handler name close to `raw`, for "did you mean" hints."""
+    builtins = LSP_BUILTIN_HANDLERS if runtime is Runtime.LSP else BUILTIN_HANDLERS
+    stem = split_function(PurePath(raw).name)[0].removesuffix(".py")
+    match = difflib.get_close_matches(stem, builtins, n=1, cutoff=0.75)
+    return match[0] if match else None

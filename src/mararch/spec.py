@@ -1,0 +1,133 @@
+"""What goes into an archive: closed sets as enums, and the validated build request."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from .errors import UsageError
+
+MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
+MAR_INF = "MAR-INF"
+MANIFEST_NAME = f"{MAR_INF}/MANIFEST.json"
+
+
+class ArchiveFormat(str, Enum):
+    """The four output formats of torch-model-archiver's --archive-format."""
+
+    DEFAULT = "default"
+    ZIP_STORE = "zip-store"
+    TGZ = "tgz"
+    NO_ARCHIVE = "no-archive"
+
+    @property
+    def suffix(self) -> str:
+        return {"default": ".mar", "zip-store": ".mar", "tgz": ".tar.gz", "no-archive": ""}[
+            self.value
+        ]
+
+    @property
+    def is_zip(self) -> bool:
+        return self in (ArchiveFormat.DEFAULT, ArchiveFormat.ZIP_STORE)
+
+    def output_path(self, export_path: Path, model_name: str) -> Path:
+        return export_path / f"{model_name}{self.suffix}"
+
+
+class Runtime(str, Enum):
+    """Runtimes of both servers; which ones a server accepts is in the sets below."""
+
+    PYTHON = "python"
+    PYTHON2 = "python2"
+    PYTHON3 = "python3"
+    LSP = "LSP"
+
+
+TORCHSERVE_RUNTIMES = frozenset({Runtime.PYTHON, Runtime.PYTHON3, Runtime.LSP})
+MMS_RUNTIMES = frozenset({Runtime.PYTHON, Runtime.PYTHON2, Runtime.PYTHON3})
+
+
+class Compression(str, Enum):
+    """How zip members are stored. AUTO stores what deflate would not shrink meaningfully."""
+
+    AUTO = "auto"
+    DEFLATE = "deflate"
+    STORE = "store"
+
+
+def parse_enum(enum: type[Enum], value: object, option: str) -> Enum:
+    """Turn a user's string into a member of `enum`, or raise a usage error listing the choices."""
+    if isinstance(value, enum):
+        return value
+    for member in enum:
+        if member.value == value:
+            return member
+    choices = ", ".join(repr(m.value) for m in enum)
+    raise UsageError(f"invalid value {value!r} for {option}: choose one of {choices}")
+
+
+def valid_model_name(name: str) -> bool:
+    return MODEL_NAME_PATTERN.fullmatch(name) is not None
+
+
+def model_name_problem(name: str) -> str | None:
+    if valid_model_name(name):
+        return None
+    return (
+        f"invalid model name {name!r}: it must start with a letter or digit and contain only "
+        "letters, digits, '_', '-' and '.'"
+    )
+
+
+def source_date_epoch() -> int | None:
+    """The SOURCE_DATE_EPOCH timestamp when set (reproducible builds), else None."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970",
+            hint="Unset it or set it to an integer, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).",
+        ) from None
+    # Zip timestamps cannot express dates before 1980.
+    return max(value, 315532800)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member of the archive: its name inside, and where its bytes come from."""
+
+    name: str
+    source: Path | None
+    size: int
+    data: bytes | None = None
+    origin: str = ""
+    executable: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.source is None) == (self.data is None):
+            raise ValueError("an entry has exactly one of source and data")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a writer needs: the output path, the format and the sorted entries."""
+
+    output: Path
+    archive_format: ArchiveFormat
+    model_name: str
+    entries: tuple[Entry, ...]
+    manifest: dict[str, object] = field(default_factory=dict)
+    compression: Compression = Compression.DEFLATE
+    level: int | None = None
+    timestamp: int | None = None
+    force: bool = False
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
