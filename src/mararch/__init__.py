@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArchiveError",
     "ArchiveFormat",
+    "ArchiveView",
     "BuildResult",
     "Compression",
     "MararchError",
@@ -18,6 +20,7 @@ __all__ = [
     "__version__",
     "build",
     "create",
+    "open_archive",
     "plan_create",
 ]
 
@@ -26,6 +29,9 @@ _LAZY = {
     "Compression": "mararch.spec",
     "Runtime": "mararch.spec",
     "MararchError": "mararch.errors",
+    "ArchiveError": "mararch.errors",
+    "ArchiveView": "mararch.reader",
+    "open_archive": "mararch.reader",
     "BuildResult": "mararch.create",
     "build": "mararch.create",
     "create": "mararch.create",
@@ -34,7 +40,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .create import BuildResult, build, create, plan_create
-    from .errors import MararchError
+    from .errors import ArchiveError, MararchError
+    from .reader import ArchiveView, open_archive
     from .spec import ArchiveFormat, Compression, Runtime
 
 
