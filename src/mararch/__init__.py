@@ -5,6 +5,8 @@ The public API is importable from here; heavy modules load on first use so that 
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -15,11 +17,13 @@ __all__ = [
     "ArchiveView",
     "BuildResult",
     "Compression",
+    "ExtractResult",
     "MararchError",
     "Runtime",
     "__version__",
     "build",
     "create",
+    "extract",
     "open_archive",
     "plan_create",
 ]
@@ -32,6 +36,8 @@ _LAZY = {
     "ArchiveError": "mararch.errors",
     "ArchiveView": "mararch.reader",
     "open_archive": "mararch.reader",
+    "ExtractResult": "mararch.extract",
+    "extract": "mararch.extract",
     "BuildResult": "mararch.create",
     "build": "mararch.create",
     "create": "mararch.create",
@@ -41,6 +47,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .create import BuildResult, build, create, plan_create
     from .errors import ArchiveError, MararchError
+    from .extract import ExtractResult, extract
     from .reader import ArchiveView, open_archive
     from .spec import ArchiveFormat, Compression, Runtime
 
@@ -52,3 +59,16 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module), name)
+
+
+class _Package(types.ModuleType):
+    """Keeps `mararch.create`/`mararch.extract` the functions once their same-named submodules
+    are imported (the import system would otherwise replace them with the modules)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
