@@ -90,8 +90,9 @@ def progress_bar(total: int, description: str) -> Iterator[OptionalProgress]:
 
 
 def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"{safe_text(str(plan.output))} ({plan.archive_format.value})",
-                  title_justify="left")
+    table = Table(
+        title=f"{safe_text(str(plan.output))} ({plan.archive_format.value})", title_justify="left"
+    )
     table.add_column("member")
     table.add_column("source")
     table.add_column("size", justify="right")
@@ -116,8 +117,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "format": plan.archive_format.value,
         "size": plan.total_size,
         "members": [
-            {"name": e.name, "size": e.size,
-             "source": str(e.source) if e.source is not None else None}
+            {
+                "name": e.name,
+                "size": e.size,
+                "source": str(e.source) if e.source is not None else None,
+            }
             for e in plan.entries
         ],
         "manifest": plan.manifest,
@@ -131,9 +135,13 @@ def result_json(result: BuildResult) -> dict[str, Any]:
         "size": result.size,
         "sha256": result.sha256,
         "members": [
-            {"name": m.name, "size": m.size, "compressed_size": m.compressed_size,
-             "method": m.method,
-             "crc32": f"{m.crc:08x}" if m.crc is not None else None}
+            {
+                "name": m.name,
+                "size": m.size,
+                "compressed_size": m.compressed_size,
+                "method": m.method,
+                "crc32": f"{m.crc:08x}" if m.crc is not None else None,
+            }
             for m in result.members
         ],
         "manifest": result.manifest,

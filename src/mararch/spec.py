@@ -92,7 +92,7 @@ def source_date_epoch() -> int | None:
     except ValueError:
         raise UsageError(
             f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970",
-            hint="Unset it or set it to an integer, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).",
+            hint="Unset it or set it to seconds since 1970, e.g. $(git log -1 --format=%ct).",
         ) from None
     # Zip timestamps cannot express dates before 1980.
     return max(value, 315532800)
