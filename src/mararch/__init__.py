@@ -26,14 +26,14 @@ _LAZY = {
     "Compression": "mararch.spec",
     "Runtime": "mararch.spec",
     "MararchError": "mararch.errors",
-    "BuildResult": "mararch.create",
-    "build": "mararch.create",
-    "create": "mararch.create",
-    "plan_create": "mararch.create",
+    "BuildResult": "mararch.builder",
+    "build": "mararch.builder",
+    "create": "mararch.builder",
+    "plan_create": "mararch.builder",
 }
 
 if TYPE_CHECKING:
-    from .create import BuildResult, build, create, plan_create
+    from .builder import BuildResult, build, create, plan_create
     from .errors import MararchError
     from .spec import ArchiveFormat, Compression, Runtime
 

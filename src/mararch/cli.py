@@ -175,7 +175,7 @@ def create(
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
     with errors_to_exit_codes():
         from . import console
-        from .create import build, plan_create
+        from .builder import build, plan_create
 
         plan = plan_create(
             model_name=need(model_name, "--model-name", "Model name"),
@@ -217,7 +217,7 @@ def run() -> None:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        app()
+        app(prog_name="mararch")
     except UsageError as exc:  # pragma: no cover - raised inside commands, mapped there
         fail(exc)
 

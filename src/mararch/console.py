@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from .create import BuildResult
+    from .builder import BuildResult
     from .errors import MararchError
     from .progress import OptionalProgress
     from .spec import Plan

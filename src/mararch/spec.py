@@ -108,6 +108,7 @@ class Entry:
     data: bytes | None = None
     origin: str = ""
     executable: bool = False
+    mtime: float | None = None
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.data is None):

@@ -87,11 +87,10 @@ def read_chunks(entry: Entry, progress: Progress) -> Iterator[bytes]:
 
 
 def entry_mtime(entry: Entry, timestamp: int | None) -> float:
+    """The timestamp recorded for a member: SOURCE_DATE_EPOCH when set, else the file's mtime."""
     if timestamp is not None:
         return float(timestamp)
-    if entry.source is not None:
-        return entry.source.stat().st_mtime
-    return time.time()
+    return entry.mtime if entry.mtime is not None else time.time()
 
 
 def entry_mode(entry: Entry) -> int:
@@ -423,7 +422,8 @@ def copy_file(entry: Entry, dst: BinaryIO, progress: Progress) -> None:
                         break
                     offset += sent
                     progress.advance(sent)
-                copied = offset
+                # sendfile stops at the planned size; a file that grew meanwhile must still fail.
+                copied = offset if os.fstat(src.fileno()).st_size == offset else -1
             else:
                 copied = 0
                 while chunk := src.read(compress.CHUNK_SIZE):

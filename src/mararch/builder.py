@@ -111,7 +111,8 @@ class _Members:
 def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> tuple[Entry, ...]:
     """Sorted entries, the generated manifest among them; an input on its name is a conflict."""
     entries = [
-        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable) for s in sources
+        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
+        for s in sources
     ]
     for e in entries:
         if e.name == MANIFEST_NAME:
