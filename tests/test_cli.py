@@ -227,3 +227,38 @@ def test_prompts_for_missing_values_in_a_terminal(model: ModelInputs, tmp_path: 
         assert "my_handler.py" in zf.namelist()
     assert manifest["model"]["modelVersion"] == "3.1"
     assert manifest["model"]["handler"] == "my_handler"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_progress_bar_on_a_terminal_only(model: ModelInputs, tmp_path: Path) -> None:
+    import pexpect
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(48 << 20))
+    args = [
+        "-m",
+        "mararch",
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1",
+        "--handler",
+        "image_classifier",
+        "--serialized-file",
+        str(weights),
+        "--export-path",
+        str(tmp_path / "out"),
+        "--compression",
+        "deflate",
+        "--force",
+    ]
+    env = {**os.environ, "CI": "", "TERM": "xterm"}
+    child = pexpect.spawn(sys.executable, args, env=env, timeout=60, encoding="utf-8")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "writing m.mar" in child.before
+    piped = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False)
+    assert piped.returncode == 0
+    assert "writing m.mar" not in piped.stderr
