@@ -5,8 +5,6 @@ The public API is importable from here; heavy modules load on first use so that 
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -36,18 +34,18 @@ _LAZY = {
     "ArchiveError": "mararch.errors",
     "ArchiveView": "mararch.reader",
     "open_archive": "mararch.reader",
-    "ExtractResult": "mararch.extract",
-    "extract": "mararch.extract",
-    "BuildResult": "mararch.create",
-    "build": "mararch.create",
-    "create": "mararch.create",
-    "plan_create": "mararch.create",
+    "ExtractResult": "mararch.extraction",
+    "extract": "mararch.extraction",
+    "BuildResult": "mararch.builder",
+    "build": "mararch.builder",
+    "create": "mararch.builder",
+    "plan_create": "mararch.builder",
 }
 
 if TYPE_CHECKING:
-    from .create import BuildResult, build, create, plan_create
+    from .builder import BuildResult, build, create, plan_create
     from .errors import ArchiveError, MararchError
-    from .extract import ExtractResult, extract
+    from .extraction import ExtractResult, extract
     from .reader import ArchiveView, open_archive
     from .spec import ArchiveFormat, Compression, Runtime
 
@@ -59,16 +57,3 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(module), name)
-
-
-class _Package(types.ModuleType):
-    """Keeps `mararch.create`/`mararch.extract` the functions once their same-named submodules
-    are imported (the import system would otherwise replace them with the modules)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f"{__name__}.{name}":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

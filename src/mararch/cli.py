@@ -84,8 +84,11 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(  # noqa: B008
-        None, "--version", callback=version_callback, is_eager=True,
+    version: Optional[bool] = typer.Option(
+        None,
+        "--version",
+        callback=version_callback,
+        is_eager=True,
         help="Print mararch's version and exit.",
     ),
 ) -> None:
@@ -106,37 +109,48 @@ def need(value: Optional[str], flag: str, prompt: str) -> str:
 @app.command(no_args_is_help=False)
 def create(
     model_name: Optional[str] = typer.Option(
-        None, "--model-name", help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
+        None,
+        "--model-name",
+        help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
         show_default=False,
     ),
     version: Optional[str] = typer.Option(
         None, "-v", "--version", help="The model's version, e.g. 1.0.", show_default=False
     ),
     serialized_file: Optional[Path] = typer.Option(
-        None, "--serialized-file",
+        None,
+        "--serialized-file",
         help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
     ),
     model_file: Optional[Path] = typer.Option(
         None, "--model-file", help="Python file with the model class (eager mode)."
     ),
     handler: Optional[str] = typer.Option(
-        None, "--handler",
+        None,
+        "--handler",
         help="A built-in handler (image_classifier, text_classifier, ...) or a handler file, "
         "path/to/module[.py][:function].",
-        autocompletion=complete_handler, show_default=False,
+        autocompletion=complete_handler,
+        show_default=False,
     ),
     extra_files: Optional[str] = typer.Option(
-        None, "--extra-files",
+        None,
+        "--extra-files",
         help="Comma-separated files, folders (their contents) and glob patterns to add.",
     ),
-    runtime: RuntimeChoice = typer.Option(RuntimeChoice.python, "--runtime",  # noqa: B008
-                                          help="Runtime of the handler."),
+    runtime: RuntimeChoice = typer.Option(
+        RuntimeChoice.python,
+        "--runtime",
+        help="Runtime of the handler.",
+    ),
     export_path: Optional[Path] = typer.Option(
-        None, "--export-path",
+        None,
+        "--export-path",
         help="Folder to write into (created if missing). [default: current folder]",
     ),
-    archive_format: FormatChoice = typer.Option(  # noqa: B008
-        FormatChoice.default, "--archive-format",
+    archive_format: FormatChoice = typer.Option(
+        FormatChoice.default,
+        "--archive-format",
         help="default: .mar (zip); zip-store: .mar without compression; tgz: NAME.tar.gz; "
         "no-archive: a folder NAME/.",
     ),
@@ -148,7 +162,8 @@ def create(
         None, "-c", "--config-file", help="model-config.yaml for TorchServe."
     ),
     compression: Optional[CompressionChoice] = typer.Option(
-        None, "--compression",
+        None,
+        "--compression",
         help="How .mar members are stored: auto (deflate only what shrinks), deflate, store. "
         "[default: auto]",
         show_default=False,
@@ -160,7 +175,7 @@ def create(
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
     with errors_to_exit_codes():
         from . import console
-        from .create import build, plan_create
+        from .builder import build, plan_create
 
         plan = plan_create(
             model_name=need(model_name, "--model-name", "Model name"),
@@ -247,7 +262,7 @@ def extract(
     """Extract an archive safely: nothing outside the destination, all or nothing."""
     with errors_to_exit_codes():
         from . import console
-        from .extract import extract_view
+        from .extraction import extract_view
         from .reader import open_archive
 
         with open_archive(archive) as view:
@@ -268,7 +283,7 @@ def run() -> None:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        app()
+        app(prog_name="mararch")
     except UsageError as exc:  # pragma: no cover - raised inside commands, mapped there
         fail(exc)
 

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from .create import BuildResult
+    from .builder import BuildResult
     from .errors import MararchError
     from .progress import OptionalProgress
     from .spec import Plan
@@ -91,8 +91,9 @@ def progress_bar(total: int, description: str) -> Iterator[OptionalProgress]:
 
 
 def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"{safe_text(str(plan.output))} ({plan.archive_format.value})",
-                  title_justify="left")
+    table = Table(
+        title=f"{safe_text(str(plan.output))} ({plan.archive_format.value})", title_justify="left"
+    )
     table.add_column("member")
     table.add_column("source")
     table.add_column("size", justify="right")
@@ -117,8 +118,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "format": plan.archive_format.value,
         "size": plan.total_size,
         "members": [
-            {"name": e.name, "size": e.size,
-             "source": str(e.source) if e.source is not None else None}
+            {
+                "name": e.name,
+                "size": e.size,
+                "source": str(e.source) if e.source is not None else None,
+            }
             for e in plan.entries
         ],
         "manifest": plan.manifest,
@@ -132,9 +136,13 @@ def result_json(result: BuildResult) -> dict[str, Any]:
         "size": result.size,
         "sha256": result.sha256,
         "members": [
-            {"name": m.name, "size": m.size, "compressed_size": m.compressed_size,
-             "method": m.method,
-             "crc32": f"{m.crc:08x}" if m.crc is not None else None}
+            {
+                "name": m.name,
+                "size": m.size,
+                "compressed_size": m.compressed_size,
+                "method": m.method,
+                "crc32": f"{m.crc:08x}" if m.crc is not None else None,
+            }
             for m in result.members
         ],
         "manifest": result.manifest,
@@ -155,7 +163,7 @@ def show_result(result: BuildResult) -> None:
 MEMBER_ROWS = 50
 
 if TYPE_CHECKING:
-    from .extract import ExtractResult
+    from .extraction import ExtractResult
     from .summary import ArchiveSummary
 
 

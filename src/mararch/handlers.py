@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 
 from .spec import Runtime
 
-#: TorchServe's built-in Python handlers (ts.torch_handler.<name>), as torch-model-archiver knows them.
+#: TorchServe's built-in Python handlers (ts.torch_handler.<name>), as its archiver knows them.
 BUILTIN_HANDLERS: tuple[str, ...] = (
     "base_handler",
     "dali_image_classifier",
@@ -39,7 +39,7 @@ class HandlerSpec:
 
 
 def split_function(raw: str) -> tuple[str, str | None]:
-    """Split `module:function`; a colon that is part of a Windows drive letter is not a separator."""
+    """Split `module:function`; the colon of a Windows drive letter is not a separator."""
     head, sep, tail = raw.rpartition(":")
     if not sep or not tail or "/" in tail or "\\" in tail or (len(head) == 1 and head.isalpha()):
         return raw, None

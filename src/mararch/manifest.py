@@ -76,7 +76,7 @@ def dumps(manifest: dict[str, Any]) -> bytes:
 
 
 def detect_flavour(manifest: dict[str, Any]) -> Flavour:
-    """MMS manifests carry the spec-version keys; TorchServe's carry archiverVersion/modelVersion."""
+    """MMS manifests carry spec-version keys; TorchServe's carry archiverVersion, modelVersion."""
     if "specificationVersion" in manifest or "modelServerVersion" in manifest:
         return Flavour.MMS
     return Flavour.TORCHSERVE

@@ -26,6 +26,7 @@ class Source:
     size: int
     executable: bool
     origin: str
+    mtime: float
 
 
 def is_glob(pattern: str) -> bool:
@@ -66,7 +67,7 @@ def stat_file(path: Path, what: str) -> os.stat_result:
 
 def file_source(path: Path, name: str, origin: str) -> Source:
     st = stat_file(path, origin)
-    return Source(name, path, st.st_size, bool(st.st_mode & stat.S_IXUSR), origin)
+    return Source(name, path, st.st_size, bool(st.st_mode & stat.S_IXUSR), origin, st.st_mtime)
 
 
 def default_dir_filter(folder_name: str) -> bool:

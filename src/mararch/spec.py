@@ -92,7 +92,7 @@ def source_date_epoch() -> int | None:
     except ValueError:
         raise UsageError(
             f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970",
-            hint="Unset it or set it to an integer, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).",
+            hint="Unset it or set it to seconds since 1970, e.g. $(git log -1 --format=%ct).",
         ) from None
     # Zip timestamps cannot express dates before 1980.
     return max(value, 315532800)
@@ -108,6 +108,7 @@ class Entry:
     data: bytes | None = None
     origin: str = ""
     executable: bool = False
+    mtime: float | None = None
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.data is None):

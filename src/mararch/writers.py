@@ -6,6 +6,7 @@ memory flat in the size of the model. Names inside archives always use '/'.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -86,11 +87,10 @@ def read_chunks(entry: Entry, progress: Progress) -> Iterator[bytes]:
 
 
 def entry_mtime(entry: Entry, timestamp: int | None) -> float:
+    """The timestamp recorded for a member: SOURCE_DATE_EPOCH when set, else the file's mtime."""
     if timestamp is not None:
         return float(timestamp)
-    if entry.source is not None:
-        return entry.source.stat().st_mtime
-    return time.time()
+    return entry.mtime if entry.mtime is not None else time.time()
 
 
 def entry_mode(entry: Entry) -> int:
@@ -122,7 +122,7 @@ class Writer(ABC):
     @abstractmethod
     def add(self, entry: Entry) -> WrittenMember: ...
 
-    def finish(self) -> None:
+    def finish(self) -> None:  # noqa: B027 - optional hook, most writers have no trailer
         """Write whatever follows the last entry (central directory, trailer)."""
 
     @abstractmethod
@@ -194,19 +194,46 @@ class ZipWriter(Writer):
         end = fh.tell()
         compressed = end - offset - header_len
         fh.seek(offset)
-        fh.write(self._local_header(name, flags, method, dos_time, dos_date, crc, compressed,
-                                    entry.size, zip64))
+        fh.write(
+            self._local_header(
+                name, flags, method, dos_time, dos_date, crc, compressed, entry.size, zip64
+            )
+        )
         fh.seek(end)
         self.records.append(
-            _ZipRecord(name, flags, method, dos_time, dos_date, crc, compressed, entry.size,
-                       offset, entry_mode(entry))
+            _ZipRecord(
+                name,
+                flags,
+                method,
+                dos_time,
+                dos_date,
+                crc,
+                compressed,
+                entry.size,
+                offset,
+                entry_mode(entry),
+            )
         )
-        return WrittenMember(entry.name, entry.size, compressed,
-                             "stored" if method == ZIP_STORED else "deflated", crc)
+        return WrittenMember(
+            entry.name,
+            entry.size,
+            compressed,
+            "stored" if method == ZIP_STORED else "deflated",
+            crc,
+        )
 
     @staticmethod
-    def _local_header(name: bytes, flags: int, method: int, dos_time: int, dos_date: int,
-                      crc: int, compressed: int, size: int, zip64: bool) -> bytes:
+    def _local_header(
+        name: bytes,
+        flags: int,
+        method: int,
+        dos_time: int,
+        dos_date: int,
+        crc: int,
+        compressed: int,
+        size: int,
+        zip64: bool,
+    ) -> bytes:
         if zip64:
             extra = struct.pack("<HHQQ", 0x0001, 16, size, compressed)
             sizes = (ZIP32_LIMIT, ZIP32_LIMIT)
@@ -217,10 +244,24 @@ class ZipWriter(Writer):
             extra = b""
             sizes = (compressed, size)
             version = 20
-        return struct.pack(
-            "<4sHHHHHIIIHH", b"PK\x03\x04", version, flags, method, dos_time, dos_date, crc,
-            sizes[0], sizes[1], len(name), len(extra),
-        ) + name + extra
+        return (
+            struct.pack(
+                "<4sHHHHHIIIHH",
+                b"PK\x03\x04",
+                version,
+                flags,
+                method,
+                dos_time,
+                dos_date,
+                crc,
+                sizes[0],
+                sizes[1],
+                len(name),
+                len(extra),
+            )
+            + name
+            + extra
+        )
 
     def finish(self) -> None:
         """Write the central directory and the end records."""
@@ -243,27 +284,58 @@ class ZipWriter(Writer):
             extra = (
                 struct.pack("<HH", 0x0001, 8 * len(extra_fields))
                 + struct.pack(f"<{len(extra_fields)}Q", *extra_fields)
-                if extra_fields else b""
+                if extra_fields
+                else b""
             )
             version = 45 if extra_fields else 20
-            fh.write(struct.pack(
-                "<4sBBHHHHHIIIHHHHHII", b"PK\x01\x02", version, 3, version, r.flags, r.method,
-                r.dos_time, r.dos_date, r.crc, compressed, size, len(r.name), len(extra), 0, 0,
-                0, (stat.S_IFREG | r.mode) << 16, offset,
-            ))
+            fh.write(
+                struct.pack(
+                    "<4sBBHHHHHIIIHHHHHII",
+                    b"PK\x01\x02",
+                    version,
+                    3,
+                    version,
+                    r.flags,
+                    r.method,
+                    r.dos_time,
+                    r.dos_date,
+                    r.crc,
+                    compressed,
+                    size,
+                    len(r.name),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    (stat.S_IFREG | r.mode) << 16,
+                    offset,
+                )
+            )
             fh.write(r.name)
             fh.write(extra)
         cd_end = fh.tell()
         count = len(self.records)
         cd_size = cd_end - cd_start
         if count >= ZIP16_LIMIT or cd_start >= ZIP32_LIMIT or cd_size >= ZIP32_LIMIT:
-            fh.write(struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count,
-                                 cd_size, cd_start))
+            fh.write(
+                struct.pack(
+                    "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_start
+                )
+            )
             fh.write(struct.pack("<4sIQI", b"PK\x06\x07", 0, cd_end, 1))
-        fh.write(struct.pack(
-            "<4sHHHHIIH", b"PK\x05\x06", 0, 0, min(count, ZIP16_LIMIT), min(count, ZIP16_LIMIT),
-            min(cd_size, ZIP32_LIMIT), min(cd_start, ZIP32_LIMIT), 0,
-        ))
+        fh.write(
+            struct.pack(
+                "<4sHHHHIIH",
+                b"PK\x05\x06",
+                0,
+                0,
+                min(count, ZIP16_LIMIT),
+                min(count, ZIP16_LIMIT),
+                min(cd_size, ZIP32_LIMIT),
+                min(cd_start, ZIP32_LIMIT),
+                0,
+            )
+        )
 
 
 class TarGzWriter(Writer):
@@ -343,13 +415,15 @@ def copy_file(entry: Entry, dst: BinaryIO, progress: Progress) -> None:
                 offset = 0
                 step = 64 * compress.CHUNK_SIZE
                 while offset < entry.size:
-                    sent = os.sendfile(dst.fileno(), src.fileno(), offset,
-                                       min(step, entry.size - offset))
+                    sent = os.sendfile(
+                        dst.fileno(), src.fileno(), offset, min(step, entry.size - offset)
+                    )
                     if sent == 0:
                         break
                     offset += sent
                     progress.advance(sent)
-                copied = offset
+                # sendfile stops at the planned size; a file that grew meanwhile must still fail.
+                copied = offset if os.fstat(src.fileno()).st_size == offset else -1
             else:
                 copied = 0
                 while chunk := src.read(compress.CHUNK_SIZE):
@@ -387,7 +461,5 @@ def remove_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass

@@ -111,13 +111,15 @@ class _Members:
 def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> tuple[Entry, ...]:
     """Sorted entries, the generated manifest among them; an input on its name is a conflict."""
     entries = [
-        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable) for s in sources
+        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
+        for s in sources
     ]
     for e in entries:
         if e.name == MANIFEST_NAME:
             raise ConflictError(MANIFEST_NAME, str(e.source), "the generated manifest")
-    entries.append(Entry(MANIFEST_NAME, None, len(manifest_bytes), data=manifest_bytes,
-                         origin="manifest"))
+    entries.append(
+        Entry(MANIFEST_NAME, None, len(manifest_bytes), data=manifest_bytes, origin="manifest")
+    )
     return tuple(sorted(entries, key=lambda e: e.name))
 
 
@@ -158,16 +160,19 @@ def plan_create(
     if not version:
         problems.problem("missing -v/--version (the model's version, e.g. 1.0)")
     if not handler:
-        problems.problem("missing --handler (a built-in name such as image_classifier, "
-                         "or the path of a handler .py file)")
+        problems.problem(
+            "missing --handler (a built-in name such as image_classifier, "
+            "or the path of a handler .py file)"
+        )
 
     export_dir = Path(export_path) if export_path is not None else Path.cwd()
     if export_dir.exists() and not export_dir.is_dir():
         problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
     output = fmt.output_path(export_dir, model_name or "model")
     if model_name:
-        problems.attempt(check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE,
-                         force=force)
+        problems.attempt(
+            check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force
+        )
     output_abs = Path(os.path.abspath(output))
 
     def skip(path: Path) -> bool:
@@ -187,12 +192,14 @@ def plan_create(
             hint = None
             if (suggestion := builtin_suggestion(handler, rt)) is not None:
                 hint = f"Did you mean the built-in handler {suggestion!r}?"
-            problems.errors.append(InputError(
-                f"handler file {str(handler_spec.file)!r} does not exist "
-                f"(from --handler {handler!r})",
-                path=str(handler_spec.file),
-                hint=hint or "Give the path of your handler file, or a built-in handler name.",
-            ))
+            problems.errors.append(
+                InputError(
+                    f"handler file {str(handler_spec.file)!r} does not exist "
+                    f"(from --handler {handler!r})",
+                    path=str(handler_spec.file),
+                    hint=hint or "Give the path of your handler file, or a built-in handler name.",
+                )
+            )
         elif handler_spec.file is not None:
             singles.append((handler_spec.file, "--handler"))
     for path, origin in singles:
@@ -201,16 +208,23 @@ def plan_create(
             src = problems.attempt(file_source, p, p.name, origin)
             if src is not None:
                 problems.attempt(members.add, src)
-    extra_items = [str(i) for i in split_extra_files(
-        extra_files if isinstance(extra_files, (str, type(None))) else [str(x) for x in extra_files]
-    )]
+    extra_items = [
+        str(i)
+        for i in split_extra_files(
+            extra_files
+            if isinstance(extra_files, (str, type(None)))
+            else [str(x) for x in extra_files]
+        )
+    ]
     try:
         for src in expand_extra_files(extra_items, skip=skip):
             members.add(src)
     except MararchError as exc:
         problems.errors.append(exc)
-    for path, origin in ((requirements_file, "--requirements-file"),
-                         (config_file, "--config-file")):
+    for path, origin in (
+        (requirements_file, "--requirements-file"),
+        (config_file, "--config-file"),
+    ):
         if path is not None and str(path) != "":
             p = Path(path)
             src = problems.attempt(file_source, p, p.name, origin)
@@ -219,12 +233,14 @@ def plan_create(
     if fmt is ArchiveFormat.NO_ARCHIVE:
         for src in members.by_name.values():
             if output_abs in Path(os.path.abspath(src.path)).parents:
-                problems.errors.append(InputError(
-                    f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "
-                    "which the build replaces",
-                    path=str(src.path),
-                    hint="Choose another --export-path or --model-name.",
-                ))
+                problems.errors.append(
+                    InputError(
+                        f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "
+                        "which the build replaces",
+                        path=str(src.path),
+                        hint="Choose another --export-path or --model-name.",
+                    )
+                )
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 
@@ -274,8 +290,7 @@ def build(plan: Plan, *, progress: OptionalProgress = None, digest: bool = False
     else:
         size = plan.output.stat().st_size
         sha = sha256_of(plan.output) if digest else None
-    return BuildResult(plan.output, plan.archive_format, size, sha, tuple(members),
-                       plan.manifest)
+    return BuildResult(plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest)
 
 
 def create(
@@ -301,11 +316,20 @@ def create(
     Keyword arguments mirror the command-line flags. Raises `MararchError` subclasses.
     """
     plan = plan_create(
-        model_name=model_name, version=version, handler=handler,
-        serialized_file=serialized_file, model_file=model_file, extra_files=extra_files,
-        runtime=runtime, export_path=export_path, archive_format=archive_format, force=force,
-        requirements_file=requirements_file, config_file=config_file,
-        compression=compression, level=level,
+        model_name=model_name,
+        version=version,
+        handler=handler,
+        serialized_file=serialized_file,
+        model_file=model_file,
+        extra_files=extra_files,
+        runtime=runtime,
+        export_path=export_path,
+        archive_format=archive_format,
+        force=force,
+        requirements_file=requirements_file,
+        config_file=config_file,
+        compression=compression,
+        level=level,
     )
     return build(plan, progress=progress).path
 

@@ -1,0 +1,105 @@
+"""Shared test helpers: model inputs built in tmp_path, and a CLI runner with fixed output."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mararch.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _plain_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fixed width, no colour: assertions on messages must not depend on the terminal.
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+@dataclass
+class ModelInputs:
+    """A small eager-mode model laid out as users keep one."""
+
+    root: Path
+    model_file: Path
+    serialized_file: Path
+    handler: Path
+    config_file: Path
+    requirements_file: Path
+    assets: Path
+    index: Path
+
+
+def make_model(root: Path) -> ModelInputs:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "model.py").write_text(
+        "import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+        "        return x\n"
+    )
+    (root / "model.pt").write_bytes(os.urandom(200_000))
+    (root / "my_handler.py").write_text("def handle(data, context):\n    return [len(data)]\n")
+    (root / "model-config.yaml").write_text("minWorkers: 1\nmaxWorkers: 2\nbatchSize: 4\n")
+    (root / "requirements.txt").write_text("numpy>=1.20\n")
+    assets = root / "assets"
+    (assets / "vocab").mkdir(parents=True)
+    (assets / "labels.txt").write_text("cat\ndog\n")
+    (assets / "vocab" / "words.txt").write_text("a\nb\n" * 100)
+    (assets / ".hidden-file").write_text("kept, as the reference keeps it\n")
+    (assets / ".git").mkdir()
+    (assets / ".git" / "HEAD").write_text("dropped: hidden folder\n")
+    (assets / "__pycache__").mkdir()
+    (assets / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0" * 10)
+    (root / "index_to_name.json").write_text('{"0": "cat", "1": "dog"}\n')
+    return ModelInputs(
+        root=root,
+        model_file=root / "model.py",
+        serialized_file=root / "model.pt",
+        handler=root / "my_handler.py",
+        config_file=root / "model-config.yaml",
+        requirements_file=root / "requirements.txt",
+        assets=assets,
+        index=root / "index_to_name.json",
+    )
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> ModelInputs:
+    return make_model(tmp_path / "src")
+
+
+class Cli:
+    """Runs `mararch` in-process, in a given working directory."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Result:
+        old = Path.cwd()
+        os.chdir(self.cwd)
+        try:
+            return self.runner.invoke(app, [str(a) for a in args], env=env)
+        finally:
+            os.chdir(old)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    work = tmp_path / "work"
+    work.mkdir()
+    yield Cli(work)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below `root` as {relative posix path: bytes}."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
