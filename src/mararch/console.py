@@ -43,8 +43,13 @@ def safe_text(text: str) -> str:
     return escape(cleaned)
 
 
+def safe_lines(text: str) -> str:
+    """`safe_text` per line: a message's own line breaks (problem lists) stay line breaks."""
+    return "\n".join(safe_text(line) for line in text.split("\n"))
+
+
 def error(exc: MararchError) -> None:
-    stderr.print(f"[bold red]error:[/] {safe_text(exc.message)}")
+    stderr.print(f"[bold red]error:[/] {safe_lines(exc.message)}")
     if exc.hint:
         stderr.print(f"  [dim]hint:[/] {safe_text(exc.hint)}")
 

@@ -575,6 +575,7 @@ class TarView(ArchiveView):
                     kind=kind, link_target=info.linkname or None, mode=stat.S_IMODE(info.mode),
                     index=len(self._infos) - 1,
                 ))
+            self._check_trailer(path)
             return members, root
         except ArchiveError:
             self.close()
@@ -585,6 +586,18 @@ class TarView(ArchiveView):
                 f"{str(path)!r} is not a readable .tar.gz archive: {exc or type(exc).__name__}",
                 hint="The file is damaged or truncated; download or build it again.",
             ) from None
+
+    def _check_trailer(self, path: Path) -> None:
+        # Reading to the end makes gzip check its CRC (tar has none of its own), and finds data
+        # hidden after the end-of-archive marker, which some tools would still extract.
+        assert self._tar is not None and self._tar.fileobj is not None
+        while chunk := self._tar.fileobj.read(CHUNK_SIZE):
+            if chunk.strip(b"\0"):
+                raise ArchiveError(
+                    f"{str(path)!r} has data after the tar end-of-archive marker",
+                    hint="Members hidden there are seen by some tools and not others; "
+                    "do not use this archive.",
+                )
 
     @staticmethod
     def _kind(info: tarfile.TarInfo) -> MemberKind:
