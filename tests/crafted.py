@@ -136,3 +136,42 @@ def make_tgz(path: Path, files: dict[str, bytes], *, root: str = "m",
 def snapshot(root: Path) -> set[str]:
     """Every path below `root` (files, folders, links), to prove nothing else appeared."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+
+
+def sparse_mar(path: Path, size: int, *, name: str = "weights.bin") -> Path:
+    """A zip-store .mar with a manifest and one `size`-byte member of zeros, written sparse (the
+    data is a hole in the file), with ZIP64 records: a huge archive that costs no disk.
+    The member's CRC is that of its zeros only when `size` is small; listing never reads it."""
+    member = name.encode()
+    with path.open("wb") as fh:
+        records = []
+        offset = fh.tell()
+        fh.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, STORED, 0, 0x21,
+                             zlib.crc32(MANIFEST_BYTES), len(MANIFEST_BYTES),
+                             len(MANIFEST_BYTES), 21, 0))
+        fh.write(b"MAR-INF/MANIFEST.json" + MANIFEST_BYTES)
+        records.append((b"MAR-INF/MANIFEST.json", zlib.crc32(MANIFEST_BYTES),
+                        len(MANIFEST_BYTES), offset))
+        offset = fh.tell()
+        extra = struct.pack("<HHQQ", 1, 16, size, size)
+        fh.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45, 0, STORED, 0, 0x21, 0,
+                             0xFFFFFFFF, 0xFFFFFFFF, len(member), len(extra)))
+        fh.write(member + extra)
+        fh.seek(size, io.SEEK_CUR)
+        records.append((member, 0, size, offset))
+        cd_start = fh.tell()
+        for rname, crc, rsize, roffset in records:
+            big = rsize >= 0xFFFFFFFF
+            cextra = struct.pack("<HHQQ", 1, 16, rsize, rsize) if big else b""
+            shown = 0xFFFFFFFF if big else rsize
+            fh.write(struct.pack("<4sBBHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 3, 45, 0, STORED, 0,
+                                 0x21, crc, shown, shown, len(rname), len(cextra), 0, 0, 0,
+                                 (stat.S_IFREG | 0o644) << 16, roffset))
+            fh.write(rname + cextra)
+        cd_end = fh.tell()
+        fh.write(struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2,
+                             cd_end - cd_start, cd_start))
+        fh.write(struct.pack("<4sIQI", b"PK\x06\x07", 0, cd_end, 1))
+        fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 2, 2, cd_end - cd_start,
+                             0xFFFFFFFF, 0))
+    return path

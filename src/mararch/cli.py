@@ -229,9 +229,11 @@ def inspect(
         else:
             console.show_summary(summary, show_all=show_all)
         if summary.problems:
+            count = len(summary.problems)
             raise ArchiveError(
-                "; ".join(summary.problems),
-                hint="The archive's manifest is unusable; rebuild the archive.",
+                f"{str(archive)!r} has {count} problem{'s' * (count > 1)}:\n"
+                + "\n".join(f"  - {p}" for p in summary.problems),
+                hint="Do not deploy this archive; rebuild it (mararch create).",
             )
 
 
