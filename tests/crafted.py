@@ -60,35 +60,86 @@ def raw_zip(path: Path, entries: list[ZEntry]) -> Path:
         crc = zlib.crc32(e.data) if e.crc is None else e.crc
         if e.same_data_as is not None:
             offset = offsets[e.same_data_as]
-            payload_len = len(entries[e.same_data_as].payload or deflate(
-                entries[e.same_data_as].data))
+            payload_len = len(
+                entries[e.same_data_as].payload or deflate(entries[e.same_data_as].data)
+            )
             offsets.append(offset)
             central.append((name, flags, e.method, crc, payload_len, size, offset, e.mode))
             continue
         offset = out.tell()
         offsets.append(offset)
         local = e.local_name if e.local_name is not None else name
-        out.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, e.method, 0, 0x21,
-                              crc, len(payload), size, len(local), 0))
+        out.write(
+            struct.pack(
+                "<4sHHHHHIIIHH",
+                b"PK\x03\x04",
+                20,
+                flags,
+                e.method,
+                0,
+                0x21,
+                crc,
+                len(payload),
+                size,
+                len(local),
+                0,
+            )
+        )
         out.write(local)
         out.write(payload)
         central.append((name, flags, e.method, crc, len(payload), size, offset, e.mode))
     cd_start = out.tell()
     for name, flags, method, crc, csize, size, offset, mode in central:
         made_os = 3 if mode is not None else 0
-        out.write(struct.pack("<4sBBHHHHHIIIHHHHHII", b"PK\x01\x02", 20, made_os, 20, flags,
-                              method, 0, 0x21, crc, csize, size, len(name), 0, 0, 0, 0,
-                              (mode or 0) << 16, offset))
+        out.write(
+            struct.pack(
+                "<4sBBHHHHHIIIHHHHHII",
+                b"PK\x01\x02",
+                20,
+                made_os,
+                20,
+                flags,
+                method,
+                0,
+                0x21,
+                crc,
+                csize,
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                (mode or 0) << 16,
+                offset,
+            )
+        )
         out.write(name)
     cd_end = out.tell()
-    out.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(central), len(central),
-                          cd_end - cd_start, cd_start, 0))
+    out.write(
+        struct.pack(
+            "<4sHHHHIIH",
+            b"PK\x05\x06",
+            0,
+            0,
+            len(central),
+            len(central),
+            cd_end - cd_start,
+            cd_start,
+            0,
+        )
+    )
     path.write_bytes(out.getvalue())
     return path
 
 
-def make_mar(path: Path, files: dict[str, bytes], *, manifest: bytes | None = MANIFEST_BYTES,
-             method: int = DEFLATED) -> Path:
+def make_mar(
+    path: Path,
+    files: dict[str, bytes],
+    *,
+    manifest: bytes | None = MANIFEST_BYTES,
+    method: int = DEFLATED,
+) -> Path:
     """A well-formed .mar holding `files` (and a manifest unless None)."""
     entries = [ZEntry(n, d, method=method) for n, d in files.items()]
     if manifest is not None:
@@ -96,8 +147,14 @@ def make_mar(path: Path, files: dict[str, bytes], *, manifest: bytes | None = MA
     return raw_zip(path, entries)
 
 
-def tar_member(name: str, data: bytes = b"", *, kind: bytes = tarfile.REGTYPE,
-               linkname: str = "", mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes | None]:
+def tar_member(
+    name: str,
+    data: bytes = b"",
+    *,
+    kind: bytes = tarfile.REGTYPE,
+    linkname: str = "",
+    mode: int = 0o644,
+) -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
@@ -108,8 +165,9 @@ def tar_member(name: str, data: bytes = b"", *, kind: bytes = tarfile.REGTYPE,
     return info, (data if kind == tarfile.REGTYPE else None)
 
 
-def raw_tgz(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]],
-            *, level: int = 6) -> Path:
+def raw_tgz(
+    path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], *, level: int = 6
+) -> Path:
     """A gzipped PAX tar holding exactly these members, names as given."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -125,8 +183,9 @@ def _gzip(data: bytes, level: int) -> bytes:
     return header + deflate(data, level) + trailer
 
 
-def make_tgz(path: Path, files: dict[str, bytes], *, root: str = "m",
-             manifest: bytes | None = MANIFEST_BYTES) -> Path:
+def make_tgz(
+    path: Path, files: dict[str, bytes], *, root: str = "m", manifest: bytes | None = MANIFEST_BYTES
+) -> Path:
     members = [tar_member(f"{root}/{n}", d) for n, d in files.items()]
     if manifest is not None:
         members.insert(0, tar_member(f"{root}/MAR-INF/MANIFEST.json", manifest))
@@ -146,16 +205,44 @@ def sparse_mar(path: Path, size: int, *, name: str = "weights.bin") -> Path:
     with path.open("wb") as fh:
         records = []
         offset = fh.tell()
-        fh.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, STORED, 0, 0x21,
-                             zlib.crc32(MANIFEST_BYTES), len(MANIFEST_BYTES),
-                             len(MANIFEST_BYTES), 21, 0))
+        fh.write(
+            struct.pack(
+                "<4sHHHHHIIIHH",
+                b"PK\x03\x04",
+                20,
+                0,
+                STORED,
+                0,
+                0x21,
+                zlib.crc32(MANIFEST_BYTES),
+                len(MANIFEST_BYTES),
+                len(MANIFEST_BYTES),
+                21,
+                0,
+            )
+        )
         fh.write(b"MAR-INF/MANIFEST.json" + MANIFEST_BYTES)
-        records.append((b"MAR-INF/MANIFEST.json", zlib.crc32(MANIFEST_BYTES),
-                        len(MANIFEST_BYTES), offset))
+        records.append(
+            (b"MAR-INF/MANIFEST.json", zlib.crc32(MANIFEST_BYTES), len(MANIFEST_BYTES), offset)
+        )
         offset = fh.tell()
         extra = struct.pack("<HHQQ", 1, 16, size, size)
-        fh.write(struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45, 0, STORED, 0, 0x21, 0,
-                             0xFFFFFFFF, 0xFFFFFFFF, len(member), len(extra)))
+        fh.write(
+            struct.pack(
+                "<4sHHHHHIIIHH",
+                b"PK\x03\x04",
+                45,
+                0,
+                STORED,
+                0,
+                0x21,
+                0,
+                0xFFFFFFFF,
+                0xFFFFFFFF,
+                len(member),
+                len(extra),
+            )
+        )
         fh.write(member + extra)
         fh.seek(size, io.SEEK_CUR)
         records.append((member, 0, size, offset))
@@ -164,14 +251,38 @@ def sparse_mar(path: Path, size: int, *, name: str = "weights.bin") -> Path:
             big = rsize >= 0xFFFFFFFF
             cextra = struct.pack("<HHQQ", 1, 16, rsize, rsize) if big else b""
             shown = 0xFFFFFFFF if big else rsize
-            fh.write(struct.pack("<4sBBHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 3, 45, 0, STORED, 0,
-                                 0x21, crc, shown, shown, len(rname), len(cextra), 0, 0, 0,
-                                 (stat.S_IFREG | 0o644) << 16, roffset))
+            fh.write(
+                struct.pack(
+                    "<4sBBHHHHHIIIHHHHHII",
+                    b"PK\x01\x02",
+                    45,
+                    3,
+                    45,
+                    0,
+                    STORED,
+                    0,
+                    0x21,
+                    crc,
+                    shown,
+                    shown,
+                    len(rname),
+                    len(cextra),
+                    0,
+                    0,
+                    0,
+                    (stat.S_IFREG | 0o644) << 16,
+                    roffset,
+                )
+            )
             fh.write(rname + cextra)
         cd_end = fh.tell()
-        fh.write(struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2,
-                             cd_end - cd_start, cd_start))
+        fh.write(
+            struct.pack(
+                "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2, cd_end - cd_start, cd_start
+            )
+        )
         fh.write(struct.pack("<4sIQI", b"PK\x06\x07", 0, cd_end, 1))
-        fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 2, 2, cd_end - cd_start,
-                             0xFFFFFFFF, 0))
+        fh.write(
+            struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 2, 2, cd_end - cd_start, 0xFFFFFFFF, 0)
+        )
     return path

@@ -35,15 +35,19 @@ Builder = Callable[[Path], Path]
 
 def zip_with(*entries: ZEntry) -> Builder:
     def build(folder: Path) -> Path:
-        return raw_zip(folder / "m.mar",
-                       [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES), *entries])
+        return raw_zip(
+            folder / "m.mar", [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES), *entries]
+        )
+
     return build
 
 
 def tgz_with(*members: tuple[tarfile.TarInfo, bytes | None]) -> Builder:
     def build(folder: Path) -> Path:
-        return raw_tgz(folder / "m.tar.gz",
-                       [tar_member("m/MAR-INF/MANIFEST.json", MANIFEST_BYTES), *members])
+        return raw_tgz(
+            folder / "m.tar.gz", [tar_member("m/MAR-INF/MANIFEST.json", MANIFEST_BYTES), *members]
+        )
+
     return build
 
 
@@ -88,38 +92,74 @@ UNSAFE_NAMES: list[tuple[str, Builder, str]] = [
     ("zip-control", zip_with(ZEntry("evil\x1b[2J.txt", b"x")), "control character"),
     ("tar-newline", tgz_with(pax_named("m/evil\n.txt")), "control character"),
     ("zip-empty-component", zip_with(ZEntry("a//b.txt", b"x")), "empty or '.' path component"),
-    ("zip-symlink", zip_with(ZEntry("link", b"../../outside.txt", method=STORED,
-                                    mode=stat.S_IFLNK | 0o777)), "symlink"),
-    ("tar-symlink", tgz_with(tar_member("m/link", kind=tarfile.SYMTYPE,
-                                        linkname="../../outside.txt")), "symlink"),
-    ("tar-hardlink", tgz_with(tar_member("m/link", kind=tarfile.LNKTYPE,
-                                         linkname="/etc/passwd")), "hardlink"),
-    ("zip-device", zip_with(ZEntry("dev", b"", mode=stat.S_IFCHR | 0o644)),
-     "device, FIFO or other special file"),
-    ("tar-device", tgz_with(tar_member("m/dev", kind=tarfile.CHRTYPE)),
-     "device, FIFO or other special file"),
-    ("zip-fifo", zip_with(ZEntry("fifo", b"", mode=stat.S_IFIFO | 0o644)),
-     "device, FIFO or other special file"),
-    ("tar-fifo", tgz_with(tar_member("m/fifo", kind=tarfile.FIFOTYPE)),
-     "device, FIFO or other special file"),
-    ("zip-duplicate", zip_with(ZEntry("handler.py", b"good"), ZEntry("handler.py", b"evil")),
-     "duplicate name"),
-    ("tar-duplicate", tgz_with(tar_member("m/handler.py", b"good"),
-                               tar_member("m/handler.py", b"evil")), "duplicate name"),
-    ("zip-duplicate-manifest", zip_with(ZEntry("MAR-INF/MANIFEST.json", b"{}")),
-     "duplicate name"),
-    ("zip-file-then-folder", zip_with(ZEntry("a", b"x"), ZEntry("a/b", b"y")),
-     "'a' is a file but this member needs it to be a folder"),
-    ("tar-file-then-folder", tgz_with(tar_member("m/a", b"x"), tar_member("m/a/b", b"y")),
-     "'a' is a file but this member needs it to be a folder"),
+    (
+        "zip-symlink",
+        zip_with(ZEntry("link", b"../../outside.txt", method=STORED, mode=stat.S_IFLNK | 0o777)),
+        "symlink",
+    ),
+    (
+        "tar-symlink",
+        tgz_with(tar_member("m/link", kind=tarfile.SYMTYPE, linkname="../../outside.txt")),
+        "symlink",
+    ),
+    (
+        "tar-hardlink",
+        tgz_with(tar_member("m/link", kind=tarfile.LNKTYPE, linkname="/etc/passwd")),
+        "hardlink",
+    ),
+    (
+        "zip-device",
+        zip_with(ZEntry("dev", b"", mode=stat.S_IFCHR | 0o644)),
+        "device, FIFO or other special file",
+    ),
+    (
+        "tar-device",
+        tgz_with(tar_member("m/dev", kind=tarfile.CHRTYPE)),
+        "device, FIFO or other special file",
+    ),
+    (
+        "zip-fifo",
+        zip_with(ZEntry("fifo", b"", mode=stat.S_IFIFO | 0o644)),
+        "device, FIFO or other special file",
+    ),
+    (
+        "tar-fifo",
+        tgz_with(tar_member("m/fifo", kind=tarfile.FIFOTYPE)),
+        "device, FIFO or other special file",
+    ),
+    (
+        "zip-duplicate",
+        zip_with(ZEntry("handler.py", b"good"), ZEntry("handler.py", b"evil")),
+        "duplicate name",
+    ),
+    (
+        "tar-duplicate",
+        tgz_with(tar_member("m/handler.py", b"good"), tar_member("m/handler.py", b"evil")),
+        "duplicate name",
+    ),
+    ("zip-duplicate-manifest", zip_with(ZEntry("MAR-INF/MANIFEST.json", b"{}")), "duplicate name"),
+    (
+        "zip-file-then-folder",
+        zip_with(ZEntry("a", b"x"), ZEntry("a/b", b"y")),
+        "'a' is a file but this member needs it to be a folder",
+    ),
+    (
+        "tar-file-then-folder",
+        tgz_with(tar_member("m/a", b"x"), tar_member("m/a/b", b"y")),
+        "'a' is a file but this member needs it to be a folder",
+    ),
     ("zip-encrypted", zip_with(ZEntry("secret", b"x", flags=0x1)), "encrypted member"),
-    ("zip-bzip2", zip_with(ZEntry("w.pt", b"x", method=12, payload=b"BZh9")),
-     "unsupported compression method 'bzip2'"),
+    (
+        "zip-bzip2",
+        zip_with(ZEntry("w.pt", b"x", method=12, payload=b"BZh9")),
+        "unsupported compression method 'bzip2'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("build", "message"), [c[1:] for c in UNSAFE_NAMES],
-                         ids=[c[0] for c in UNSAFE_NAMES])
+@pytest.mark.parametrize(
+    ("build", "message"), [c[1:] for c in UNSAFE_NAMES], ids=[c[0] for c in UNSAFE_NAMES]
+)
 def test_unsafe_member_refused(cli: Cli, tmp_path: Path, build: Builder, message: str) -> None:
     stderr = refused(cli, tmp_path, build)
     assert "refusing to extract" in stderr
@@ -144,8 +184,9 @@ def test_all_problems_listed_at_once(cli: Cli, tmp_path: Path) -> None:
 
 def test_member_option_does_not_bypass_checks(cli: Cli, tmp_path: Path) -> None:
     # A hostile archive is refused whole, even when only a harmless member is asked for.
-    stderr = refused(cli, tmp_path, zip_with(ZEntry("ok.txt", b"x"), ZEntry("../a", b"x")),
-                     "--member", "ok.txt")
+    stderr = refused(
+        cli, tmp_path, zip_with(ZEntry("ok.txt", b"x"), ZEntry("../a", b"x")), "--member", "ok.txt"
+    )
     assert "'..' component" in stderr
 
 
@@ -154,36 +195,57 @@ def test_member_option_does_not_bypass_checks(cli: Cli, tmp_path: Path) -> None:
 DATA = bytes(range(256)) * 64  # 16 KiB that deflate shrinks
 
 LIES: list[tuple[str, Builder, str]] = [
-    ("zip-longer-than-declared", zip_with(ZEntry("w.pt", DATA, size=100)),
-     "holds more data than the 100 bytes it declares"),
-    ("zip-stored-longer", zip_with(ZEntry("w.pt", DATA, method=STORED, size=100)),
-     "declares 100 bytes but holds 16384"),
-    ("zip-shorter-than-declared", zip_with(ZEntry("w.pt", DATA, size=len(DATA) + 10)),
-     f"holds {len(DATA)} bytes, not the {len(DATA) + 10} it declares"),
+    (
+        "zip-longer-than-declared",
+        zip_with(ZEntry("w.pt", DATA, size=100)),
+        "holds more data than the 100 bytes it declares",
+    ),
+    (
+        "zip-stored-longer",
+        zip_with(ZEntry("w.pt", DATA, method=STORED, size=100)),
+        "declares 100 bytes but holds 16384",
+    ),
+    (
+        "zip-shorter-than-declared",
+        zip_with(ZEntry("w.pt", DATA, size=len(DATA) + 10)),
+        f"holds {len(DATA)} bytes, not the {len(DATA) + 10} it declares",
+    ),
     ("zip-crc", zip_with(ZEntry("w.pt", DATA, crc=zlib.crc32(DATA) ^ 1)), "fails its CRC check"),
-    ("zip-stored-crc", zip_with(ZEntry("w.pt", DATA, method=STORED, crc=0x12345678)),
-     "fails its CRC check"),
+    (
+        "zip-stored-crc",
+        zip_with(ZEntry("w.pt", DATA, method=STORED, crc=0x12345678)),
+        "fails its CRC check",
+    ),
     ("zip-deflate-garbage", zip_with(ZEntry("w.pt", DATA, payload=b"\xff" * 50)), "is corrupt"),
-    ("zip-deflate-truncated", zip_with(ZEntry("w.pt", DATA, payload=deflate(DATA)[:-20])),
-     "is truncated"),
-    ("zip-local-name-differs", zip_with(ZEntry("w.pt", DATA, local_name=b"../evil")),
-     "local header"),
-    ("zip-overlapping-members",
-     zip_with(ZEntry("a.bin", DATA), ZEntry("b.bin", DATA, same_data_as=1)), "overlap"),
+    (
+        "zip-deflate-truncated",
+        zip_with(ZEntry("w.pt", DATA, payload=deflate(DATA)[:-20])),
+        "is truncated",
+    ),
+    (
+        "zip-local-name-differs",
+        zip_with(ZEntry("w.pt", DATA, local_name=b"../evil")),
+        "local header",
+    ),
+    (
+        "zip-overlapping-members",
+        zip_with(ZEntry("a.bin", DATA), ZEntry("b.bin", DATA, same_data_as=1)),
+        "overlap",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("build", "message"), [c[1:] for c in LIES], ids=[c[0] for c in LIES])
-def test_lying_or_corrupt_member_fails(cli: Cli, tmp_path: Path, build: Builder,
-                                       message: str) -> None:
+def test_lying_or_corrupt_member_fails(
+    cli: Cli, tmp_path: Path, build: Builder, message: str
+) -> None:
     stderr = refused(cli, tmp_path, build)
     assert message in stderr
 
 
 def test_failure_after_some_members_leaves_nothing(cli: Cli, tmp_path: Path) -> None:
     # The first members are written fine; the last one fails its CRC: no partial folder stays.
-    build = zip_with(ZEntry("a.txt", b"fine"), ZEntry("b.txt", DATA),
-                     ZEntry("z.bin", DATA, crc=1))
+    build = zip_with(ZEntry("a.txt", b"fine"), ZEntry("b.txt", DATA), ZEntry("z.bin", DATA, crc=1))
     stderr = refused(cli, tmp_path, build)
     assert "'z.bin' fails its CRC check" in stderr
 
@@ -194,6 +256,7 @@ def _truncate(build: Builder, keep: float) -> Builder:
         data = path.read_bytes()
         path.write_bytes(data[: int(len(data) * keep)])
         return path
+
     return cut
 
 
@@ -204,6 +267,7 @@ def _flip_last(build: Builder, back: int) -> Builder:
         data[-back] ^= 0xFF
         path.write_bytes(bytes(data))
         return path
+
     return flip
 
 
@@ -233,31 +297,54 @@ def _tar_cut_inside_member(folder: Path) -> Path:
 
 
 CORRUPT: list[tuple[str, Builder, str]] = [
-    ("zip-truncated", _truncate(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 0.6),
-     "is not a readable zip archive"),
-    ("tar-truncated", _truncate(lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}), 0.6),
-     "is not a readable .tar.gz archive"),
-    ("tar-gzip-crc", _flip_last(lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}), 8),
-     "is not a readable .tar.gz archive"),
+    (
+        "zip-truncated",
+        _truncate(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 0.6),
+        "is not a readable zip archive",
+    ),
+    (
+        "tar-truncated",
+        _truncate(lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}), 0.6),
+        "is not a readable .tar.gz archive",
+    ),
+    (
+        "tar-gzip-crc",
+        _flip_last(lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}), 8),
+        "is not a readable .tar.gz archive",
+    ),
     ("tar-cut-inside-member", _tar_cut_inside_member, "m.tar.gz"),
     ("garbage", lambda f: _write(f / "m.mar", b"\x00garbage" * 100), "is not a model archive"),
     ("empty-file", lambda f: _write(f / "m.mar", b""), "an empty file"),
-    ("zip-magic-then-garbage", lambda f: _write(f / "m.mar", b"PK\x03\x04" + b"\xff" * 5000),
-     "no end of central directory record"),
-    ("gzip-magic-then-garbage", lambda f: _write(f / "m.tar.gz", b"\x1f\x8b" + b"\xff" * 100),
-     "is not a readable .tar.gz archive"),
-    ("gzip-of-non-tar", lambda f: _write(f / "m.tar.gz", gzip.compress(b"hello" * 1000)),
-     "is not a readable .tar.gz archive"),
+    (
+        "zip-magic-then-garbage",
+        lambda f: _write(f / "m.mar", b"PK\x03\x04" + b"\xff" * 5000),
+        "no end of central directory record",
+    ),
+    (
+        "gzip-magic-then-garbage",
+        lambda f: _write(f / "m.tar.gz", b"\x1f\x8b" + b"\xff" * 100),
+        "is not a readable .tar.gz archive",
+    ),
+    (
+        "gzip-of-non-tar",
+        lambda f: _write(f / "m.tar.gz", gzip.compress(b"hello" * 1000)),
+        "is not a readable .tar.gz archive",
+    ),
     ("tar-data-after-end-marker", _tar_trailing_data, "data after the tar end-of-archive"),
-    ("zip-bad-directory", _flip_last(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 10),
-     "is not a readable zip archive"),
+    (
+        "zip-bad-directory",
+        _flip_last(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 10),
+        "is not a readable zip archive",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("build", "message"), [c[1:] for c in CORRUPT],
-                         ids=[c[0] for c in CORRUPT])
-def test_corrupt_archive_fails_cleanly(cli: Cli, tmp_path: Path, build: Builder,
-                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("build", "message"), [c[1:] for c in CORRUPT], ids=[c[0] for c in CORRUPT]
+)
+def test_corrupt_archive_fails_cleanly(
+    cli: Cli, tmp_path: Path, build: Builder, message: str
+) -> None:
     stderr = refused(cli, tmp_path, build)
     assert message in stderr
     # inspect says the same, with the same exit code.
@@ -278,8 +365,13 @@ ZEROS = bytes(32 << 20)
 
 
 def _zip_bomb(folder: Path) -> Path:
-    return raw_zip(folder / "m.mar", [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES),
-                                      ZEntry("zeros.bin", ZEROS, payload=deflate(ZEROS, 9))])
+    return raw_zip(
+        folder / "m.mar",
+        [
+            ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES),
+            ZEntry("zeros.bin", ZEROS, payload=deflate(ZEROS, 9)),
+        ],
+    )
 
 
 def _tar_bomb(folder: Path) -> Path:
@@ -304,8 +396,9 @@ def test_declared_size_bomb_never_writes_more_than_declared(cli: Cli, tmp_path: 
 
 
 @pytest.mark.parametrize("fmt", ["zip", "tar"])
-def test_not_enough_disk_space(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                               fmt: str) -> None:
+def test_not_enough_disk_space(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     import shutil
 
     from mararch import extraction
@@ -317,14 +410,18 @@ def test_not_enough_disk_space(cli: Cli, tmp_path: Path, monkeypatch: pytest.Mon
         return type(usage)(usage.total, usage.total - 1000, 1000)
 
     monkeypatch.setattr(extraction.shutil, "disk_usage", tiny)
-    build = (lambda f: make_mar(f / "m.mar", {"w.pt": DATA})) if fmt == "zip" else \
-        (lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}))
+    build = (
+        (lambda f: make_mar(f / "m.mar", {"w.pt": DATA}))
+        if fmt == "zip"
+        else (lambda f: make_tgz(f / "m.tar.gz", {"w.pt": DATA}))
+    )
     stderr = refused(cli, tmp_path, build)
     assert "not enough free space" in stderr
     assert "1000 are free" in stderr
 
 
 # -- interruption ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["zip", "tar"])
 def test_ctrl_c_mid_extraction_leaves_nothing(tmp_path: Path, fmt: str) -> None:
@@ -333,8 +430,9 @@ def test_ctrl_c_mid_extraction_leaves_nothing(tmp_path: Path, fmt: str) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     files = {f"f{i}.bin": DATA for i in range(5)}
-    archive = make_mar(folder / "m.mar", files) if fmt == "zip" else \
-        make_tgz(folder / "m.tar.gz", files)
+    archive = (
+        make_mar(folder / "m.mar", files) if fmt == "zip" else make_tgz(folder / "m.tar.gz", files)
+    )
     before = snapshot(tmp_path)
     calls = []
 
@@ -349,8 +447,13 @@ def test_ctrl_c_mid_extraction_leaves_nothing(tmp_path: Path, fmt: str) -> None:
 
 
 def test_output_parents_created_are_removed_on_failure(cli: Cli, tmp_path: Path) -> None:
-    stderr = refused(cli, tmp_path, zip_with(ZEntry("w.pt", DATA, crc=1)),
-                     "--output", tmp_path / "new" / "deeper" / "dest")
+    stderr = refused(
+        cli,
+        tmp_path,
+        zip_with(ZEntry("w.pt", DATA, crc=1)),
+        "--output",
+        tmp_path / "new" / "deeper" / "dest",
+    )
     assert "fails its CRC check" in stderr
 
 
@@ -364,4 +467,3 @@ def test_tar_cut_inside_member_message(tmp_path: Path) -> None:
         mararch.extract(archive, tmp_path / "out")
     assert "w.pt" in str(info.value) or "not a readable" in str(info.value)
     assert not (tmp_path / "out").exists()
-

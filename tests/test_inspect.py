@@ -16,16 +16,41 @@ from crafted import MANIFEST_BYTES, ZEntry, make_mar, raw_zip, sparse_mar
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 
 JSON_KEYS = {
-    "path", "container", "format", "flavour", "model_name", "model_version", "runtime",
-    "handler", "handler_origin", "handler_member", "serialized_file", "model_file",
-    "config_file", "requirements_file", "missing_files", "created_on", "archiver_version",
-    "model_root", "member_count", "size", "compressed_size", "archive_size", "problems",
-    "manifest", "members",
+    "path",
+    "container",
+    "format",
+    "flavour",
+    "model_name",
+    "model_version",
+    "runtime",
+    "handler",
+    "handler_origin",
+    "handler_member",
+    "serialized_file",
+    "model_file",
+    "config_file",
+    "requirements_file",
+    "missing_files",
+    "created_on",
+    "archiver_version",
+    "model_root",
+    "member_count",
+    "size",
+    "compressed_size",
+    "archive_size",
+    "problems",
+    "manifest",
+    "members",
 }
 MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "method", "crc32", "link_target"}
 TMA_MEMBERS = [
-    "MAR-INF/MANIFEST.json", "index_to_name.json", "model-config.yaml", "model.pt", "model.py",
-    "my_handler.py", "requirements.txt",
+    "MAR-INF/MANIFEST.json",
+    "index_to_name.json",
+    "model-config.yaml",
+    "model.pt",
+    "model.py",
+    "my_handler.py",
+    "requirements.txt",
 ]
 
 
@@ -49,12 +74,20 @@ REFERENCE_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("fixture", "container", "fmt", "flavour", "name", "version", "origin"), REFERENCE_CASES,
+    ("fixture", "container", "fmt", "flavour", "name", "version", "origin"),
+    REFERENCE_CASES,
     ids=[c[0] for c in REFERENCE_CASES],
 )
-def test_inspect_reference_archives(cli: Cli, fixture: str, container: str, fmt: str,
-                                    flavour: str, name: str, version: str | None,
-                                    origin: str) -> None:
+def test_inspect_reference_archives(
+    cli: Cli,
+    fixture: str,
+    container: str,
+    fmt: str,
+    flavour: str,
+    name: str,
+    version: str | None,
+    origin: str,
+) -> None:
     data = inspect_json(cli, REFERENCE / fixture)
     assert set(data) == JSON_KEYS
     assert data["container"] == container
@@ -108,8 +141,11 @@ def test_inspect_reference_archives_extract_identically(tmp_path: Path) -> None:
     for fixture in ("tma_default.mar", "tma_zip_store.mar", "tma_tgz.tar.gz", "tma_no_archive"):
         out = tmp_path / fixture
         mararch.extract(REFERENCE / fixture, out)
-        files = {p.relative_to(out).as_posix(): p.read_bytes()
-                 for p in sorted(out.rglob("*")) if p.is_file()}
+        files = {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
         files.pop("MAR-INF/MANIFEST.json")
         trees.append(files)
     assert all(t == trees[0] for t in trees)
@@ -117,8 +153,13 @@ def test_inspect_reference_archives_extract_identically(tmp_path: Path) -> None:
 
 
 def test_inspect_mararch_archive(cli: Cli, model: ModelInputs, tmp_path: Path) -> None:
-    path = mararch.create(model_name="net", version="3.1", handler=str(model.handler),
-                          serialized_file=model.serialized_file, export_path=tmp_path / "out")
+    path = mararch.create(
+        model_name="net",
+        version="3.1",
+        handler=str(model.handler),
+        serialized_file=model.serialized_file,
+        export_path=tmp_path / "out",
+    )
     data = inspect_json(cli, path)
     assert data["model_name"] == "net"
     assert data["model_version"] == "3.1"
@@ -127,9 +168,17 @@ def test_inspect_mararch_archive(cli: Cli, model: ModelInputs, tmp_path: Path) -
 
 
 def test_missing_files_reported(cli: Cli, tmp_path: Path) -> None:
-    manifest = json.dumps({"runtime": "python", "model": {
-        "modelName": "m", "modelVersion": "1", "handler": "nope.py",
-        "serializedFile": "gone.pt"}}).encode()
+    manifest = json.dumps(
+        {
+            "runtime": "python",
+            "model": {
+                "modelName": "m",
+                "modelVersion": "1",
+                "handler": "nope.py",
+                "serializedFile": "gone.pt",
+            },
+        }
+    ).encode()
     path = make_mar(tmp_path / "m.mar", {"other.txt": b"x"}, manifest=manifest)
     data = inspect_json(cli, path)
     assert data["handler_origin"] == "missing"
@@ -147,12 +196,15 @@ def test_no_manifest(cli: Cli, tmp_path: Path) -> None:
     assert cli("inspect", path).stdout.count("no manifest") == 1
 
 
-@pytest.mark.parametrize(("manifest", "message"), [
-    (b"{not json", "MAR-INF/MANIFEST.json is not valid JSON"),
-    (b"[1, 2]", "holds a JSON list, expected an object"),
-    (b"\xff\xfe", "is not UTF-8 text"),
-    (b'{"runtime": "python"}', "the manifest has no 'model' object"),
-])
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (b"{not json", "MAR-INF/MANIFEST.json is not valid JSON"),
+        (b"[1, 2]", "holds a JSON list, expected an object"),
+        (b"\xff\xfe", "is not UTF-8 text"),
+        (b'{"runtime": "python"}', "the manifest has no 'model' object"),
+    ],
+)
 def test_broken_manifest(cli: Cli, tmp_path: Path, manifest: bytes, message: str) -> None:
     path = make_mar(tmp_path / "m.mar", {"a.txt": b"x"}, manifest=manifest)
     result = cli("inspect", path)
@@ -172,8 +224,10 @@ def test_huge_manifest_refused(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_control_characters_escaped(cli: Cli, tmp_path: Path) -> None:
-    path = raw_zip(tmp_path / "m.mar", [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES),
-                                        ZEntry("evil\x1b[2J\x07.txt", b"x")])
+    path = raw_zip(
+        tmp_path / "m.mar",
+        [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES), ZEntry("evil\x1b[2J\x07.txt", b"x")],
+    )
     result = cli("inspect", path)
     assert result.exit_code == 1  # hostile: extract would refuse it
     assert "\x1b" not in result.stdout + result.stderr
@@ -187,12 +241,16 @@ def test_control_characters_escaped(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_hostile_names_reported(cli: Cli, tmp_path: Path) -> None:
-    path = raw_zip(tmp_path / "m.mar", [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES),
-                                        ZEntry("../../etc/cron.d/x", b"x")])
+    path = raw_zip(
+        tmp_path / "m.mar",
+        [ZEntry("MAR-INF/MANIFEST.json", MANIFEST_BYTES), ZEntry("../../etc/cron.d/x", b"x")],
+    )
     result = cli("inspect", path)
     assert result.exit_code == 1
-    assert "unsafe member '../../etc/cron.d/x': '..' component escapes the destination" \
+    assert (
+        "unsafe member '../../etc/cron.d/x': '..' component escapes the destination"
         in result.stderr
+    )
 
 
 def test_long_member_list_is_cut(cli: Cli, tmp_path: Path) -> None:

@@ -209,7 +209,7 @@ def create(
 
 @app.command()
 def inspect(
-    archive: Path = typer.Argument(  # noqa: B008
+    archive: Path = typer.Argument(
         ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
@@ -239,17 +239,21 @@ def inspect(
 
 @app.command()
 def extract(
-    archive: Path = typer.Argument(  # noqa: B008
+    archive: Path = typer.Argument(
         ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
     ),
-    output: Optional[Path] = typer.Option(  # noqa: B008
-        None, "-o", "--output",
+    output: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--output",
         help="Folder to extract into. [default: ./NAME, NAME being the archive's name "
         "without .mar/.tar.gz]",
         show_default=False,
     ),
-    member: Optional[list[str]] = typer.Option(  # noqa: B008
-        None, "-m", "--member",
+    member: Optional[list[str]] = typer.Option(
+        None,
+        "-m",
+        "--member",
         help="Extract only this member (a folder selects everything below it); repeatable.",
         show_default=False,
     ),
@@ -257,7 +261,8 @@ def extract(
         False, "-f", "--force", help="Replace an existing, non-empty destination folder."
     ),
     allow_high_ratio: bool = typer.Option(
-        False, "--allow-high-ratio",
+        False,
+        "--allow-high-ratio",
         help="Extract members that expand more than 1000 times (refused as likely bombs).",
     ),
 ) -> None:
@@ -270,8 +275,14 @@ def extract(
         with open_archive(archive) as view:
             total = sum(m.size for m in view.members if m.is_file)
             with console.progress_bar(total, f"extracting {archive.name}") as progress:
-                result = extract_view(view, output, members=member, force=force,
-                                      allow_high_ratio=allow_high_ratio, progress=progress)
+                result = extract_view(
+                    view,
+                    output,
+                    members=member,
+                    force=force,
+                    allow_high_ratio=allow_high_ratio,
+                    progress=progress,
+                )
         console.show_extract(result)
 
 

@@ -189,8 +189,12 @@ def summary_panel(s: ArchiveSummary) -> Panel:
 
     container = "" if s.container.value == s.archive_format.value else f" ({s.container.value})"
     row("format", s.archive_format.value + container)
-    row("flavour", {"torchserve": "TorchServe", "mms": "MMS"}.get(
-        s.flavour.value, s.flavour.value) if s.flavour else "no manifest")
+    row(
+        "flavour",
+        {"torchserve": "TorchServe", "mms": "MMS"}.get(s.flavour.value, s.flavour.value)
+        if s.flavour
+        else "no manifest",
+    )
     row("model", s.model_field("modelName"))
     row("version", s.model_field("modelVersion"))
     row("runtime", s.manifest_field("runtime"))
@@ -204,8 +208,12 @@ def summary_panel(s: ArchiveSummary) -> Panel:
             "missing": " [red](not in the archive, not built-in)[/]",
         }.get(s.handler_origin or "", "")
         row("handler", handler, note)
-    for label, key in (("serialized file", "serializedFile"), ("model file", "modelFile"),
-                       ("config file", "configFile"), ("requirements", "requirementsFile")):
+    for label, key in (
+        ("serialized file", "serializedFile"),
+        ("model file", "modelFile"),
+        ("config file", "configFile"),
+        ("requirements", "requirementsFile"),
+    ):
         missing = " [red](missing)[/]" if key in s.missing_files else ""
         row(label, s.model_field(key), missing)
     row("created on", s.manifest_field("createdOn"))
@@ -256,8 +264,10 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
     limit = None if show_all else MEMBER_ROWS
     stdout.print(members_table(s, limit))
     if limit is not None and len(s.members) > limit:
-        stdout.print(f"[dim]... and {len(s.members) - limit} more members "
-                     "(--all shows them, --json lists them)[/]")
+        stdout.print(
+            f"[dim]... and {len(s.members) - limit} more members "
+            "(--all shows them, --json lists them)[/]"
+        )
 
 
 def show_extract(result: ExtractResult) -> None:

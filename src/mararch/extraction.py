@@ -84,8 +84,7 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
             reason = "device, FIFO or other special file"
         elif reason is None and m.is_file and m.encrypted:
             reason = "encrypted member"
-        elif reason is None and m.is_file and m.method not in ("stored", "deflated", "tar",
-                                                                "file"):
+        elif reason is None and m.is_file and m.method not in ("stored", "deflated", "tar", "file"):
             reason = f"unsupported compression method {m.method!r}"
         if reason is not None:
             problems.append((m, reason))
@@ -95,8 +94,7 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
         key = m.name
         first = seen.get(key)
         if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
-            problems.append((m, "duplicate name: a later member would silently replace the "
-                                "first"))
+            problems.append((m, "duplicate name: a later member would silently replace the first"))
             continue
         seen.setdefault(key, m)
     for key, m in seen.items():
@@ -104,8 +102,9 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
         for i in range(1, len(parts)):
             parent = seen.get("/".join(parts[:i]))
             if parent is not None and parent.is_file:
-                problems.append((m, f"{parent.name!r} is a file but this member needs it to be "
-                                    "a folder"))
+                problems.append(
+                    (m, f"{parent.name!r} is a file but this member needs it to be a folder")
+                )
                 break
     return problems
 
@@ -184,8 +183,7 @@ def _check_destination(destination: Path, archive: Path, force: bool) -> bool:
     dest, src = destination.resolve(), archive.resolve()
     if dest == src or src in dest.parents or dest in src.parents:
         raise OutputError(
-            f"the destination {str(destination)!r} is the archive itself, inside it or "
-            "contains it",
+            f"the destination {str(destination)!r} is the archive itself, inside it or contains it",
             path=str(destination),
             hint="Choose another destination with --output.",
         )
@@ -217,8 +215,7 @@ def _unsafe_error(view: ArchiveView, problems: list[tuple[Member, str]]) -> Unsa
     return UnsafeArchiveError(
         head + ":\n" + "\n".join(f"  - {line}" for line in lines),
         member=problems[0][0].name,
-        hint="The archive may be hostile; nothing was written. Look at it with "
-        "`mararch inspect`.",
+        hint="The archive may be hostile; nothing was written. Look at it with `mararch inspect`.",
     )
 
 
@@ -226,13 +223,19 @@ def _write_member(view: ArchiveView, m: Member, root: Path, progress: Progress) 
     target = root.joinpath(*m.name.split("/"))
     # Defence in depth: names were validated, and the tree is fresh and link-free.
     if not target.resolve().is_relative_to(root.resolve()):
-        raise UnsafeArchiveError(f"member {m.name!r} would land outside the destination",
-                                 member=m.name)
+        raise UnsafeArchiveError(
+            f"member {m.name!r} would land outside the destination", member=m.name
+        )
     if m.kind is MemberKind.DIR:
         target.mkdir(parents=True, exist_ok=True)
         return
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_NOFOLLOW", 0)
         | getattr(os, "O_BINARY", 0)
+    )
     mode = EXEC_MODE if m.mode is not None and m.mode & stat.S_IXUSR else FILE_MODE
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -273,8 +276,9 @@ def extract_view(
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {str(parent)!r}: {exc.strerror}",
-                          path=str(parent)) from None
+        raise OutputError(
+            f"cannot create {str(parent)!r}: {exc.strerror}", path=str(parent)
+        ) from None
     files = [m for m in chosen if m.is_file]
     total = sum(m.size for m in files)
     tracker = Progress(total, progress)
@@ -311,8 +315,14 @@ def extract(
     everything below it). Raises `MararchError` subclasses.
     """
     with open_archive(archive) as view:
-        return extract_view(view, output, members=members, force=force,
-                            allow_high_ratio=allow_high_ratio, progress=progress)
+        return extract_view(
+            view,
+            output,
+            members=members,
+            force=force,
+            allow_high_ratio=allow_high_ratio,
+            progress=progress,
+        )
 
 
 __all__ = ["ExtractResult", "extract", "extract_view", "name_problem", "unsafe_members"]

@@ -43,8 +43,16 @@ ZIP_EOCD_SIG = b"PK\x05\x06"
 ZIP64_EOCD_SIG = b"PK\x06\x06"
 ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_METHODS = {0: "stored", 8: "deflated", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd",
-               95: "xz", 99: "aes"}
+ZIP_METHODS = {
+    0: "stored",
+    8: "deflated",
+    9: "deflate64",
+    12: "bzip2",
+    14: "lzma",
+    93: "zstd",
+    95: "xz",
+    99: "aes",
+}
 FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
@@ -123,8 +131,12 @@ class ArchiveView:
     def __enter__(self) -> ArchiveView:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -165,8 +177,9 @@ class ArchiveView:
         if member is None:
             return None
         if not member.is_file:
-            raise ArchiveError(f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file",
-                               member=member.name)
+            raise ArchiveError(
+                f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file", member=member.name
+            )
         return self.read_member(member, MAX_MANIFEST_SIZE)
 
     def manifest(self) -> dict[str, Any] | None:
@@ -177,17 +190,22 @@ class ArchiveView:
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise ArchiveError(f"{MANIFEST_NAME} is not UTF-8 text", member=MANIFEST_NAME,
-                               hint="Rebuild the archive with mararch create.") from None
+            raise ArchiveError(
+                f"{MANIFEST_NAME} is not UTF-8 text",
+                member=MANIFEST_NAME,
+                hint="Rebuild the archive with mararch create.",
+            ) from None
         except json.JSONDecodeError as exc:
             raise ArchiveError(
                 f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
                 f"column {exc.colno}",
-                member=MANIFEST_NAME, hint="Rebuild the archive with mararch create.",
+                member=MANIFEST_NAME,
+                hint="Rebuild the archive with mararch create.",
             ) from None
         except RecursionError:
-            raise ArchiveError(f"{MANIFEST_NAME} is nested too deeply",
-                               member=MANIFEST_NAME) from None
+            raise ArchiveError(
+                f"{MANIFEST_NAME} is nested too deeply", member=MANIFEST_NAME
+            ) from None
         if not isinstance(data, dict):
             raise ArchiveError(
                 f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
@@ -203,8 +221,9 @@ class ArchiveView:
         longer, shorter or corrupt. Only FILE members have data.
         """
         if not member.is_file:
-            raise ArchiveError(f"member {member.name!r} is a {member.kind.value}, not a file",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r} is a {member.kind.value}, not a file", member=member.name
+            )
         return self._iter_data(member, chunk_size)
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
@@ -271,8 +290,10 @@ def _decode_zip_name(raw: bytes, flags: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ArchiveError(f"member name {raw!r} is flagged UTF-8 but is not valid UTF-8",
-                               member=raw.decode("utf-8", "replace")) from None
+            raise ArchiveError(
+                f"member name {raw!r} is flagged UTF-8 but is not valid UTF-8",
+                member=raw.decode("utf-8", "replace"),
+            ) from None
     # Java (TorchServe) decodes names as UTF-8; cp437 is the zip standard's fallback.
     try:
         return raw.decode("utf-8")
@@ -285,7 +306,7 @@ def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int,
     pos = 0
     while pos + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, pos)
-        body = extra[pos + 4: pos + 4 + length]
+        body = extra[pos + 4 : pos + 4 + length]
         if tag == 0x0001:
             values = [v[0] for v in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
             if size == _U32 and values:
@@ -356,8 +377,10 @@ class ZipView(ArchiveView):
                 f"{cd_offset}+{cd_size} (data prepended, or the archive is damaged)",
             )
         if count > MAX_MEMBERS:
-            raise ArchiveError(f"{str(path)!r} declares {count} members, more than the "
-                               f"{MAX_MEMBERS} mararch accepts")
+            raise ArchiveError(
+                f"{str(path)!r} declares {count} members, more than the "
+                f"{MAX_MEMBERS} mararch accepts"
+            )
         if count * 46 > cd_size:
             raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
         fh.seek(cd_offset)
@@ -368,17 +391,33 @@ class ZipView(ArchiveView):
         members: list[Member] = []
         p = 0
         for index in range(count):
-            if cd[p: p + 4] != ZIP_CENTRAL_SIG:
+            if cd[p : p + 4] != ZIP_CENTRAL_SIG:
                 raise _zip_error(path, f"central directory entry {index} has a bad signature")
-            (_, _made_ver, made_os, _need, flags, method, _t, _d, crc, csize, size, n_len,
-             e_len, c_len, _disk, _iattr, eattr, offset) = struct.unpack_from(
-                "<4sBBHHHHHIIIHHHHHII", cd, p
-            )
+            (
+                _,
+                _made_ver,
+                made_os,
+                _need,
+                flags,
+                method,
+                _t,
+                _d,
+                crc,
+                csize,
+                size,
+                n_len,
+                e_len,
+                c_len,
+                _disk,
+                _iattr,
+                eattr,
+                offset,
+            ) = struct.unpack_from("<4sBBHHHHHIIIHHHHHII", cd, p)
             end = p + 46 + n_len + e_len + c_len
             if end > cd_size:
                 raise _zip_error(path, f"central directory entry {index} runs past its end")
-            raw = cd[p + 46: p + 46 + n_len]
-            extra = cd[p + 46 + n_len: p + 46 + n_len + e_len]
+            raw = cd[p + 46 : p + 46 + n_len]
+            extra = cd[p + 46 + n_len : p + 46 + n_len + e_len]
             p = end
             size, csize, offset = _zip64_extra(extra, size, csize, offset)
             name = _decode_zip_name(raw, flags)
@@ -394,22 +433,37 @@ class ZipView(ArchiveView):
             if kind is MemberKind.FILE and (name.endswith("/") or (made_os == 0 and eattr & 0x10)):
                 kind = MemberKind.DIR
             if offset + 30 + n_len + csize > cd_offset:
-                raise _zip_error(path, f"member {name!r} lies outside the data area "
-                                       f"(offset {offset}, {csize} bytes)")
-            members.append(Member(
-                name=name.rstrip("/") if kind is MemberKind.DIR else name,
-                raw_name=name, size=size, compressed_size=csize,
-                method=ZIP_METHODS.get(method, f"method-{method}"), kind=kind, crc=crc,
-                encrypted=bool(flags & FLAG_ENCRYPTED), flags=flags, header_offset=offset,
-                mode=stat.S_IMODE(mode) if mode is not None else None, index=index,
-            ))
+                raise _zip_error(
+                    path,
+                    f"member {name!r} lies outside the data area (offset {offset}, {csize} bytes)",
+                )
+            members.append(
+                Member(
+                    name=name.rstrip("/") if kind is MemberKind.DIR else name,
+                    raw_name=name,
+                    size=size,
+                    compressed_size=csize,
+                    method=ZIP_METHODS.get(method, f"method-{method}"),
+                    kind=kind,
+                    crc=crc,
+                    encrypted=bool(flags & FLAG_ENCRYPTED),
+                    flags=flags,
+                    header_offset=offset,
+                    mode=stat.S_IMODE(mode) if mode is not None else None,
+                    index=index,
+                )
+            )
         if p != cd_size:
             raise _zip_error(path, f"{cd_size - p} stray bytes after the last directory entry")
         # Members sharing bytes let a tiny file expand to petabytes (overlapping-entry bombs).
         ordered = sorted(members, key=lambda m: m.header_offset or 0)
         for a, b in zip(ordered, ordered[1:]):
-            a_end = (a.header_offset or 0) + 30 + len(a.raw_name.encode("utf-8", "replace")) \
+            a_end = (
+                (a.header_offset or 0)
+                + 30
+                + len(a.raw_name.encode("utf-8", "replace"))
                 + a.compressed_size
+            )
             if (b.header_offset or 0) < a_end:
                 raise ArchiveError(
                     f"members {a.name!r} and {b.name!r} overlap inside {str(path)!r}",
@@ -421,17 +475,22 @@ class ZipView(ArchiveView):
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         name = member.name
         if member.encrypted:
-            raise ArchiveError(f"member {name!r} is encrypted", member=name,
-                               hint="TorchServe cannot read encrypted members either.")
+            raise ArchiveError(
+                f"member {name!r} is encrypted",
+                member=name,
+                hint="TorchServe cannot read encrypted members either.",
+            )
         if member.method not in ("stored", "deflated"):
             raise ArchiveError(
                 f"member {name!r} uses compression method {member.method!r}; only stored and "
-                "deflated are supported (as by TorchServe)", member=name,
+                "deflated are supported (as by TorchServe)",
+                member=name,
             )
         if member.method == "stored" and member.compressed_size != member.size:
             raise ArchiveError(
                 f"stored member {name!r} declares {member.size} bytes but holds "
-                f"{member.compressed_size}", member=name,
+                f"{member.compressed_size}",
+                member=name,
             )
         try:
             fh = self.path.open("rb")
@@ -452,8 +511,9 @@ class ZipView(ArchiveView):
         fh.seek(offset)
         header = fh.read(30)
         if len(header) != 30 or header[:4] != ZIP_LOCAL_SIG:
-            raise ArchiveError(f"member {member.name!r}: no local header at byte {offset}",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r}: no local header at byte {offset}", member=member.name
+            )
         (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = struct.unpack(
             "<4sHHHHHIIIHH", header
         )
@@ -465,20 +525,25 @@ class ZipView(ArchiveView):
                 member=member.name,
             )
         if ZIP_METHODS.get(method, f"method-{method}") != member.method:
-            raise ArchiveError(f"member {member.name!r}: local header and central directory "
-                               "disagree on the compression method", member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r}: local header and central directory "
+                "disagree on the compression method",
+                member=member.name,
+            )
         if not flags & FLAG_DATA_DESCRIPTOR:
             extra = fh.read(e_len)
             size, csize, _ = _zip64_extra(extra, size, csize, 0)
             if (crc, csize, size) != (member.crc, member.compressed_size, member.size):
                 raise ArchiveError(
                     f"member {member.name!r}: local header and central directory disagree on "
-                    "its size or CRC (TorchServe reads the local header)", member=member.name,
+                    "its size or CRC (TorchServe reads the local header)",
+                    member=member.name,
                 )
         start = offset + 30 + int(n_len) + int(e_len)
         if start + member.compressed_size > self.cd_offset:
-            raise ArchiveError(f"member {member.name!r} runs past the end of the data area",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r} runs past the end of the data area", member=member.name
+            )
         return start
 
     def _checked(self, fh: BinaryIO, member: Member, chunk_size: int) -> Iterator[bytes]:
@@ -503,7 +568,8 @@ class ZipView(ArchiveView):
             if produced + len(out) > member.size:
                 raise ArchiveError(
                     f"member {name!r} holds more data than the {member.size} bytes it declares",
-                    member=name, hint="The archive lies about its sizes; do not use it.",
+                    member=name,
+                    hint="The archive lies about its sizes; do not use it.",
                 )
             produced += len(out)
             crc = zlib.crc32(out, crc)
@@ -512,8 +578,9 @@ class ZipView(ArchiveView):
             if inflater is not None and inflater.eof:
                 break
         if inflater is not None and not inflater.eof:
-            raise ArchiveError(f"member {name!r} is truncated: its compressed data ends early",
-                               member=name)
+            raise ArchiveError(
+                f"member {name!r} is truncated: its compressed data ends early", member=name
+            )
         if produced != member.size:
             raise ArchiveError(
                 f"member {name!r} holds {produced} bytes, not the {member.size} it declares",
@@ -523,7 +590,8 @@ class ZipView(ArchiveView):
             raise ArchiveError(
                 f"member {name!r} fails its CRC check (declared {member.crc or 0:08x}, "
                 f"actual {crc:08x})",
-                member=name, hint="The archive is corrupt; download or build it again.",
+                member=name,
+                hint="The archive is corrupt; download or build it again.",
             )
 
 
@@ -558,8 +626,10 @@ class TarView(ArchiveView):
                 if info is None:
                     break
                 if len(self._infos) >= MAX_MEMBERS:
-                    raise ArchiveError(f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
-                                       "more than mararch accepts")
+                    raise ArchiveError(
+                        f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
+                        "more than mararch accepts"
+                    )
                 raw = info.name
                 if root is None:
                     root = raw.split("/", 1)[0]
@@ -570,11 +640,19 @@ class TarView(ArchiveView):
                     continue  # the model folder itself
                 self._infos.append(info)
                 size = info.size if kind is MemberKind.FILE else 0
-                members.append(Member(
-                    name=name, raw_name=raw, size=size, compressed_size=size, method="tar",
-                    kind=kind, link_target=info.linkname or None, mode=stat.S_IMODE(info.mode),
-                    index=len(self._infos) - 1,
-                ))
+                members.append(
+                    Member(
+                        name=name,
+                        raw_name=raw,
+                        size=size,
+                        compressed_size=size,
+                        method="tar",
+                        kind=kind,
+                        link_target=info.linkname or None,
+                        mode=stat.S_IMODE(info.mode),
+                        index=len(self._infos) - 1,
+                    )
+                )
             self._check_trailer(path)
             return members, root
         except ArchiveError:
@@ -635,13 +713,15 @@ class TarView(ArchiveView):
         except ArchiveError:
             raise
         except _TAR_ERRORS as exc:
-            raise ArchiveError(f"member {member.name!r} cannot be read: {exc}",
-                               member=member.name,
-                               hint="The archive is damaged or truncated.") from None
+            raise ArchiveError(
+                f"member {member.name!r} cannot be read: {exc}",
+                member=member.name,
+                hint="The archive is damaged or truncated.",
+            ) from None
         if produced != member.size:
             raise ArchiveError(
-                f"member {member.name!r} holds {produced} bytes, not the {member.size} it "
-                "declares", member=member.name,
+                f"member {member.name!r} holds {produced} bytes, not the {member.size} it declares",
+                member=member.name,
             )
 
 
@@ -667,8 +747,11 @@ class FolderView(ArchiveView):
             entries = [e for e in os.scandir(path) if e.name not in (".DS_Store",)]
         except OSError as exc:
             raise ArchiveError(f"cannot read folder {str(path)!r}: {exc.strerror}") from None
-        if (len(entries) == 1 and entries[0].name != MANIFEST_NAME.split("/")[0]
-                and entries[0].is_dir(follow_symlinks=False)):
+        if (
+            len(entries) == 1
+            and entries[0].name != MANIFEST_NAME.split("/")[0]
+            and entries[0].is_dir(follow_symlinks=False)
+        ):
             return Path(entries[0].path)
         return path
 
@@ -697,10 +780,19 @@ class FolderView(ArchiveView):
             else:
                 kind = MemberKind.SPECIAL
             size = st.st_size if kind is MemberKind.FILE else 0
-            members.append(Member(
-                name=name, raw_name=name, size=size, compressed_size=size, method="file",
-                kind=kind, link_target=target, mode=stat.S_IMODE(mode), index=len(members),
-            ))
+            members.append(
+                Member(
+                    name=name,
+                    raw_name=name,
+                    size=size,
+                    compressed_size=size,
+                    method="file",
+                    kind=kind,
+                    link_target=target,
+                    mode=stat.S_IMODE(mode),
+                    index=len(members),
+                )
+            )
             if kind is MemberKind.DIR:
                 self._walk(Path(entry.path), name + "/", members)
 
@@ -724,11 +816,11 @@ class FolderView(ArchiveView):
                     yield data
                 grown = bool(fh.read(1))
         except OSError as exc:
-            raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}",
-                               member=member.name) from None
+            raise ArchiveError(
+                f"cannot read {str(path)!r}: {exc.strerror}", member=member.name
+            ) from None
         if produced != member.size or grown:
-            raise ArchiveError(f"{str(path)!r} changed while it was being read",
-                               member=member.name)
+            raise ArchiveError(f"{str(path)!r} changed while it was being read", member=member.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,8 +834,9 @@ def detect_container(path: Path) -> Container:
         with path.open("rb") as fh:
             head = fh.read(4)
     except FileNotFoundError:
-        raise ArchiveError(f"{str(path)!r} does not exist",
-                           hint="Check the path of the archive.") from None
+        raise ArchiveError(
+            f"{str(path)!r} does not exist", hint="Check the path of the archive."
+        ) from None
     except OSError as exc:
         raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
     if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):
