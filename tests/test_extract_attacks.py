@@ -287,6 +287,20 @@ def _tar_trailing_data(folder: Path) -> Path:
     return _write(path, gzip.compress(raw))
 
 
+def _tar_header_bomb(folder: Path) -> Path:
+    # A PAX header declaring 64 MiB (of zeros, 64 KiB gzipped): tarfile would read it whole.
+    size = 64 << 20
+    header = tarfile.TarInfo("m/PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = size
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(header.tobuf(tarfile.USTAR_FORMAT))]
+    zeros = bytes(1 << 20)
+    parts += [packer.compress(zeros) for _ in range(size >> 20)]
+    parts.append(packer.compress(bytes(1024)) + packer.flush())
+    return _write(folder / "m.tar.gz", b"".join(parts))
+
+
 def _tar_cut_inside_member(folder: Path) -> Path:
     # A well-formed gzip around a tar that stops in the middle of a member's data.
     path = make_tgz(folder / "m.tar.gz", {"w.pt": DATA})
@@ -331,6 +345,7 @@ CORRUPT: list[tuple[str, Builder, str]] = [
         "is not a readable .tar.gz archive",
     ),
     ("tar-data-after-end-marker", _tar_trailing_data, "data after the tar end-of-archive"),
+    ("tar-header-bomb", _tar_header_bomb, "has a tar header of 67108864 bytes"),
     (
         "zip-bad-directory",
         _flip_last(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 10),

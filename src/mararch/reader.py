@@ -11,6 +11,7 @@ Every problem with the input, hostile or merely broken, is raised as `ArchiveErr
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -607,18 +608,41 @@ def strip_first_component(raw: str) -> str:
     return raw.split("/", 1)[1] if "/" in raw else raw
 
 
+#: The largest single read tarfile may make: its extended (PAX, GNU long name) headers are read
+#: whole into memory, so a tiny archive declaring a huge header would otherwise exhaust it.
+MAX_TAR_READ = 16 << 20
+
+
+class _GuardedGzip(gzip.GzipFile):
+    """The gzip stream under tarfile, refusing reads larger than any header or chunk needs."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(filename=str(path), mode="rb")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_TAR_READ:
+            raise ArchiveError(
+                f"{self.name!r} has a tar header of {size} bytes; mararch reads at most "
+                f"{MAX_TAR_READ} (a memory-exhaustion attack?)",
+                hint="Do not use this archive.",
+            )
+        return super().read(size)
+
+
 class TarView(ArchiveView):
     container = Container.TGZ
 
     def __init__(self, path: Path) -> None:
         self._infos: list[tarfile.TarInfo] = []
+        self._gz: gzip.GzipFile | None = None
         self._tar: tarfile.TarFile | None = None
         members, root = self._list(path)
         super().__init__(path, members, root)
 
     def _list(self, path: Path) -> tuple[list[Member], str | None]:
         try:
-            self._tar = tarfile.open(path, "r:gz")  # noqa: SIM115 - kept open for reading members
+            self._gz = _GuardedGzip(path)
+            self._tar = tarfile.open(fileobj=self._gz, mode="r:")  # noqa: SIM115 - kept open for reading members
             members: list[Member] = []
             root: str | None = None
             while True:
@@ -693,6 +717,9 @@ class TarView(ArchiveView):
         if self._tar is not None:
             self._tar.close()
             self._tar = None
+        if self._gz is not None:
+            self._gz.close()
+            self._gz = None
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         if self._tar is None:
