@@ -86,3 +86,33 @@ def test_read_member_limit(tmp_path: Path) -> None:
         assert stream.read() == FILES["w.pt"][3:]
         stream.close()
     assert MAX_MANIFEST_SIZE == 1 << 20
+
+
+def test_deep_folder_is_listed_without_recursion(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    deep = root
+    deep.mkdir()
+    for _ in range(1100):  # deeper than Python's recursion limit (1000)
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "w.pt").write_bytes(b"x")
+    (root / "MAR-INF").mkdir()
+    (root / "MAR-INF" / "MANIFEST.json").write_bytes(b"{}")
+    with open_archive(root) as view:
+        assert len(view.members) == 1100 + 1 + 2
+        last = view.members[-1]
+        assert last.name == "/".join(["d"] * 1100) + "/w.pt"
+        assert view.read_member(last, 10) == b"x"
+
+
+def test_folder_symlinks_are_listed_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "a.txt").write_text("a")
+    (root / "link").symlink_to("/etc")
+    with open_archive(root) as view:
+        link = view.get("link")
+        assert link is not None
+        assert link.kind.value == "symlink"
+        assert link.link_target == "/etc"
+        assert [m.name for m in view.members] == ["a.txt", "link"]

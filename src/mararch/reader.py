@@ -764,7 +764,7 @@ class FolderView(ArchiveView):
         root = self._model_root(path)
         self.root = root
         members: list[Member] = []
-        self._walk(root, "", members)
+        self._walk(root, members)
         super().__init__(path, members, str(root))
 
     @staticmethod
@@ -782,31 +782,43 @@ class FolderView(ArchiveView):
             return Path(entries[0].path)
         return path
 
-    def _walk(self, folder: Path, prefix: str, members: list[Member]) -> None:
+    @staticmethod
+    def _scan(folder: str) -> Iterator[os.DirEntry[str]]:
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            return iter(sorted(os.scandir(folder), key=lambda e: e.name))
         except OSError as exc:
-            raise ArchiveError(f"cannot read folder {str(folder)!r}: {exc.strerror}") from None
-        for entry in entries:
+            raise ArchiveError(f"cannot read folder {folder!r}: {exc.strerror}") from None
+
+    def _walk(self, root: Path, members: list[Member]) -> None:
+        # Depth first, in name order, without recursion: a folder may nest deeper than Python's
+        # recursion limit.
+        stack = [("", self._scan(str(root)))]
+        while stack:
+            prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if len(members) >= MAX_MEMBERS:
                 raise ArchiveError(f"{str(self.path)!r} holds more than {MAX_MEMBERS} files")
             name = prefix + entry.name
+            target = None
             try:
                 st = entry.stat(follow_symlinks=False)
+                mode, size = st.st_mode, st.st_size
+                if stat.S_ISLNK(mode):
+                    target = os.readlink(entry.path)
             except OSError as exc:
                 raise ArchiveError(f"cannot read {entry.path!r}: {exc.strerror}") from None
-            mode = st.st_mode
-            target = None
             if stat.S_ISLNK(mode):
                 kind = MemberKind.SYMLINK
-                target = str(Path(entry.path).readlink())
             elif stat.S_ISDIR(mode):
                 kind = MemberKind.DIR
             elif stat.S_ISREG(mode):
                 kind = MemberKind.FILE
             else:
                 kind = MemberKind.SPECIAL
-            size = st.st_size if kind is MemberKind.FILE else 0
+            size = size if kind is MemberKind.FILE else 0
             members.append(
                 Member(
                     name=name,
@@ -821,7 +833,7 @@ class FolderView(ArchiveView):
                 )
             )
             if kind is MemberKind.DIR:
-                self._walk(Path(entry.path), name + "/", members)
+                stack.append((name + "/", self._scan(entry.path)))
 
     @property
     def archive_size(self) -> int:
