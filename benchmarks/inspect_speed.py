@@ -65,15 +65,24 @@ def main() -> None:
     cli = []
     for _ in range(args.runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mararch", "inspect", "--json", str(mar)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "mararch", "inspect", "--json", str(mar)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cli.append(time.perf_counter() - start)
-    print(f"archive: {mar.name}, {os.path.getsize(mar) / 1e9:.2f} GB on disk, "
-          f"{len(summary.members)} members, {summary.size / 1e9:.2f} GB declared")
-    print(f"open_archive + summarize: median {statistics.median(in_process) * 1000:.2f} ms "
-          f"(best {min(in_process) * 1000:.2f} ms, {args.runs} runs)")
-    print(f"mararch inspect --json (new process): median {statistics.median(cli) * 1000:.0f} ms "
-          f"(best {min(cli) * 1000:.0f} ms, {args.runs} runs)")
+    print(
+        f"archive: {mar.name}, {os.path.getsize(mar) / 1e9:.2f} GB on disk, "
+        f"{len(summary.members)} members, {summary.size / 1e9:.2f} GB declared"
+    )
+    print(
+        f"open_archive + summarize: median {statistics.median(in_process) * 1000:.2f} ms "
+        f"(best {min(in_process) * 1000:.2f} ms, {args.runs} runs)"
+    )
+    print(
+        f"mararch inspect --json (new process): median {statistics.median(cli) * 1000:.0f} ms "
+        f"(best {min(cli) * 1000:.0f} ms, {args.runs} runs)"
+    )
 
 
 if __name__ == "__main__":
