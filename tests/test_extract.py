@@ -238,3 +238,17 @@ def test_round_trip_create_extract(
         got = tree(result.destination)
         assert got.pop("MAR-INF/MANIFEST.json")
         assert got == files, fmt
+
+
+def test_help_lists_flags(cli: Cli) -> None:
+    top = cli("--help")
+    assert "inspect" in top.stdout
+    assert "extract" in top.stdout
+    for command, flags in (
+        ("extract", ["--output", "--member", "--force", "--allow-high-ratio"]),
+        ("inspect", ["--json", "--all"]),
+    ):
+        result = cli(command, "--help")
+        assert result.exit_code == 0
+        for flag in flags:
+            assert flag in result.stdout

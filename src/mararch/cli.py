@@ -246,8 +246,8 @@ def extract(
         None,
         "-o",
         "--output",
-        help="Folder to extract into. [default: ./NAME, NAME being the archive's name "
-        "without .mar/.tar.gz]",
+        help="Folder to extract into (default: ./NAME, NAME being the archive's name "
+        "without .mar/.tar.gz/.tgz).",
         show_default=False,
     ),
     member: Optional[list[str]] = typer.Option(
