@@ -301,6 +301,16 @@ def _tar_header_bomb(folder: Path) -> Path:
     return _write(folder / "m.tar.gz", b"".join(parts))
 
 
+def _tar_padding_bomb(folder: Path) -> Path:
+    # A tiny tar followed by 64 MiB of zeros: the end marker comes first, the bomb after it.
+    path = make_tgz(folder / "m.tar.gz", {"w.pt": b"x"})
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(gzip.decompress(path.read_bytes()))]
+    parts += [packer.compress(bytes(1 << 20)) for _ in range(64)]
+    parts.append(packer.flush())
+    return _write(path, b"".join(parts))
+
+
 def _tar_cut_inside_member(folder: Path) -> Path:
     # A well-formed gzip around a tar that stops in the middle of a member's data.
     path = make_tgz(folder / "m.tar.gz", {"w.pt": DATA})
@@ -346,6 +356,7 @@ CORRUPT: list[tuple[str, Builder, str]] = [
     ),
     ("tar-data-after-end-marker", _tar_trailing_data, "data after the tar end-of-archive"),
     ("tar-header-bomb", _tar_header_bomb, "has a tar header of 67108864 bytes"),
+    ("tar-padding-bomb", _tar_padding_bomb, "bytes of padding after the tar end-of-archive"),
     (
         "zip-bad-directory",
         _flip_last(lambda f: make_mar(f / "m.mar", {"w.pt": DATA}), 10),

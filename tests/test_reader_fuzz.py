@@ -98,11 +98,18 @@ def test_deep_folder_is_listed_without_recursion(tmp_path: Path) -> None:
     (deep / "w.pt").write_bytes(b"x")
     (root / "MAR-INF").mkdir()
     (root / "MAR-INF" / "MANIFEST.json").write_bytes(b"{}")
-    with open_archive(root) as view:
-        assert len(view.members) == 1100 + 1 + 2
-        last = view.members[-1]
-        assert last.name == "/".join(["d"] * 1100) + "/w.pt"
-        assert view.read_member(last, 10) == b"x"
+    try:
+        with open_archive(root) as view:
+            assert len(view.members) == 1100 + 1 + 2
+            last = view.members[-1]
+            assert last.name == "/".join(["d"] * 1100) + "/w.pt"
+            assert view.read_member(last, 10) == b"x"
+    finally:
+        # shutil.rmtree (pytest's clean-up) recurses too: take the tree down from the bottom.
+        (deep / "w.pt").unlink()
+        while deep != root:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_folder_symlinks_are_listed_not_followed(tmp_path: Path) -> None:

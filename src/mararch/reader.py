@@ -611,6 +611,8 @@ def strip_first_component(raw: str) -> str:
 #: The largest single read tarfile may make: its extended (PAX, GNU long name) headers are read
 #: whole into memory, so a tiny archive declaring a huge header would otherwise exhaust it.
 MAX_TAR_READ = 16 << 20
+#: Zero padding allowed after a tar's end-of-archive marker (tar pads to 10 KiB records).
+MAX_TAR_TRAILER = 4 << 20
 
 
 class _GuardedGzip(gzip.GzipFile):
@@ -693,12 +695,21 @@ class TarView(ArchiveView):
         # Reading to the end makes gzip check its CRC (tar has none of its own), and finds data
         # hidden after the end-of-archive marker, which some tools would still extract.
         assert self._tar is not None and self._tar.fileobj is not None
+        seen = 0
         while chunk := self._tar.fileobj.read(CHUNK_SIZE):
+            seen += len(chunk)
             if chunk.strip(b"\0"):
                 raise ArchiveError(
                     f"{str(path)!r} has data after the tar end-of-archive marker",
                     hint="Members hidden there are seen by some tools and not others; "
                     "do not use this archive.",
+                )
+            if seen > MAX_TAR_TRAILER:
+                # Real padding is a few KiB; gigabytes of zeros are a decompression bomb.
+                raise ArchiveError(
+                    f"{str(path)!r} has more than {MAX_TAR_TRAILER} bytes of padding after "
+                    "the tar end-of-archive marker",
+                    hint="This looks like a decompression bomb; do not use this archive.",
                 )
 
     @staticmethod
