@@ -203,6 +203,8 @@ def test_no_manifest(cli: Cli, tmp_path: Path) -> None:
         (b"[1, 2]", "holds a JSON list, expected an object"),
         (b"\xff\xfe", "is not UTF-8 text"),
         (b'{"runtime": "python"}', "the manifest has no 'model' object"),
+        (b'{"a": ' + b"1" * 5000 + b"}", "MAR-INF/MANIFEST.json cannot be parsed"),
+        (b"[" * 100_000, "MAR-INF/MANIFEST.json cannot be parsed"),
     ],
 )
 def test_broken_manifest(cli: Cli, tmp_path: Path, manifest: bytes, message: str) -> None:

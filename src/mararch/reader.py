@@ -203,9 +203,10 @@ class ArchiveView:
                 member=MANIFEST_NAME,
                 hint="Rebuild the archive with mararch create.",
             ) from None
-        except RecursionError:
+        except (RecursionError, ValueError) as exc:
+            # Nesting deeper than the parser's stack, integers longer than Python converts.
             raise ArchiveError(
-                f"{MANIFEST_NAME} is nested too deeply", member=MANIFEST_NAME
+                f"{MANIFEST_NAME} cannot be parsed: {exc}", member=MANIFEST_NAME
             ) from None
         if not isinstance(data, dict):
             raise ArchiveError(
