@@ -19,7 +19,7 @@ import stat
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -244,6 +244,18 @@ class ArchiveView:
                 member=member.name,
             )
         return b"".join(self.iter_member(member))
+
+
+def _read_declared(stream: IO[bytes], size: int, chunk_size: int) -> Generator[bytes, None, int]:
+    """Yield at most `size` bytes of `stream` in chunks; return how many there were."""
+    produced = 0
+    while produced < size:
+        data = stream.read(min(chunk_size, size - produced))
+        if not data:
+            break
+        produced += len(data)
+        yield data
+    return produced
 
 
 class _ChunkStream(io.RawIOBase):
@@ -743,12 +755,7 @@ class TarView(ArchiveView):
             if stream is None:
                 raise ArchiveError(f"member {member.name!r} has no data", member=member.name)
             with stream:
-                while produced < member.size:
-                    data = stream.read(min(chunk_size, member.size - produced))
-                    if not data:
-                        break
-                    produced += len(data)
-                    yield data
+                produced = yield from _read_declared(stream, member.size, chunk_size)
         except ArchiveError:
             raise
         except _TAR_ERRORS as exc:
@@ -859,12 +866,7 @@ class FolderView(ArchiveView):
             fd = os.open(path, flags)
             fh: IO[bytes] = os.fdopen(fd, "rb")
             with fh:
-                while produced < member.size:
-                    data = fh.read(min(chunk_size, member.size - produced))
-                    if not data:
-                        break
-                    produced += len(data)
-                    yield data
+                produced = yield from _read_declared(fh, member.size, chunk_size)
                 grown = bool(fh.read(1))
         except OSError as exc:
             raise ArchiveError(
