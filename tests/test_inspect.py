@@ -42,7 +42,7 @@ JSON_KEYS = {
     "manifest",
     "members",
 }
-MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "method", "crc32", "link_target"}
+MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "ratio", "method", "crc32", "link_target"}
 TMA_MEMBERS = [
     "MAR-INF/MANIFEST.json",
     "index_to_name.json",
@@ -114,7 +114,11 @@ def test_inspect_reference_archives(
         assert data["handler_member"] == "my_handler.py"
     if container == "zip":
         assert all(m["crc32"] and len(m["crc32"]) == 8 for m in data["members"])
+        weights = next(m for m in data["members"] if m["name"] == "model.pt")
+        assert weights["ratio"] == round(weights["size"] / weights["compressed_size"], 3)
         assert data["archive_size"] == (REFERENCE / fixture).stat().st_size
+    else:
+        assert all(m["ratio"] is None and m["crc32"] is None for m in data["members"])
     if container == "tgz":
         assert data["model_root"] == name
 

@@ -121,14 +121,14 @@ def default_destination(archive: Path) -> Path:
 def _select(view: ArchiveView, wanted: Sequence[str] | None) -> list[Member]:
     if not wanted:
         return list(view.members)
-    chosen: list[Member] = []
+    chosen: dict[int, Member] = {}
     missing = []
     for raw in wanted:
         name = raw.strip("/")
-        hits = [m for m in view.members if m.name == name or m.name.startswith(name + "/")]
+        hits = {m.index: m for m in view.members if m.name == name or m.name.startswith(name + "/")}
         if not hits:
             missing.append(raw)
-        chosen.extend(h for h in hits if h not in chosen)
+        chosen.update(hits)
     if missing:
         names = ", ".join(repr(n) for n in missing)
         raise UsageError(
@@ -136,7 +136,7 @@ def _select(view: ArchiveView, wanted: Sequence[str] | None) -> list[Member]:
             hint="List the members with `mararch inspect`; names are relative to the model "
             "folder and use '/'.",
         )
-    return sorted(chosen, key=lambda m: m.index)
+    return [chosen[i] for i in sorted(chosen)]
 
 
 def _check_ratios(view: ArchiveView, members: list[Member]) -> None:

@@ -173,16 +173,18 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "archive_size": s.archive_size,
         "problems": list(s.problems),
         "manifest": s.manifest,
-        "members": [member_json(m) for m in s.members],
+        "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }
 
 
-def member_json(m: Member) -> dict[str, Any]:
+def member_json(m: Member, *, zipped: bool) -> dict[str, Any]:
+    # Only zip compresses member by member; a tar or folder member has no ratio of its own.
     return {
         "name": m.name,
         "kind": m.kind.value,
         "size": m.size,
         "compressed_size": m.compressed_size,
+        "ratio": round(m.ratio, 3) if zipped and m.ratio is not None and m.is_file else None,
         "method": m.method,
         "crc32": f"{m.crc:08x}" if m.crc is not None else None,
         "link_target": m.link_target,
