@@ -18,7 +18,9 @@ __all__ = [
     "__version__",
     "build",
     "create",
+    "create_legacy",
     "plan_create",
+    "plan_legacy",
 ]
 
 _LAZY = {
@@ -30,11 +32,14 @@ _LAZY = {
     "build": "mararch.builder",
     "create": "mararch.builder",
     "plan_create": "mararch.builder",
+    "create_legacy": "mararch.legacy",
+    "plan_legacy": "mararch.legacy",
 }
 
 if TYPE_CHECKING:
     from .builder import BuildResult, build, create, plan_create
     from .errors import MararchError
+    from .legacy import create_legacy, plan_legacy
     from .spec import ArchiveFormat, Compression, Runtime
 
 
