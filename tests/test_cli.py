@@ -23,8 +23,9 @@ def test_version(cli: Cli) -> None:
 
 
 def test_python_dash_m(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "mararch", "--version"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mararch", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"mararch {mararch.__version__}"
 
@@ -35,17 +36,43 @@ def test_help_lists_commands_and_flags(cli: Cli) -> None:
     assert "create" in top.stdout
     sub = cli("create", "--help")
     assert sub.exit_code == 0
-    for flag in ["--model-name", "--version", "--serialized-file", "--model-file", "--handler",
-                 "--extra-files", "--runtime", "--export-path", "--archive-format", "--force",
-                 "--requirements-file", "--config-file", "--dry-run", "--json"]:
+    for flag in [
+        "--model-name",
+        "--version",
+        "--serialized-file",
+        "--model-file",
+        "--handler",
+        "--extra-files",
+        "--runtime",
+        "--export-path",
+        "--archive-format",
+        "--force",
+        "--requirements-file",
+        "--config-file",
+        "--dry-run",
+        "--json",
+    ]:
         assert flag in sub.stdout
 
 
 def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = cli("create", "--model-name", "m", "-v", "1.0", "--serialized-file",
-                 model.serialized_file, "--handler", "image_classifier", "--extra-files",
-                 model.assets, "--export-path", out, "--dry-run")
+    result = cli(
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1.0",
+        "--serialized-file",
+        model.serialized_file,
+        "--handler",
+        "image_classifier",
+        "--extra-files",
+        model.assets,
+        "--export-path",
+        out,
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
     assert "vocab/words.txt" in result.stdout
     assert str(model.serialized_file) in result.stdout
@@ -55,9 +82,21 @@ def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) ->
 
 
 def test_dry_run_json(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
-    result = cli("create", "--model-name", "m", "-v", "1.0", "--serialized-file",
-                 model.serialized_file, "--handler", "image_classifier", "--export-path",
-                 tmp_path, "--dry-run", "--json")
+    result = cli(
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1.0",
+        "--serialized-file",
+        model.serialized_file,
+        "--handler",
+        "image_classifier",
+        "--export-path",
+        tmp_path,
+        "--dry-run",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["dry_run"] is True
@@ -67,9 +106,20 @@ def test_dry_run_json(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
 
 
 def test_json_describes_what_was_written(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
-    result = cli("create", "--model-name", "m", "-v", "1.0", "--serialized-file",
-                 model.serialized_file, "--handler", str(model.handler), "--export-path",
-                 tmp_path, "--json")
+    result = cli(
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1.0",
+        "--serialized-file",
+        model.serialized_file,
+        "--handler",
+        str(model.handler),
+        "--export-path",
+        tmp_path,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     path = tmp_path / "m.mar"
@@ -103,10 +153,15 @@ def test_api_names_stay_functions_after_submodules_load() -> None:
 
 
 def completions(words: str, cword: int) -> list[str]:
-    env = {**os.environ, "_MARARCH_COMPLETE": "complete_bash", "COMP_WORDS": words,
-           "COMP_CWORD": str(cword)}
-    proc = subprocess.run([sys.executable, "-m", "mararch"], env=env, capture_output=True,
-                          text=True, check=False)
+    env = {
+        **os.environ,
+        "_MARARCH_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(cword),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "mararch"], env=env, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 
@@ -118,14 +173,22 @@ def test_completion_of_handler_names() -> None:
 
 def test_completion_of_choices() -> None:
     assert completions("mararch create --archive-format ", 3) == [
-        "default", "zip-store", "tgz", "no-archive"]
+        "default",
+        "zip-store",
+        "tgz",
+        "no-archive",
+    ]
     assert completions("mararch create --runtime ", 3) == ["python", "python3", "LSP"]
     assert "create" in completions("mararch ", 1)
 
 
 def test_show_completion_script() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mararch", "--show-completion", "bash"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mararch", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0
     assert "_MARARCH_COMPLETE" in proc.stdout
 
@@ -133,10 +196,22 @@ def test_show_completion_script() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_prompts_for_missing_values_in_a_terminal(model: ModelInputs, tmp_path: Path) -> None:
     import pexpect
+
     child = pexpect.spawn(
-        sys.executable, ["-m", "mararch", "create", "--serialized-file",
-                         str(model.serialized_file), "--export-path", str(tmp_path)],
-        cwd=str(model.root), env={**os.environ, "NO_COLOR": "1"}, timeout=30, encoding="utf-8",
+        sys.executable,
+        [
+            "-m",
+            "mararch",
+            "create",
+            "--serialized-file",
+            str(model.serialized_file),
+            "--export-path",
+            str(tmp_path),
+        ],
+        cwd=str(model.root),
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=30,
+        encoding="utf-8",
     )
     child.expect("Model name: ")
     child.sendline("prompted")
@@ -152,3 +227,38 @@ def test_prompts_for_missing_values_in_a_terminal(model: ModelInputs, tmp_path: 
         assert "my_handler.py" in zf.namelist()
     assert manifest["model"]["modelVersion"] == "3.1"
     assert manifest["model"]["handler"] == "my_handler"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_progress_bar_on_a_terminal_only(model: ModelInputs, tmp_path: Path) -> None:
+    import pexpect
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(48 << 20))
+    args = [
+        "-m",
+        "mararch",
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1",
+        "--handler",
+        "image_classifier",
+        "--serialized-file",
+        str(weights),
+        "--export-path",
+        str(tmp_path / "out"),
+        "--compression",
+        "deflate",
+        "--force",
+    ]
+    env = {**os.environ, "CI": "", "TERM": "xterm"}
+    child = pexpect.spawn(sys.executable, args, env=env, timeout=60, encoding="utf-8")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "writing m.mar" in child.before
+    piped = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False)
+    assert piped.returncode == 0
+    assert "writing m.mar" not in piped.stderr

@@ -67,7 +67,7 @@ def test_input_vanishing_mid_build_fails_cleanly(
     out = tmp_path / "out"
     p = plan(model, out, fmt)
     model.serialized_file.unlink()
-    with pytest.raises(InputError, match="model.pt"):
+    with pytest.raises(InputError, match=r"model\.pt"):
         mararch.build(p)
     assert list(out.iterdir()) == []
 
@@ -116,9 +116,13 @@ def test_previous_archive_is_never_packed(
 ) -> None:
     """`--extra-files '*'` in the export folder must not swallow the previous build."""
     monkeypatch.chdir(model.root)
-    args = dict(
-        model_name="m", version="1.0", handler="my_handler.py", extra_files="*.json,*", force=True
-    )
+    args = {
+        "model_name": "m",
+        "version": "1.0",
+        "handler": "my_handler.py",
+        "extra_files": "*.json,*",
+        "force": True,
+    }
     mararch.create(**args)
     import zipfile
 

@@ -18,16 +18,22 @@ EPOCH = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 
 def build(model: ModelInputs, out: Path, fmt: str) -> Path:
     return mararch.create(
-        model_name="m", version="1.0", handler=str(model.handler),
-        serialized_file=model.serialized_file, model_file=model.model_file,
-        extra_files=f"{model.assets},{model.index}", config_file=model.config_file,
-        export_path=out, archive_format=fmt,
+        model_name="m",
+        version="1.0",
+        handler=str(model.handler),
+        serialized_file=model.serialized_file,
+        model_file=model.model_file,
+        extra_files=f"{model.assets},{model.index}",
+        config_file=model.config_file,
+        export_path=out,
+        archive_format=fmt,
     )
 
 
 @pytest.mark.parametrize("fmt", ["default", "zip-store", "tgz", "no-archive"])
-def test_two_builds_are_identical(fmt: str, model: ModelInputs, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_builds_are_identical(
+    fmt: str, model: ModelInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     first = build(model, tmp_path / "a", fmt)
     # Touch every input and loosen its permissions: neither may show in the output.
@@ -44,8 +50,9 @@ def test_two_builds_are_identical(fmt: str, model: ModelInputs, tmp_path: Path,
         assert first.read_bytes() == second.read_bytes()
 
 
-def test_created_on_and_member_times_come_from_the_epoch(model: ModelInputs, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_created_on_and_member_times_come_from_the_epoch(
+    model: ModelInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     path = build(model, tmp_path, "default")
     with zipfile.ZipFile(path) as zf:
@@ -57,8 +64,9 @@ def test_created_on_and_member_times_come_from_the_epoch(model: ModelInputs, tmp
     assert names == sorted(names)
 
 
-def test_tar_members_have_fixed_owner_and_time(model: ModelInputs, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tar_members_have_fixed_owner_and_time(
+    model: ModelInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     path = build(model, tmp_path, "tgz")
     with tarfile.open(path) as tf:
@@ -71,8 +79,13 @@ def test_executable_bit_is_kept(model: ModelInputs, tmp_path: Path) -> None:
     script = model.root / "run.sh"
     script.write_text("#!/bin/sh\n")
     script.chmod(0o755)
-    path = mararch.create(model_name="m", version="1", handler=str(model.handler),
-                          extra_files=str(script), export_path=tmp_path)
+    path = mararch.create(
+        model_name="m",
+        version="1",
+        handler=str(model.handler),
+        extra_files=str(script),
+        export_path=tmp_path,
+    )
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("run.sh").external_attr >> 16 == 0o100755
         assert zf.getinfo("my_handler.py").external_attr >> 16 == 0o100644

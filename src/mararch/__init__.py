@@ -10,15 +10,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArchiveError",
     "ArchiveFormat",
+    "ArchiveView",
     "BuildResult",
     "Compression",
+    "ExtractResult",
     "MararchError",
     "Runtime",
     "__version__",
     "build",
     "create",
     "create_legacy",
+    "extract",
+    "open_archive",
     "plan_create",
     "plan_legacy",
 ]
@@ -28,6 +33,11 @@ _LAZY = {
     "Compression": "mararch.spec",
     "Runtime": "mararch.spec",
     "MararchError": "mararch.errors",
+    "ArchiveError": "mararch.errors",
+    "ArchiveView": "mararch.reader",
+    "open_archive": "mararch.reader",
+    "ExtractResult": "mararch.extraction",
+    "extract": "mararch.extraction",
     "BuildResult": "mararch.builder",
     "build": "mararch.builder",
     "create": "mararch.builder",
@@ -38,8 +48,10 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .builder import BuildResult, build, create, plan_create
-    from .errors import MararchError
+    from .errors import ArchiveError, MararchError
+    from .extraction import ExtractResult, extract
     from .legacy import create_legacy, plan_legacy
+    from .reader import ArchiveView, open_archive
     from .spec import ArchiveFormat, Compression, Runtime
 
 

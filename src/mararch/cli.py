@@ -297,6 +297,72 @@ def legacy(
         run_plan(plan, dry_run=dry_run, json_output=json_output)
 
 
+@app.command()
+def inspect(
+    archive: Path = typer.Argument(  # noqa: B008
+        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
+    show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+) -> None:
+    """Show what an archive holds: manifest summary and members, without extracting it."""
+    with errors_to_exit_codes():
+        from . import console
+        from .errors import ArchiveError
+        from .reader import open_archive
+        from .summary import summarize, summary_json
+
+        with open_archive(archive) as view:
+            summary = summarize(view)
+        if json_output:
+            console.print_json(summary_json(summary))
+        else:
+            console.show_summary(summary, show_all=show_all)
+        if summary.problems:
+            raise ArchiveError(
+                "; ".join(summary.problems),
+                hint="The archive's manifest is unusable; rebuild the archive.",
+            )
+
+
+@app.command()
+def extract(
+    archive: Path = typer.Argument(  # noqa: B008
+        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    ),
+    output: Optional[Path] = typer.Option(  # noqa: B008
+        None, "-o", "--output",
+        help="Folder to extract into. [default: ./NAME, NAME being the archive's name "
+        "without .mar/.tar.gz]",
+        show_default=False,
+    ),
+    member: Optional[list[str]] = typer.Option(  # noqa: B008
+        None, "-m", "--member",
+        help="Extract only this member (a folder selects everything below it); repeatable.",
+        show_default=False,
+    ),
+    force: bool = typer.Option(
+        False, "-f", "--force", help="Replace an existing, non-empty destination folder."
+    ),
+    allow_high_ratio: bool = typer.Option(
+        False, "--allow-high-ratio",
+        help="Extract members that expand more than 1000 times (refused as likely bombs).",
+    ),
+) -> None:
+    """Extract an archive safely: nothing outside the destination, all or nothing."""
+    with errors_to_exit_codes():
+        from . import console
+        from .extraction import extract_view
+        from .reader import open_archive
+
+        with open_archive(archive) as view:
+            total = sum(m.size for m in view.members if m.is_file)
+            with console.progress_bar(total, f"extracting {archive.name}") as progress:
+                result = extract_view(view, output, members=member, force=force,
+                                      allow_high_ratio=allow_high_ratio, progress=progress)
+        console.show_extract(result)
+
+
 def _terminate(signum: int, frame: object) -> None:
     # Turn SIGTERM into an exception so that temporary outputs are cleaned up on the way out.
     raise KeyboardInterrupt

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -153,4 +154,102 @@ def show_result(result: BuildResult) -> None:
         f"[green]wrote[/] {safe_text(str(result.path))} "
         f"({result.archive_format.value}, {len(result.members)} members, "
         f"{human_size(result.size)})"
+    )
+
+
+# -- inspect / extract ------------------------------------------------------------------------
+
+#: The members table shows this many rows unless --all is given.
+MEMBER_ROWS = 50
+
+if TYPE_CHECKING:
+    from .extraction import ExtractResult
+    from .summary import ArchiveSummary
+
+
+def _ratio(size: int, compressed: int) -> str:
+    if not size or not compressed:
+        return ""
+    return f"{size / compressed:.1f}x"
+
+
+def summary_panel(s: ArchiveSummary) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+
+    def row(label: str, value: str | None, note: str = "") -> None:
+        if value is not None:
+            grid.add_row(label, safe_text(value) + note)
+
+    row("format", f"{s.archive_format.value} ({s.container.value})")
+    row("flavour", {"torchserve": "TorchServe", "mms": "MMS"}.get(
+        s.flavour.value, s.flavour.value) if s.flavour else "no manifest")
+    row("model", s.model_field("modelName"))
+    row("version", s.model_field("modelVersion"))
+    row("runtime", s.manifest_field("runtime"))
+    handler = s.model_field("handler")
+    if handler is not None:
+        note = {
+            "builtin": " [dim](built-in)[/]",
+            "archive": " [dim](file in the archive"
+            + ("" if s.handler_member == handler else f": {safe_text(str(s.handler_member))}")
+            + ")[/]",
+            "missing": " [red](not in the archive, not built-in)[/]",
+        }.get(s.handler_origin or "", "")
+        row("handler", handler, note)
+    for label, key in (("serialized file", "serializedFile"), ("model file", "modelFile"),
+                       ("config file", "configFile"), ("requirements", "requirementsFile")):
+        missing = " [red](missing)[/]" if key in s.missing_files else ""
+        row(label, s.model_field(key), missing)
+    row("created on", s.manifest_field("createdOn"))
+    row("archiver", s.archiver_version)
+    if s.container.value == "tgz":
+        row("model folder", s.model_root)
+    row("members", str(len(s.members)))
+    row("size", f"{human_size(s.size)} ({s.size} bytes)")
+    row("compressed", human_size(s.compressed_size))
+    row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
+    return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
+
+
+def members_table(s: ArchiveSummary, limit: int | None) -> Table:
+    table = Table(title_justify="left", show_edge=False)
+    table.add_column("name", overflow="fold")
+    table.add_column("size", justify="right")
+    table.add_column("compressed", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("method")
+    table.add_column("CRC")
+    shown = s.members if limit is None else s.members[:limit]
+    for m in shown:
+        name = safe_text(m.name)
+        if m.kind.value != "file":
+            target = f" -> {safe_text(m.link_target)}" if m.link_target else ""
+            name += f" [yellow]({m.kind.value}{target})[/]"
+        table.add_row(
+            name,
+            human_size(m.size),
+            human_size(m.compressed_size),
+            _ratio(m.size, m.compressed_size),
+            safe_text(m.method),
+            f"{m.crc:08x}" if m.crc is not None else "",
+        )
+    return table
+
+
+def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
+    stdout.print(summary_panel(s))
+    limit = None if show_all else MEMBER_ROWS
+    stdout.print(members_table(s, limit))
+    if limit is not None and len(s.members) > limit:
+        stdout.print(f"[dim]... and {len(s.members) - limit} more members "
+                     "(--all shows them, --json lists them)[/]")
+
+
+def show_extract(result: ExtractResult) -> None:
+    stderr.print(
+        f"[green]extracted[/] {len(result.members)} file{'s' * (len(result.members) != 1)} "
+        f"({human_size(result.size)}) "
+        f"to {safe_text(str(result.destination))}"
     )

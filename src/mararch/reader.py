@@ -1,0 +1,771 @@
+"""One reader for every model archive: `.mar` (zip), `.tar.gz`, or an unpacked folder.
+
+`open_archive(path)` picks the container by content, lists the members and returns an
+`ArchiveView`; `inspect`, `verify` and `extract` all start from it, so there is one place that
+parses archives. Listing a zip reads the central directory only, never member data. Member data is
+streamed through `iter_member`/`open_member`, which never yield more bytes than the archive
+declares and raise `ArchiveError` when the data is shorter, longer or fails its CRC.
+
+Every problem with the input, hostile or merely broken, is raised as `ArchiveError`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import struct
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, BinaryIO, Union
+
+from .errors import ArchiveError
+from .spec import MANIFEST_NAME
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Read member data in chunks this large.
+CHUNK_SIZE = 1 << 20
+#: A manifest larger than this is refused (a real one is well under 4 KiB).
+MAX_MANIFEST_SIZE = 1 << 20
+#: More members than this is refused: no model needs it, and the listing must stay small in memory.
+MAX_MEMBERS = 200_000
+
+ZIP_LOCAL_SIG = b"PK\x03\x04"
+ZIP_CENTRAL_SIG = b"PK\x01\x02"
+ZIP_EOCD_SIG = b"PK\x05\x06"
+ZIP64_EOCD_SIG = b"PK\x06\x06"
+ZIP64_LOCATOR_SIG = b"PK\x06\x07"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_METHODS = {0: "stored", 8: "deflated", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd",
+               95: "xz", 99: "aes"}
+FLAG_ENCRYPTED = 0x1
+FLAG_DATA_DESCRIPTOR = 0x8
+FLAG_UTF8 = 0x800
+_U32 = 0xFFFFFFFF
+_U16 = 0xFFFF
+
+
+class Container(str, Enum):
+    """How the archive is stored on disk."""
+
+    ZIP = "zip"
+    TGZ = "tgz"
+    FOLDER = "folder"
+
+
+class MemberKind(str, Enum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    #: Devices, FIFOs, sockets, sparse tar members: nothing a model archive may hold.
+    SPECIAL = "special"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One entry of an archive, as declared by the archive (nothing here is verified yet).
+
+    `name` is relative to the model root, with '/' separators (for tar the first path component is
+    stripped, as TorchServe does); `raw_name` is the name as stored. `size` is the declared
+    uncompressed size. `method` is "stored", "deflated" (or another zip method's name, or
+    "method-N"), "tar" or "file". `crc` is the declared CRC-32 (zip only). `index` is the position
+    in the archive; `mode` the Unix permission bits when the archive records them.
+    """
+
+    name: str
+    size: int
+    compressed_size: int
+    method: str
+    kind: MemberKind = MemberKind.FILE
+    crc: int | None = None
+    raw_name: str = ""
+    link_target: str | None = None
+    encrypted: bool = False
+    flags: int = 0
+    header_offset: int | None = None
+    mode: int | None = None
+    index: int = 0
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind is MemberKind.FILE
+
+    @property
+    def ratio(self) -> float | None:
+        """Uncompressed / compressed size; None when the member has no compressed bytes."""
+        return self.size / self.compressed_size if self.compressed_size else None
+
+
+class ArchiveView:
+    """A listed archive: `members` in archive order (duplicates kept), and access to their data.
+
+    Use as a context manager, or call `close()`.
+    """
+
+    container: Container
+
+    def __init__(self, path: Path, members: list[Member], model_root: str | None) -> None:
+        self.path = path
+        self.members = members
+        #: tgz: the first path component as stored (e.g. "resnet" or "."); folder: the folder
+        #: actually used (a folder holding exactly one folder is read one level down); zip: None.
+        self.model_root = model_root
+
+    # -- context manager ------------------------------------------------------------------------
+    def __enter__(self) -> ArchiveView:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release open files; the view cannot read data afterwards."""
+
+    # -- listing ----------------------------------------------------------------------------------
+    @property
+    def archive_size(self) -> int:
+        """Bytes on disk: the file size, or the sum of file sizes for a folder."""
+        return self.path.stat().st_size
+
+    @property
+    def total_size(self) -> int:
+        """Declared uncompressed size of all members."""
+        return sum(m.size for m in self.members)
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(m.compressed_size for m in self.members)
+
+    def find(self, name: str) -> list[Member]:
+        """Every member called `name` (relative to the model root); more than one is a duplicate."""
+        return [m for m in self.members if m.name == name]
+
+    def get(self, name: str) -> Member | None:
+        """The first member called `name`, or None."""
+        for m in self.members:
+            if m.name == name:
+                return m
+        return None
+
+    def manifest_member(self) -> Member | None:
+        return self.get(MANIFEST_NAME)
+
+    def manifest_raw(self) -> bytes | None:
+        """The bytes of `MAR-INF/MANIFEST.json`, or None when there is none."""
+        member = self.manifest_member()
+        if member is None:
+            return None
+        if not member.is_file:
+            raise ArchiveError(f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file",
+                               member=member.name)
+        return self.read_member(member, MAX_MANIFEST_SIZE)
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The parsed manifest, or None if absent; ArchiveError unless it is a JSON object."""
+        raw = self.manifest_raw()
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ArchiveError(f"{MANIFEST_NAME} is not UTF-8 text", member=MANIFEST_NAME,
+                               hint="Rebuild the archive with mararch create.") from None
+        except json.JSONDecodeError as exc:
+            raise ArchiveError(
+                f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                f"column {exc.colno}",
+                member=MANIFEST_NAME, hint="Rebuild the archive with mararch create.",
+            ) from None
+        except RecursionError:
+            raise ArchiveError(f"{MANIFEST_NAME} is nested too deeply",
+                               member=MANIFEST_NAME) from None
+        if not isinstance(data, dict):
+            raise ArchiveError(
+                f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
+                member=MANIFEST_NAME,
+            )
+        return data
+
+    # -- data -------------------------------------------------------------------------------------
+    def iter_member(self, member: Member, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield a file member's data in chunks, checked against the declared size (and CRC).
+
+        Never yields more than `member.size` bytes in total; raises ArchiveError when the data is
+        longer, shorter or corrupt. Only FILE members have data.
+        """
+        if not member.is_file:
+            raise ArchiveError(f"member {member.name!r} is a {member.kind.value}, not a file",
+                               member=member.name)
+        return self._iter_data(member, chunk_size)
+
+    def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def open_member(self, member: Member) -> BinaryIO:
+        """A binary stream of a file member's data, with the checks of `iter_member`."""
+        return _ChunkStream(self.iter_member(member))  # type: ignore[return-value]
+
+    def read_member(self, member: Member, limit: int) -> bytes:
+        """A member's whole data; ArchiveError when it declares more than `limit` bytes."""
+        if member.size > limit:
+            raise ArchiveError(
+                f"member {member.name!r} declares {member.size} bytes, more than the {limit} "
+                "allowed here",
+                member=member.name,
+            )
+        return b"".join(self.iter_member(member))
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only stream over a chunk iterator."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buffer and not self._done:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                self._done = True
+        n = min(len(b), len(self._buffer))
+        b[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        super().close()
+
+
+# ---------------------------------------------------------------------------------------------
+# zip
+# ---------------------------------------------------------------------------------------------
+
+
+def _zip_error(path: Path, what: str) -> ArchiveError:
+    return ArchiveError(
+        f"{str(path)!r} is not a readable zip archive: {what}",
+        hint="The file is damaged or truncated; download or build it again.",
+    )
+
+
+def _decode_zip_name(raw: bytes, flags: int) -> str:
+    if flags & FLAG_UTF8:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ArchiveError(f"member name {raw!r} is flagged UTF-8 but is not valid UTF-8",
+                               member=raw.decode("utf-8", "replace")) from None
+    # Java (TorchServe) decodes names as UTF-8; cp437 is the zip standard's fallback.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp437")
+
+
+def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int, int, int]:
+    """Replace the 0xFFFFFFFF placeholders by the ZIP64 extra field's values, in spec order."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4: pos + 4 + length]
+        if tag == 0x0001:
+            values = [v[0] for v in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+            if size == _U32 and values:
+                size = values.pop(0)
+            if csize == _U32 and values:
+                csize = values.pop(0)
+            if offset == _U32 and values:
+                offset = values.pop(0)
+            break
+        pos += 4 + length
+    return size, csize, offset
+
+
+class ZipView(ArchiveView):
+    container = Container.ZIP
+
+    def __init__(self, path: Path) -> None:
+        self.cd_offset = 0
+        members = self._list(path)
+        super().__init__(path, members, None)
+
+    def _list(self, path: Path) -> list[Member]:
+        try:
+            with path.open("rb") as fh:
+                file_size = os.fstat(fh.fileno()).st_size
+                return self._parse(path, fh, file_size)
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+        except struct.error:
+            raise _zip_error(path, "a record is cut short") from None
+
+    def _parse(self, path: Path, fh: BinaryIO, file_size: int) -> list[Member]:
+        tail_len = min(file_size, 22 + _U16)
+        fh.seek(file_size - tail_len)
+        tail = fh.read(tail_len)
+        pos = tail.rfind(ZIP_EOCD_SIG)
+        while pos >= 0 and pos + 22 > len(tail):
+            pos = tail.rfind(ZIP_EOCD_SIG, 0, pos)
+        if pos < 0:
+            raise _zip_error(path, "no end of central directory record (truncated?)")
+        eocd_pos = file_size - tail_len + pos
+        (_, disk, cd_disk, _n_disk, count, cd_size, cd_offset, _comment_len) = struct.unpack_from(
+            "<4sHHHHIIH", tail, pos
+        )
+        end_of_cd = eocd_pos
+        locator = eocd_pos - 20
+        if locator >= 0:
+            fh.seek(locator)
+            loc = fh.read(20)
+            if loc[:4] == ZIP64_LOCATOR_SIG:
+                _, _, z64_pos, _ = struct.unpack("<4sIQI", loc)
+                if z64_pos + 56 > locator:
+                    raise _zip_error(path, "the ZIP64 end record points outside the file")
+                fh.seek(z64_pos)
+                rec = fh.read(56)
+                if rec[:4] != ZIP64_EOCD_SIG:
+                    raise _zip_error(path, "the ZIP64 end record is missing")
+                (_, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = struct.unpack(
+                    "<4sQHHIIQQQQ", rec
+                )
+                end_of_cd = z64_pos
+        if disk != 0 or cd_disk != 0:
+            raise _zip_error(path, "multi-disk (split) archives are not supported")
+        if cd_offset + cd_size != end_of_cd:
+            raise _zip_error(
+                path,
+                f"the central directory should end at byte {end_of_cd} but is declared at "
+                f"{cd_offset}+{cd_size} (data prepended, or the archive is damaged)",
+            )
+        if count > MAX_MEMBERS:
+            raise ArchiveError(f"{str(path)!r} declares {count} members, more than the "
+                               f"{MAX_MEMBERS} mararch accepts")
+        if count * 46 > cd_size:
+            raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
+        fh.seek(cd_offset)
+        cd = fh.read(cd_size)
+        if len(cd) != cd_size:
+            raise _zip_error(path, "the central directory is cut short")
+        self.cd_offset = cd_offset
+        members: list[Member] = []
+        p = 0
+        for index in range(count):
+            if cd[p: p + 4] != ZIP_CENTRAL_SIG:
+                raise _zip_error(path, f"central directory entry {index} has a bad signature")
+            (_, _made_ver, made_os, _need, flags, method, _t, _d, crc, csize, size, n_len,
+             e_len, c_len, _disk, _iattr, eattr, offset) = struct.unpack_from(
+                "<4sBBHHHHHIIIHHHHHII", cd, p
+            )
+            end = p + 46 + n_len + e_len + c_len
+            if end > cd_size:
+                raise _zip_error(path, f"central directory entry {index} runs past its end")
+            raw = cd[p + 46: p + 46 + n_len]
+            extra = cd[p + 46 + n_len: p + 46 + n_len + e_len]
+            p = end
+            size, csize, offset = _zip64_extra(extra, size, csize, offset)
+            name = _decode_zip_name(raw, flags)
+            mode = (eattr >> 16) & 0xFFFF if made_os == 3 else None
+            kind = MemberKind.FILE
+            if mode is not None and stat.S_IFMT(mode):
+                if stat.S_ISLNK(mode):
+                    kind = MemberKind.SYMLINK
+                elif stat.S_ISDIR(mode):
+                    kind = MemberKind.DIR
+                elif not stat.S_ISREG(mode):
+                    kind = MemberKind.SPECIAL
+            if kind is MemberKind.FILE and (name.endswith("/") or (made_os == 0 and eattr & 0x10)):
+                kind = MemberKind.DIR
+            if offset + 30 + n_len + csize > cd_offset:
+                raise _zip_error(path, f"member {name!r} lies outside the data area "
+                                       f"(offset {offset}, {csize} bytes)")
+            members.append(Member(
+                name=name.rstrip("/") if kind is MemberKind.DIR else name,
+                raw_name=name, size=size, compressed_size=csize,
+                method=ZIP_METHODS.get(method, f"method-{method}"), kind=kind, crc=crc,
+                encrypted=bool(flags & FLAG_ENCRYPTED), flags=flags, header_offset=offset,
+                mode=stat.S_IMODE(mode) if mode is not None else None, index=index,
+            ))
+        if p != cd_size:
+            raise _zip_error(path, f"{cd_size - p} stray bytes after the last directory entry")
+        # Members sharing bytes let a tiny file expand to petabytes (overlapping-entry bombs).
+        ordered = sorted(members, key=lambda m: m.header_offset or 0)
+        for a, b in zip(ordered, ordered[1:]):
+            a_end = (a.header_offset or 0) + 30 + len(a.raw_name.encode("utf-8", "replace")) \
+                + a.compressed_size
+            if (b.header_offset or 0) < a_end:
+                raise ArchiveError(
+                    f"members {a.name!r} and {b.name!r} overlap inside {str(path)!r}",
+                    member=b.name,
+                    hint="Overlapping members are a zip-bomb technique; do not use this archive.",
+                )
+        return members
+
+    def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
+        name = member.name
+        if member.encrypted:
+            raise ArchiveError(f"member {name!r} is encrypted", member=name,
+                               hint="TorchServe cannot read encrypted members either.")
+        if member.method not in ("stored", "deflated"):
+            raise ArchiveError(
+                f"member {name!r} uses compression method {member.method!r}; only stored and "
+                "deflated are supported (as by TorchServe)", member=name,
+            )
+        if member.method == "stored" and member.compressed_size != member.size:
+            raise ArchiveError(
+                f"stored member {name!r} declares {member.size} bytes but holds "
+                f"{member.compressed_size}", member=name,
+            )
+        try:
+            fh = self.path.open("rb")
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
+        with fh:
+            try:
+                start = self._data_start(fh, member)
+                fh.seek(start)
+                yield from self._checked(fh, member, chunk_size)
+            except OSError as exc:
+                raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
+            except zlib.error as exc:
+                raise ArchiveError(f"member {name!r} is corrupt: {exc}", member=name) from None
+
+    def _data_start(self, fh: BinaryIO, member: Member) -> int:
+        offset = member.header_offset or 0
+        fh.seek(offset)
+        header = fh.read(30)
+        if len(header) != 30 or header[:4] != ZIP_LOCAL_SIG:
+            raise ArchiveError(f"member {member.name!r}: no local header at byte {offset}",
+                               member=member.name)
+        (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = struct.unpack(
+            "<4sHHHHHIIIHH", header
+        )
+        local_name = fh.read(n_len)
+        if _decode_zip_name(local_name, flags) != member.raw_name:
+            raise ArchiveError(
+                f"member {member.name!r} is called {local_name!r} in its local header; the "
+                "two names disagree, so different tools would see different files",
+                member=member.name,
+            )
+        if ZIP_METHODS.get(method, f"method-{method}") != member.method:
+            raise ArchiveError(f"member {member.name!r}: local header and central directory "
+                               "disagree on the compression method", member=member.name)
+        if not flags & FLAG_DATA_DESCRIPTOR:
+            extra = fh.read(e_len)
+            size, csize, _ = _zip64_extra(extra, size, csize, 0)
+            if (crc, csize, size) != (member.crc, member.compressed_size, member.size):
+                raise ArchiveError(
+                    f"member {member.name!r}: local header and central directory disagree on "
+                    "its size or CRC (TorchServe reads the local header)", member=member.name,
+                )
+        start = offset + 30 + int(n_len) + int(e_len)
+        if start + member.compressed_size > self.cd_offset:
+            raise ArchiveError(f"member {member.name!r} runs past the end of the data area",
+                               member=member.name)
+        return start
+
+    def _checked(self, fh: BinaryIO, member: Member, chunk_size: int) -> Iterator[bytes]:
+        name = member.name
+        remaining_in = member.compressed_size
+        produced = 0
+        crc = 0
+        inflater = zlib.decompressobj(-15) if member.method == "deflated" else None
+        while remaining_in > 0 or (inflater is not None and inflater.unconsumed_tail):
+            if inflater is not None and inflater.unconsumed_tail:
+                data = inflater.unconsumed_tail
+            else:
+                data = fh.read(min(chunk_size, remaining_in))
+                if not data:
+                    raise ArchiveError(f"member {name!r} is truncated", member=name)
+                remaining_in -= len(data)
+            if inflater is not None:
+                # Ask for at most one byte past the declared size: enough to catch a lie.
+                out = inflater.decompress(data, max(1, min(chunk_size, member.size - produced + 1)))
+            else:
+                out = data
+            if produced + len(out) > member.size:
+                raise ArchiveError(
+                    f"member {name!r} holds more data than the {member.size} bytes it declares",
+                    member=name, hint="The archive lies about its sizes; do not use it.",
+                )
+            produced += len(out)
+            crc = zlib.crc32(out, crc)
+            if out:
+                yield out
+            if inflater is not None and inflater.eof:
+                break
+        if inflater is not None and not inflater.eof:
+            raise ArchiveError(f"member {name!r} is truncated: its compressed data ends early",
+                               member=name)
+        if produced != member.size:
+            raise ArchiveError(
+                f"member {name!r} holds {produced} bytes, not the {member.size} it declares",
+                member=name,
+            )
+        if crc != member.crc:
+            raise ArchiveError(
+                f"member {name!r} fails its CRC check (declared {member.crc or 0:08x}, "
+                f"actual {crc:08x})",
+                member=name, hint="The archive is corrupt; download or build it again.",
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# tar.gz
+# ---------------------------------------------------------------------------------------------
+
+_TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, ValueError, OverflowError)
+
+
+def strip_first_component(raw: str) -> str:
+    """TorchServe's rule for tar members: drop everything up to the first '/'."""
+    return raw.split("/", 1)[1] if "/" in raw else raw
+
+
+class TarView(ArchiveView):
+    container = Container.TGZ
+
+    def __init__(self, path: Path) -> None:
+        self._infos: list[tarfile.TarInfo] = []
+        self._tar: tarfile.TarFile | None = None
+        members, root = self._list(path)
+        super().__init__(path, members, root)
+
+    def _list(self, path: Path) -> tuple[list[Member], str | None]:
+        try:
+            self._tar = tarfile.open(path, "r:gz")  # noqa: SIM115 - kept open for reading members
+            members: list[Member] = []
+            root: str | None = None
+            while True:
+                info = self._tar.next()
+                if info is None:
+                    break
+                if len(self._infos) >= MAX_MEMBERS:
+                    raise ArchiveError(f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
+                                       "more than mararch accepts")
+                raw = info.name
+                if root is None:
+                    root = raw.split("/", 1)[0]
+                name = strip_first_component(raw).rstrip("/")
+                kind = self._kind(info)
+                if kind is MemberKind.DIR and (name in ("", ".") or "/" not in raw):
+                    self._infos.append(info)
+                    continue  # the model folder itself
+                self._infos.append(info)
+                size = info.size if kind is MemberKind.FILE else 0
+                members.append(Member(
+                    name=name, raw_name=raw, size=size, compressed_size=size, method="tar",
+                    kind=kind, link_target=info.linkname or None, mode=stat.S_IMODE(info.mode),
+                    index=len(self._infos) - 1,
+                ))
+            return members, root
+        except ArchiveError:
+            self.close()
+            raise
+        except _TAR_ERRORS as exc:
+            self.close()
+            raise ArchiveError(
+                f"{str(path)!r} is not a readable .tar.gz archive: {exc or type(exc).__name__}",
+                hint="The file is damaged or truncated; download or build it again.",
+            ) from None
+
+    @staticmethod
+    def _kind(info: tarfile.TarInfo) -> MemberKind:
+        if info.issym():
+            return MemberKind.SYMLINK
+        if info.islnk():
+            return MemberKind.HARDLINK
+        if info.isdir():
+            return MemberKind.DIR
+        if info.isreg() and not info.issparse():
+            return MemberKind.FILE
+        return MemberKind.SPECIAL
+
+    def close(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+            self._tar = None
+
+    def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
+        if self._tar is None:
+            raise ArchiveError(f"{str(self.path)!r} is closed")
+        info = self._infos[member.index]
+        produced = 0
+        try:
+            stream = self._tar.extractfile(info)
+            if stream is None:
+                raise ArchiveError(f"member {member.name!r} has no data", member=member.name)
+            with stream:
+                while produced < member.size:
+                    data = stream.read(min(chunk_size, member.size - produced))
+                    if not data:
+                        break
+                    produced += len(data)
+                    yield data
+        except ArchiveError:
+            raise
+        except _TAR_ERRORS as exc:
+            raise ArchiveError(f"member {member.name!r} cannot be read: {exc}",
+                               member=member.name,
+                               hint="The archive is damaged or truncated.") from None
+        if produced != member.size:
+            raise ArchiveError(
+                f"member {member.name!r} holds {produced} bytes, not the {member.size} it "
+                "declares", member=member.name,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# folder (no-archive)
+# ---------------------------------------------------------------------------------------------
+
+
+class FolderView(ArchiveView):
+    container = Container.FOLDER
+
+    def __init__(self, path: Path) -> None:
+        root = self._model_root(path)
+        self.root = root
+        members: list[Member] = []
+        self._walk(root, "", members)
+        super().__init__(path, members, str(root))
+
+    @staticmethod
+    def _model_root(path: Path) -> Path:
+        # TorchServe uses a folder holding exactly one folder (and no manifest) one level down.
+        try:
+            entries = [e for e in os.scandir(path) if e.name not in (".DS_Store",)]
+        except OSError as exc:
+            raise ArchiveError(f"cannot read folder {str(path)!r}: {exc.strerror}") from None
+        if (len(entries) == 1 and entries[0].name != MANIFEST_NAME.split("/")[0]
+                and entries[0].is_dir(follow_symlinks=False)):
+            return Path(entries[0].path)
+        return path
+
+    def _walk(self, folder: Path, prefix: str, members: list[Member]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ArchiveError(f"cannot read folder {str(folder)!r}: {exc.strerror}") from None
+        for entry in entries:
+            if len(members) >= MAX_MEMBERS:
+                raise ArchiveError(f"{str(self.path)!r} holds more than {MAX_MEMBERS} files")
+            name = prefix + entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                raise ArchiveError(f"cannot read {entry.path!r}: {exc.strerror}") from None
+            mode = st.st_mode
+            target = None
+            if stat.S_ISLNK(mode):
+                kind = MemberKind.SYMLINK
+                target = str(Path(entry.path).readlink())
+            elif stat.S_ISDIR(mode):
+                kind = MemberKind.DIR
+            elif stat.S_ISREG(mode):
+                kind = MemberKind.FILE
+            else:
+                kind = MemberKind.SPECIAL
+            size = st.st_size if kind is MemberKind.FILE else 0
+            members.append(Member(
+                name=name, raw_name=name, size=size, compressed_size=size, method="file",
+                kind=kind, link_target=target, mode=stat.S_IMODE(mode), index=len(members),
+            ))
+            if kind is MemberKind.DIR:
+                self._walk(Path(entry.path), name + "/", members)
+
+    @property
+    def archive_size(self) -> int:
+        return self.total_size
+
+    def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
+        path = self.root.joinpath(*member.name.split("/"))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        produced = 0
+        try:
+            fd = os.open(path, flags)
+            fh: IO[bytes] = os.fdopen(fd, "rb")
+            with fh:
+                while produced < member.size:
+                    data = fh.read(min(chunk_size, member.size - produced))
+                    if not data:
+                        break
+                    produced += len(data)
+                    yield data
+                grown = bool(fh.read(1))
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}",
+                               member=member.name) from None
+        if produced != member.size or grown:
+            raise ArchiveError(f"{str(path)!r} changed while it was being read",
+                               member=member.name)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def detect_container(path: Path) -> Container:
+    """ZIP, TGZ or FOLDER, by content (not by name); ArchiveError for anything else."""
+    if path.is_dir():
+        return Container.FOLDER
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise ArchiveError(f"{str(path)!r} does not exist",
+                           hint="Check the path of the archive.") from None
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):
+        return Container.ZIP
+    if head[:2] == GZIP_MAGIC:
+        return Container.TGZ
+    what = "an empty file" if not head else "neither a zip (.mar) nor a gzip (.tar.gz) file"
+    raise ArchiveError(
+        f"{str(path)!r} is not a model archive: it is {what}",
+        hint="Give a .mar, a .tar.gz, or the folder of a no-archive model.",
+    )
+
+
+_VIEWS: dict[Container, type[ArchiveView]] = {
+    Container.ZIP: ZipView,
+    Container.TGZ: TarView,
+    Container.FOLDER: FolderView,
+}
+
+
+def open_archive(path: PathLike) -> ArchiveView:
+    """Open and list any model archive; raises ArchiveError for anything unreadable."""
+    p = Path(path)
+    container = detect_container(p)
+    return _VIEWS[container](p)  # type: ignore[call-arg]
+
+
+__all__ = [
+    "MAX_MANIFEST_SIZE",
+    "MAX_MEMBERS",
+    "ArchiveView",
+    "Container",
+    "Member",
+    "MemberKind",
+    "detect_container",
+    "open_archive",
+    "strip_first_component",
+]

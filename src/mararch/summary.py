@@ -1,0 +1,186 @@
+"""The facts `mararch inspect` shows, from a reader view (no member data read but the manifest)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ArchiveError
+from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
+from .manifest import Flavour, detect_flavour
+from .reader import ArchiveView, Container, Member
+from .spec import ArchiveFormat
+
+
+class HandlerOrigin:
+    """Where the server finds a handler: a file in the archive, a built-in, or nowhere."""
+
+    ARCHIVE = "archive"
+    BUILTIN = "builtin"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    """What an archive holds and says about itself."""
+
+    path: str
+    container: Container
+    archive_format: ArchiveFormat
+    model_root: str | None
+    archive_size: int
+    size: int
+    compressed_size: int
+    members: tuple[Member, ...]
+    manifest: dict[str, Any] | None
+    flavour: Flavour | None
+    handler_origin: str | None
+    handler_member: str | None
+    #: Files the manifest names that the archive does not hold, by manifest key.
+    missing_files: dict[str, str] = field(default_factory=dict)
+    #: Why the manifest could not be read, when it could not.
+    problems: tuple[str, ...] = ()
+
+    @property
+    def model(self) -> dict[str, Any]:
+        model = (self.manifest or {}).get("model")
+        return model if isinstance(model, dict) else {}
+
+    def model_field(self, key: str) -> str | None:
+        value = self.model.get(key)
+        return None if value is None else str(value)
+
+    def manifest_field(self, key: str) -> str | None:
+        value = (self.manifest or {}).get(key)
+        return None if value is None else str(value)
+
+    @property
+    def archiver_version(self) -> str | None:
+        # MMS manifests name the archive format's version instead of the archiver's.
+        return self.manifest_field("archiverVersion") or self.manifest_field(
+            "implementationVersion"
+        )
+
+
+#: model.<key> entries that name a file in the archive.
+FILE_KEYS = ("serializedFile", "modelFile", "configFile", "requirementsFile")
+
+
+def handler_origin(handler: str, runtime: str | None, names: set[str]) -> tuple[str, str | None]:
+    """Resolve a manifest handler the way the server does: a module in the model folder first
+    (`module[:function]`, any folder and `.py` suffix dropped), then the built-ins."""
+    module = split_function(handler)[0].rsplit("/", 1)[-1]
+    lsp = runtime == "LSP"
+    if lsp:
+        candidates = [module, module + ".so", module + ".dylib"]
+    else:
+        module = module.removesuffix(".py")
+        path = module.replace(".", "/")
+        candidates = [path + ".py", path + "/__init__.py"]
+    for candidate in candidates:
+        if candidate in names:
+            return HandlerOrigin.ARCHIVE, candidate
+    builtins = LSP_BUILTIN_HANDLERS if lsp else BUILTIN_HANDLERS
+    if module in builtins:
+        return HandlerOrigin.BUILTIN, None
+    return HandlerOrigin.MISSING, None
+
+
+def archive_format_of(view: ArchiveView) -> ArchiveFormat:
+    """Which torch-model-archiver --archive-format would have produced this container."""
+    if view.container is Container.TGZ:
+        return ArchiveFormat.TGZ
+    if view.container is Container.FOLDER:
+        return ArchiveFormat.NO_ARCHIVE
+    if any(m.method != "stored" for m in view.members if m.size):
+        return ArchiveFormat.DEFAULT
+    return ArchiveFormat.ZIP_STORE
+
+
+def summarize(view: ArchiveView) -> ArchiveSummary:
+    """The inspect facts; a manifest that cannot be read becomes a problem, not an exception."""
+    problems: list[str] = []
+    try:
+        manifest = view.manifest()
+    except ArchiveError as exc:
+        manifest = None
+        problems.append(exc.message)
+    flavour = detect_flavour(manifest) if manifest is not None else None
+    names = {m.name for m in view.members if m.is_file}
+    origin = member = None
+    model = manifest.get("model") if manifest is not None else None
+    if manifest is not None and not isinstance(model, dict):
+        problems.append("the manifest has no 'model' object")
+        model = None
+    missing: dict[str, str] = {}
+    if model:
+        handler = model.get("handler")
+        if isinstance(handler, str) and handler:
+            runtime = manifest.get("runtime") if manifest else None
+            origin, member = handler_origin(handler, str(runtime), names)
+        for key in FILE_KEYS:
+            value = model.get(key)
+            if isinstance(value, str) and value and value not in names:
+                missing[key] = value
+    return ArchiveSummary(
+        path=str(view.path),
+        container=view.container,
+        archive_format=archive_format_of(view),
+        model_root=view.model_root,
+        archive_size=view.archive_size,
+        size=view.total_size,
+        compressed_size=view.compressed_size,
+        members=tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
+        manifest=manifest,
+        flavour=flavour,
+        handler_origin=origin,
+        handler_member=member,
+        missing_files=missing,
+        problems=tuple(problems),
+    )
+
+
+def summary_json(s: ArchiveSummary) -> dict[str, Any]:
+    """The stable JSON form of a summary (keys documented in the README)."""
+    return {
+        "path": s.path,
+        "container": s.container.value,
+        "format": s.archive_format.value,
+        "flavour": s.flavour.value if s.flavour is not None else None,
+        "model_name": s.model_field("modelName"),
+        "model_version": s.model_field("modelVersion"),
+        "runtime": s.manifest_field("runtime"),
+        "handler": s.model_field("handler"),
+        "handler_origin": s.handler_origin,
+        "handler_member": s.handler_member,
+        "serialized_file": s.model_field("serializedFile"),
+        "model_file": s.model_field("modelFile"),
+        "config_file": s.model_field("configFile"),
+        "requirements_file": s.model_field("requirementsFile"),
+        "missing_files": s.missing_files,
+        "created_on": s.manifest_field("createdOn"),
+        "archiver_version": s.archiver_version,
+        "model_root": s.model_root,
+        "member_count": len(s.members),
+        "size": s.size,
+        "compressed_size": s.compressed_size,
+        "archive_size": s.archive_size,
+        "problems": list(s.problems),
+        "manifest": s.manifest,
+        "members": [member_json(m) for m in s.members],
+    }
+
+
+def member_json(m: Member) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "kind": m.kind.value,
+        "size": m.size,
+        "compressed_size": m.compressed_size,
+        "method": m.method,
+        "crc32": f"{m.crc:08x}" if m.crc is not None else None,
+        "link_target": m.link_target,
+    }
+
+
+__all__ = ["ArchiveSummary", "HandlerOrigin", "handler_origin", "summarize", "summary_json"]
