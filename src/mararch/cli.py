@@ -363,6 +363,64 @@ def extract(
         console.show_extract(result)
 
 
+class TargetChoice(str, Enum):
+    torchserve = "torchserve"
+    mms = "mms"
+
+
+@app.command()
+def convert(
+    archive: Path = typer.Argument(
+        ..., help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."
+    ),
+    to: TargetChoice = typer.Option(
+        ..., "--to", help="The server to convert for: torchserve, or mms.", show_default=False
+    ),
+    version: Optional[str] = typer.Option(
+        None,
+        "--version",
+        help="model.modelVersion to record. [default: the archive's, else 1.0 for TorchServe]",
+        show_default=False,
+    ),
+    runtime: Optional[LegacyRuntimeChoice] = typer.Option(
+        None,
+        "--runtime",
+        help="Runtime to record instead of the archive's, e.g. python3 for a python2 archive "
+        "whose handler runs on Python 3.",
+        show_default=False,
+    ),
+    output: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Where to write. [default: NAME-torchserve.mar (or .tar.gz, or a folder) beside "
+        "the input]",
+        show_default=False,
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Rewrite an archive's manifest for TorchServe (or MMS); every other member is kept as is."""
+    with errors_to_exit_codes():
+        from . import console
+        from .convert import plan_convert
+        from .reader import open_archive
+
+        with open_archive(archive) as view:
+            conversion = plan_convert(
+                view,
+                to=to.value,
+                version=version,
+                runtime=runtime.value if runtime is not None else None,
+                output=output,
+                force=force,
+            )
+            for note in conversion.notes:
+                console.warn(note)
+            run_plan(conversion.plan, dry_run=dry_run, json_output=json_output)
+
+
 def _terminate(signum: int, frame: object) -> None:
     # Turn SIGTERM into an exception so that temporary outputs are cleaned up on the way out.
     raise KeyboardInterrupt
