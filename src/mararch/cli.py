@@ -404,7 +404,7 @@ def convert(
     """Rewrite an archive's manifest for TorchServe (or MMS); every other member is kept as is."""
     with errors_to_exit_codes():
         from . import console
-        from .convert import plan_convert
+        from .conversion import plan_convert
         from .reader import open_archive
 
         with open_archive(archive) as view:

@@ -11,6 +11,8 @@ members are copied still compressed (checked on the way), so their bytes do not 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from .output import check_destination
 from .reader import ArchiveView, Container, Member, MemberKind
 from .spec import (
     MANIFEST_NAME,
+    MAR_INF,
     MMS_RUNTIMES,
     ArchiveFormat,
     Compression,
@@ -53,6 +56,9 @@ CONTAINER_FORMATS = {
     Container.FOLDER: ArchiveFormat.NO_ARCHIVE,
 }
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".zip")
+#: SHA-256 of every member, recorded by `mararch create`; it covers the manifest we rewrite.
+DIGESTS_NAME = f"{MAR_INF}/digests.json"
+MAX_DIGESTS_SIZE = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -101,14 +107,12 @@ def to_torchserve(
     runtime: Runtime | None,
     timestamp: int | None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """An MMS manifest rewritten for TorchServe, and notes; SpecError lists what cannot be."""
+    """An MMS manifest rewritten for TorchServe, and notes; SpecError lists what cannot be.
+
+    The caller has checked that `manifest` is not TorchServe's already.
+    """
     problems: list[str] = []
     notes: list[str] = []
-    if manifest_mod.detect_flavour(manifest) is not Flavour.MMS:
-        raise SpecError(
-            ["the archive already has a TorchServe manifest: there is nothing to convert"],
-            hint="Use --to mms to go the other way, or `mararch create` to rebuild it.",
-        )
     model = _model_section(manifest, problems)
     raw_runtime = manifest.get("runtime")
     if runtime is not None:
@@ -163,11 +167,6 @@ def to_mms(
     """A TorchServe manifest rewritten for MMS, and notes; SpecError lists what cannot be."""
     problems: list[str] = []
     notes: list[str] = []
-    if manifest_mod.detect_flavour(manifest) is Flavour.MMS:
-        raise SpecError(
-            ["the archive already has an MMS manifest: there is nothing to convert"],
-            hint="Use --to torchserve to go the other way.",
-        )
     model = _model_section(manifest, problems)
     raw_runtime = manifest.get("runtime")
     if runtime is not None:
@@ -276,6 +275,24 @@ def _entry(view: ArchiveView, member: Member) -> Entry:
     )
 
 
+def _updated_digests(view: ArchiveView, member: Member, manifest: bytes) -> bytes | None:
+    """`MAR-INF/digests.json` (written by `mararch create`) with the new manifest's SHA-256, so
+    that the converted archive still verifies; None to keep the member as it is."""
+    try:
+        doc = json.loads(view.read_member(member, MAX_DIGESTS_SIZE).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("algorithm") != "sha256":
+        return None
+    members = doc.get("members")
+    if not isinstance(members, dict) or MANIFEST_NAME not in members:
+        return None
+    members[MANIFEST_NAME] = hashlib.sha256(manifest).hexdigest()
+    # The same layout as `create` writes: sorted names, indent 2, final newline.
+    doc = {"algorithm": "sha256", "members": {k: members[k] for k in sorted(members)}}
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
 def plan_convert(
     view: ArchiveView,
     *,
@@ -321,6 +338,14 @@ def plan_convert(
             f"{str(source)!r} has no {MANIFEST_NAME}, so there is no manifest to convert",
             hint="Build the archive with `mararch create` (TorchServe) or `mararch legacy` (MMS).",
         )
+    if manifest_mod.detect_flavour(manifest) is target:
+        article, other = (
+            ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
+        )
+        raise SpecError(
+            [f"the archive already has {article} manifest: there is nothing to convert"],
+            hint=f"Use --to {other} to go the other way.",
+        )
     timestamp = source_date_epoch()
     if target is Flavour.TORCHSERVE:
         new_manifest, notes = to_torchserve(
@@ -337,6 +362,8 @@ def plan_convert(
         if member.name == MANIFEST_NAME:
             # The new manifest takes the old one's place; every other member keeps its order.
             entries.append(Entry(MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
+        elif member.name == DIGESTS_NAME and (digests := _updated_digests(view, member, data)):
+            entries.append(Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests"))
         else:
             entries.append(_entry(view, member))
     # A tgz keeps its top folder: TorchServe strips the first component of every member.
