@@ -36,22 +36,70 @@ class IgnoreRule:
         return self.regex.fullmatch(subject) is not None
 
 
-def _class_end(pattern: str, start: int) -> int:
-    """Index of the `]` closing the bracket expression opened at `start`, or -1."""
+#: POSIX classes git's wildmatch knows inside brackets, as Python regex class contents.
+POSIX_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "blank": " \\t",
+    "digit": "0-9",
+    "lower": "a-z",
+    "upper": "A-Z",
+    "space": " \\t\\n\\r\\f\\v",
+    "xdigit": "0-9a-fA-F",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
+
+
+def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
+    """The bracket expression opening at `start` as a regex class and the index after it; None
+    when git's wildmatch would give up on it (unterminated, unknown class), so nothing matches."""
+    n = len(pattern)
     i = start + 1
-    if i < len(pattern) and pattern[i] in "!^":
+    negate = i < n and pattern[i] in "!^"
+    if negate:
         i += 1
-    if i < len(pattern) and pattern[i] == "]":
+    items: list[str] = []
+    first = True
+    while i < n:
+        c = pattern[i]
+        if c == "]" and not first:
+            body = "".join(items)
+            if not body:
+                return ("[^/]" if negate else "(?!)"), i + 1
+            return (f"[^/{body}]" if negate else f"[{body}]"), i + 1
+        first = False
+        if c == "[" and pattern.startswith("[:", i):
+            close = pattern.find(":]", i + 2)
+            if close == -1 or pattern[i + 2 : close] not in POSIX_CLASSES:
+                return None
+            items.append(POSIX_CLASSES[pattern[i + 2 : close]])
+            i = close + 2
+            continue
+        if c == "\\":
+            i += 1
+            if i >= n:
+                return None
+            c = pattern[i]
+        if i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+            hi_at = i + 2
+            if pattern[hi_at] == "\\":
+                hi_at += 1
+                if hi_at >= n:
+                    return None
+            hi = pattern[hi_at]
+            # A reversed range matches nothing in git; Python would refuse to compile it.
+            if c <= hi:
+                items.append(f"{re.escape(c)}-{re.escape(hi)}")
+            i = hi_at + 1
+            continue
+        items.append(re.escape(c))
         i += 1
-    while i < len(pattern):
-        if pattern[i] == "]":
-            return i
-        i += 1
-    return -1
+    return None
 
 
-def translate(pattern: str) -> str:
-    """A gitignore glob (without `!`, anchoring `/` or trailing `/`) as a regular expression."""
+def translate(pattern: str) -> str | None:
+    """A gitignore glob (without `!`, anchoring `/` or trailing `/`) as a regular expression;
+    None for a pattern git can never match (a broken bracket expression, a trailing backslash)."""
     out: list[str] = []
     i = 0
     n = len(pattern)
@@ -69,16 +117,15 @@ def translate(pattern: str) -> str:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
-        elif pattern[i] == "[" and (end := _class_end(pattern, i)) != -1:
-            body = pattern[i + 1 : end]
-            negate = body[:1] in ("!", "^")
-            if negate:
-                body = body[1:]
-            # Escape what Python's regex would read as set operations or nested sets.
-            body = "".join("\\" + c if c in "\\[&~|" else c for c in body)
-            out.append(f"[^/{body}]" if negate else f"[{body}]")
-            i = end + 1
-        elif pattern[i] == "\\" and i + 1 < n:
+        elif pattern[i] == "[":
+            bracket = _bracket(pattern, i)
+            if bracket is None:
+                return None
+            out.append(bracket[0])
+            i = bracket[1]
+        elif pattern[i] == "\\":
+            if i + 1 >= n:
+                return None
             out.append(re.escape(pattern[i + 1]))
             i += 2
         else:
@@ -107,7 +154,7 @@ def parse_rule(line: str, origin: str) -> IgnoreRule | None:
     if not body:
         return None
     try:
-        regex = re.compile(translate(body), re.DOTALL)
+        regex = re.compile(translate(body) or "(?!)", re.DOTALL)
     except re.error as exc:
         raise UsageError(f"invalid exclude pattern {line.strip()!r} ({origin}): {exc}") from None
     return IgnoreRule(line.strip(), origin, regex, negated, dir_only, anchored)
