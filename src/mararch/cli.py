@@ -299,7 +299,7 @@ def legacy(
 
 @app.command()
 def inspect(
-    archive: Path = typer.Argument(  # noqa: B008
+    archive: Path = typer.Argument(
         ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
@@ -319,25 +319,31 @@ def inspect(
         else:
             console.show_summary(summary, show_all=show_all)
         if summary.problems:
+            count = len(summary.problems)
             raise ArchiveError(
-                "; ".join(summary.problems),
-                hint="The archive's manifest is unusable; rebuild the archive.",
+                f"{str(archive)!r} has {count} problem{'s' * (count > 1)}:\n"
+                + "\n".join(f"  - {p}" for p in summary.problems),
+                hint="Do not deploy this archive; rebuild it (mararch create).",
             )
 
 
 @app.command()
 def extract(
-    archive: Path = typer.Argument(  # noqa: B008
+    archive: Path = typer.Argument(
         ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
     ),
-    output: Optional[Path] = typer.Option(  # noqa: B008
-        None, "-o", "--output",
-        help="Folder to extract into. [default: ./NAME, NAME being the archive's name "
-        "without .mar/.tar.gz]",
+    output: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Folder to extract into (default: ./NAME, NAME being the archive's name "
+        "without .mar/.tar.gz/.tgz).",
         show_default=False,
     ),
-    member: Optional[list[str]] = typer.Option(  # noqa: B008
-        None, "-m", "--member",
+    member: Optional[list[str]] = typer.Option(
+        None,
+        "-m",
+        "--member",
         help="Extract only this member (a folder selects everything below it); repeatable.",
         show_default=False,
     ),
@@ -345,7 +351,8 @@ def extract(
         False, "-f", "--force", help="Replace an existing, non-empty destination folder."
     ),
     allow_high_ratio: bool = typer.Option(
-        False, "--allow-high-ratio",
+        False,
+        "--allow-high-ratio",
         help="Extract members that expand more than 1000 times (refused as likely bombs).",
     ),
 ) -> None:
@@ -358,8 +365,14 @@ def extract(
         with open_archive(archive) as view:
             total = sum(m.size for m in view.members if m.is_file)
             with console.progress_bar(total, f"extracting {archive.name}") as progress:
-                result = extract_view(view, output, members=member, force=force,
-                                      allow_high_ratio=allow_high_ratio, progress=progress)
+                result = extract_view(
+                    view,
+                    output,
+                    members=member,
+                    force=force,
+                    allow_high_ratio=allow_high_ratio,
+                    progress=progress,
+                )
         console.show_extract(result)
 
 

@@ -43,8 +43,13 @@ def safe_text(text: str) -> str:
     return escape(cleaned)
 
 
+def safe_lines(text: str) -> str:
+    """`safe_text` per line: a message's own line breaks (problem lists) stay line breaks."""
+    return "\n".join(safe_text(line) for line in text.split("\n"))
+
+
 def error(exc: MararchError) -> None:
-    stderr.print(f"[bold red]error:[/] {safe_text(exc.message)}")
+    stderr.print(f"[bold red]error:[/] {safe_lines(exc.message)}")
     if exc.hint:
         stderr.print(f"  [dim]hint:[/] {safe_text(exc.hint)}")
 
@@ -182,9 +187,14 @@ def summary_panel(s: ArchiveSummary) -> Panel:
         if value is not None:
             grid.add_row(label, safe_text(value) + note)
 
-    row("format", f"{s.archive_format.value} ({s.container.value})")
-    row("flavour", {"torchserve": "TorchServe", "mms": "MMS"}.get(
-        s.flavour.value, s.flavour.value) if s.flavour else "no manifest")
+    container = "" if s.container.value == s.archive_format.value else f" ({s.container.value})"
+    row("format", s.archive_format.value + container)
+    row(
+        "flavour",
+        {"torchserve": "TorchServe", "mms": "MMS"}.get(s.flavour.value, s.flavour.value)
+        if s.flavour
+        else "no manifest",
+    )
     row("model", s.model_field("modelName"))
     row("version", s.model_field("modelVersion"))
     row("runtime", s.manifest_field("runtime"))
@@ -198,8 +208,12 @@ def summary_panel(s: ArchiveSummary) -> Panel:
             "missing": " [red](not in the archive, not built-in)[/]",
         }.get(s.handler_origin or "", "")
         row("handler", handler, note)
-    for label, key in (("serialized file", "serializedFile"), ("model file", "modelFile"),
-                       ("config file", "configFile"), ("requirements", "requirementsFile")):
+    for label, key in (
+        ("serialized file", "serializedFile"),
+        ("model file", "modelFile"),
+        ("config file", "configFile"),
+        ("requirements", "requirementsFile"),
+    ):
         missing = " [red](missing)[/]" if key in s.missing_files else ""
         row(label, s.model_field(key), missing)
     row("created on", s.manifest_field("createdOn"))
@@ -208,33 +222,40 @@ def summary_panel(s: ArchiveSummary) -> Panel:
         row("model folder", s.model_root)
     row("members", str(len(s.members)))
     row("size", f"{human_size(s.size)} ({s.size} bytes)")
-    row("compressed", human_size(s.compressed_size))
+    if s.container.value == "zip":
+        row("compressed", human_size(s.compressed_size))
     row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
     return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
 
 
 def members_table(s: ArchiveSummary, limit: int | None) -> Table:
+    # Only zip compresses and checksums member by member; for tar and folders those columns
+    # would say nothing.
+    zipped = s.container.value == "zip"
     table = Table(title_justify="left", show_edge=False)
     table.add_column("name", overflow="fold")
     table.add_column("size", justify="right")
-    table.add_column("compressed", justify="right")
-    table.add_column("ratio", justify="right")
-    table.add_column("method")
-    table.add_column("CRC")
+    if zipped:
+        table.add_column("compressed", justify="right")
+        table.add_column("ratio", justify="right")
+        table.add_column("method")
+        table.add_column("CRC")
     shown = s.members if limit is None else s.members[:limit]
     for m in shown:
         name = safe_text(m.name)
-        if m.kind.value != "file":
+        data = m.kind.value == "file"
+        if not data:
             target = f" -> {safe_text(m.link_target)}" if m.link_target else ""
             name += f" [yellow]({m.kind.value}{target})[/]"
-        table.add_row(
-            name,
-            human_size(m.size),
-            human_size(m.compressed_size),
-            _ratio(m.size, m.compressed_size),
-            safe_text(m.method),
-            f"{m.crc:08x}" if m.crc is not None else "",
-        )
+        cells = [name, human_size(m.size) if data else ""]
+        if zipped:
+            cells += [
+                human_size(m.compressed_size) if data else "",
+                _ratio(m.size, m.compressed_size) if data else "",
+                safe_text(m.method) if data else "",
+                f"{m.crc:08x}" if m.crc is not None and data else "",
+            ]
+        table.add_row(*cells)
     return table
 
 
@@ -243,8 +264,10 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
     limit = None if show_all else MEMBER_ROWS
     stdout.print(members_table(s, limit))
     if limit is not None and len(s.members) > limit:
-        stdout.print(f"[dim]... and {len(s.members) - limit} more members "
-                     "(--all shows them, --json lists them)[/]")
+        stdout.print(
+            f"[dim]... and {len(s.members) - limit} more members "
+            "(--all shows them, --json lists them)[/]"
+        )
 
 
 def show_extract(result: ExtractResult) -> None:

@@ -64,19 +64,19 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _fold(name: str) -> str:
-    # Two names that one file system stores as one file (case, Unicode normalisation) collide.
-    return unicodedata.normalize("NFC", name).casefold()
-
-
 def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
     """Every member that extraction refuses, with the reason: unsafe names, links and special
     files, encrypted or unsupported members, and names given twice (or as file and folder)."""
     problems: list[tuple[Member, str]] = []
     seen: dict[str, Member] = {}
-    files: dict[str, Member] = {}
     for m in members:
         reason = name_problem(m.name)
+        if reason is None and m.raw_name and m.raw_name != m.name:
+            # A tar's first component is dropped; what it hid (e.g. '../x' -> 'x') still counts.
+            raw = m.raw_name.rstrip("/")
+            reason = name_problem(raw[2:] if raw.startswith("./") else raw)
+            if reason is not None:
+                reason = f"{reason} (stored as {m.raw_name!r})"
         if reason is None and m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
             target = f" -> {m.link_target!r}" if m.link_target else ""
             reason = f"{m.kind.value}{target}: links are not extracted"
@@ -84,29 +84,27 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
             reason = "device, FIFO or other special file"
         elif reason is None and m.is_file and m.encrypted:
             reason = "encrypted member"
-        elif reason is None and m.is_file and m.method not in ("stored", "deflated", "tar",
-                                                                "file"):
+        elif reason is None and m.is_file and m.method not in ("stored", "deflated", "tar", "file"):
             reason = f"unsupported compression method {m.method!r}"
         if reason is not None:
             problems.append((m, reason))
             continue
-        key = _fold(m.name)
+        # Names equal only on some file systems (case, Unicode normalisation) are caught when
+        # writing: every file is created with O_EXCL.
+        key = m.name
         first = seen.get(key)
         if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
-            same = "" if first.name == m.name else f" as {first.name!r}"
-            problems.append((m, f"duplicate name: the archive already has it{same}; a later "
-                                "member would silently replace the first"))
+            problems.append((m, "duplicate name: a later member would silently replace the first"))
             continue
         seen.setdefault(key, m)
-        if m.is_file:
-            files[key] = m
-    for key, m in files.items():
+    for key, m in seen.items():
         parts = key.split("/")
         for i in range(1, len(parts)):
-            parent = files.get("/".join(parts[:i]))
-            if parent is not None:
-                problems.append((m, f"{parent.name!r} is a file but this member needs it to be "
-                                    "a folder"))
+            parent = seen.get("/".join(parts[:i]))
+            if parent is not None and parent.is_file:
+                problems.append(
+                    (m, f"{parent.name!r} is a file but this member needs it to be a folder")
+                )
                 break
     return problems
 
@@ -185,8 +183,7 @@ def _check_destination(destination: Path, archive: Path, force: bool) -> bool:
     dest, src = destination.resolve(), archive.resolve()
     if dest == src or src in dest.parents or dest in src.parents:
         raise OutputError(
-            f"the destination {str(destination)!r} is the archive itself, inside it or "
-            "contains it",
+            f"the destination {str(destination)!r} is the archive itself, inside it or contains it",
             path=str(destination),
             hint="Choose another destination with --output.",
         )
@@ -218,8 +215,7 @@ def _unsafe_error(view: ArchiveView, problems: list[tuple[Member, str]]) -> Unsa
     return UnsafeArchiveError(
         head + ":\n" + "\n".join(f"  - {line}" for line in lines),
         member=problems[0][0].name,
-        hint="The archive may be hostile; nothing was written. Look at it with "
-        "`mararch inspect`.",
+        hint="The archive may be hostile; nothing was written. Look at it with `mararch inspect`.",
     )
 
 
@@ -227,16 +223,30 @@ def _write_member(view: ArchiveView, m: Member, root: Path, progress: Progress) 
     target = root.joinpath(*m.name.split("/"))
     # Defence in depth: names were validated, and the tree is fresh and link-free.
     if not target.resolve().is_relative_to(root.resolve()):
-        raise UnsafeArchiveError(f"member {m.name!r} would land outside the destination",
-                                 member=m.name)
+        raise UnsafeArchiveError(
+            f"member {m.name!r} would land outside the destination", member=m.name
+        )
     if m.kind is MemberKind.DIR:
         target.mkdir(parents=True, exist_ok=True)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_NOFOLLOW", 0)
         | getattr(os, "O_BINARY", 0)
+    )
     mode = EXEC_MODE if m.mode is not None and m.mode & stat.S_IXUSR else FILE_MODE
-    fd = os.open(target, flags, mode)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, flags, mode)
+    except (FileExistsError, NotADirectoryError):
+        raise UnsafeArchiveError(
+            f"member {m.name!r} collides with another member on this file system (names "
+            "differing only in case or Unicode form are one file here)",
+            member=m.name,
+            hint="Extract on a case-sensitive file system, or fix the archive.",
+        ) from None
     with os.fdopen(fd, "wb") as out:
         for chunk in view.iter_member(m):
             out.write(chunk)
@@ -266,8 +276,9 @@ def extract_view(
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {str(parent)!r}: {exc.strerror}",
-                          path=str(parent)) from None
+        raise OutputError(
+            f"cannot create {str(parent)!r}: {exc.strerror}", path=str(parent)
+        ) from None
     files = [m for m in chosen if m.is_file]
     total = sum(m.size for m in files)
     tracker = Progress(total, progress)
@@ -304,8 +315,14 @@ def extract(
     everything below it). Raises `MararchError` subclasses.
     """
     with open_archive(archive) as view:
-        return extract_view(view, output, members=members, force=force,
-                            allow_high_ratio=allow_high_ratio, progress=progress)
+        return extract_view(
+            view,
+            output,
+            members=members,
+            force=force,
+            allow_high_ratio=allow_high_ratio,
+            progress=progress,
+        )
 
 
 __all__ = ["ExtractResult", "extract", "extract_view", "name_problem", "unsafe_members"]

@@ -11,6 +11,7 @@ Every problem with the input, hostile or merely broken, is raised as `ArchiveErr
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -18,7 +19,7 @@ import stat
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -43,8 +44,16 @@ ZIP_EOCD_SIG = b"PK\x05\x06"
 ZIP64_EOCD_SIG = b"PK\x06\x06"
 ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_METHODS = {0: "stored", 8: "deflated", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd",
-               95: "xz", 99: "aes"}
+ZIP_METHODS = {
+    0: "stored",
+    8: "deflated",
+    9: "deflate64",
+    12: "bzip2",
+    14: "lzma",
+    93: "zstd",
+    95: "xz",
+    99: "aes",
+}
 FLAG_ENCRYPTED = 0x1
 FLAG_DATA_DESCRIPTOR = 0x8
 FLAG_UTF8 = 0x800
@@ -123,8 +132,12 @@ class ArchiveView:
     def __enter__(self) -> ArchiveView:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -165,8 +178,9 @@ class ArchiveView:
         if member is None:
             return None
         if not member.is_file:
-            raise ArchiveError(f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file",
-                               member=member.name)
+            raise ArchiveError(
+                f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file", member=member.name
+            )
         return self.read_member(member, MAX_MANIFEST_SIZE)
 
     def manifest(self) -> dict[str, Any] | None:
@@ -177,17 +191,23 @@ class ArchiveView:
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise ArchiveError(f"{MANIFEST_NAME} is not UTF-8 text", member=MANIFEST_NAME,
-                               hint="Rebuild the archive with mararch create.") from None
+            raise ArchiveError(
+                f"{MANIFEST_NAME} is not UTF-8 text",
+                member=MANIFEST_NAME,
+                hint="Rebuild the archive with mararch create.",
+            ) from None
         except json.JSONDecodeError as exc:
             raise ArchiveError(
                 f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
                 f"column {exc.colno}",
-                member=MANIFEST_NAME, hint="Rebuild the archive with mararch create.",
+                member=MANIFEST_NAME,
+                hint="Rebuild the archive with mararch create.",
             ) from None
-        except RecursionError:
-            raise ArchiveError(f"{MANIFEST_NAME} is nested too deeply",
-                               member=MANIFEST_NAME) from None
+        except (RecursionError, ValueError) as exc:
+            # Nesting deeper than the parser's stack, integers longer than Python converts.
+            raise ArchiveError(
+                f"{MANIFEST_NAME} cannot be parsed: {exc}", member=MANIFEST_NAME
+            ) from None
         if not isinstance(data, dict):
             raise ArchiveError(
                 f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
@@ -203,8 +223,9 @@ class ArchiveView:
         longer, shorter or corrupt. Only FILE members have data.
         """
         if not member.is_file:
-            raise ArchiveError(f"member {member.name!r} is a {member.kind.value}, not a file",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r} is a {member.kind.value}, not a file", member=member.name
+            )
         return self._iter_data(member, chunk_size)
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
@@ -223,6 +244,18 @@ class ArchiveView:
                 member=member.name,
             )
         return b"".join(self.iter_member(member))
+
+
+def _read_declared(stream: IO[bytes], size: int, chunk_size: int) -> Generator[bytes, None, int]:
+    """Yield at most `size` bytes of `stream` in chunks; return how many there were."""
+    produced = 0
+    while produced < size:
+        data = stream.read(min(chunk_size, size - produced))
+        if not data:
+            break
+        produced += len(data)
+        yield data
+    return produced
 
 
 class _ChunkStream(io.RawIOBase):
@@ -271,8 +304,10 @@ def _decode_zip_name(raw: bytes, flags: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ArchiveError(f"member name {raw!r} is flagged UTF-8 but is not valid UTF-8",
-                               member=raw.decode("utf-8", "replace")) from None
+            raise ArchiveError(
+                f"member name {raw!r} is flagged UTF-8 but is not valid UTF-8",
+                member=raw.decode("utf-8", "replace"),
+            ) from None
     # Java (TorchServe) decodes names as UTF-8; cp437 is the zip standard's fallback.
     try:
         return raw.decode("utf-8")
@@ -285,7 +320,7 @@ def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int,
     pos = 0
     while pos + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, pos)
-        body = extra[pos + 4: pos + 4 + length]
+        body = extra[pos + 4 : pos + 4 + length]
         if tag == 0x0001:
             values = [v[0] for v in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
             if size == _U32 and values:
@@ -356,8 +391,10 @@ class ZipView(ArchiveView):
                 f"{cd_offset}+{cd_size} (data prepended, or the archive is damaged)",
             )
         if count > MAX_MEMBERS:
-            raise ArchiveError(f"{str(path)!r} declares {count} members, more than the "
-                               f"{MAX_MEMBERS} mararch accepts")
+            raise ArchiveError(
+                f"{str(path)!r} declares {count} members, more than the "
+                f"{MAX_MEMBERS} mararch accepts"
+            )
         if count * 46 > cd_size:
             raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
         fh.seek(cd_offset)
@@ -368,17 +405,33 @@ class ZipView(ArchiveView):
         members: list[Member] = []
         p = 0
         for index in range(count):
-            if cd[p: p + 4] != ZIP_CENTRAL_SIG:
+            if cd[p : p + 4] != ZIP_CENTRAL_SIG:
                 raise _zip_error(path, f"central directory entry {index} has a bad signature")
-            (_, _made_ver, made_os, _need, flags, method, _t, _d, crc, csize, size, n_len,
-             e_len, c_len, _disk, _iattr, eattr, offset) = struct.unpack_from(
-                "<4sBBHHHHHIIIHHHHHII", cd, p
-            )
+            (
+                _,
+                _made_ver,
+                made_os,
+                _need,
+                flags,
+                method,
+                _t,
+                _d,
+                crc,
+                csize,
+                size,
+                n_len,
+                e_len,
+                c_len,
+                _disk,
+                _iattr,
+                eattr,
+                offset,
+            ) = struct.unpack_from("<4sBBHHHHHIIIHHHHHII", cd, p)
             end = p + 46 + n_len + e_len + c_len
             if end > cd_size:
                 raise _zip_error(path, f"central directory entry {index} runs past its end")
-            raw = cd[p + 46: p + 46 + n_len]
-            extra = cd[p + 46 + n_len: p + 46 + n_len + e_len]
+            raw = cd[p + 46 : p + 46 + n_len]
+            extra = cd[p + 46 + n_len : p + 46 + n_len + e_len]
             p = end
             size, csize, offset = _zip64_extra(extra, size, csize, offset)
             name = _decode_zip_name(raw, flags)
@@ -394,22 +447,37 @@ class ZipView(ArchiveView):
             if kind is MemberKind.FILE and (name.endswith("/") or (made_os == 0 and eattr & 0x10)):
                 kind = MemberKind.DIR
             if offset + 30 + n_len + csize > cd_offset:
-                raise _zip_error(path, f"member {name!r} lies outside the data area "
-                                       f"(offset {offset}, {csize} bytes)")
-            members.append(Member(
-                name=name.rstrip("/") if kind is MemberKind.DIR else name,
-                raw_name=name, size=size, compressed_size=csize,
-                method=ZIP_METHODS.get(method, f"method-{method}"), kind=kind, crc=crc,
-                encrypted=bool(flags & FLAG_ENCRYPTED), flags=flags, header_offset=offset,
-                mode=stat.S_IMODE(mode) if mode is not None else None, index=index,
-            ))
+                raise _zip_error(
+                    path,
+                    f"member {name!r} lies outside the data area (offset {offset}, {csize} bytes)",
+                )
+            members.append(
+                Member(
+                    name=name.rstrip("/") if kind is MemberKind.DIR else name,
+                    raw_name=name,
+                    size=size,
+                    compressed_size=csize,
+                    method=ZIP_METHODS.get(method, f"method-{method}"),
+                    kind=kind,
+                    crc=crc,
+                    encrypted=bool(flags & FLAG_ENCRYPTED),
+                    flags=flags,
+                    header_offset=offset,
+                    mode=stat.S_IMODE(mode) if mode is not None else None,
+                    index=index,
+                )
+            )
         if p != cd_size:
             raise _zip_error(path, f"{cd_size - p} stray bytes after the last directory entry")
         # Members sharing bytes let a tiny file expand to petabytes (overlapping-entry bombs).
         ordered = sorted(members, key=lambda m: m.header_offset or 0)
         for a, b in zip(ordered, ordered[1:]):
-            a_end = (a.header_offset or 0) + 30 + len(a.raw_name.encode("utf-8", "replace")) \
+            a_end = (
+                (a.header_offset or 0)
+                + 30
+                + len(a.raw_name.encode("utf-8", "replace"))
                 + a.compressed_size
+            )
             if (b.header_offset or 0) < a_end:
                 raise ArchiveError(
                     f"members {a.name!r} and {b.name!r} overlap inside {str(path)!r}",
@@ -432,17 +500,22 @@ class ZipView(ArchiveView):
     def _iter_zip(self, member: Member, chunk_size: int, raw: bool) -> Iterator[bytes]:
         name = member.name
         if member.encrypted:
-            raise ArchiveError(f"member {name!r} is encrypted", member=name,
-                               hint="TorchServe cannot read encrypted members either.")
+            raise ArchiveError(
+                f"member {name!r} is encrypted",
+                member=name,
+                hint="TorchServe cannot read encrypted members either.",
+            )
         if member.method not in ("stored", "deflated"):
             raise ArchiveError(
                 f"member {name!r} uses compression method {member.method!r}; only stored and "
-                "deflated are supported (as by TorchServe)", member=name,
+                "deflated are supported (as by TorchServe)",
+                member=name,
             )
         if member.method == "stored" and member.compressed_size != member.size:
             raise ArchiveError(
                 f"stored member {name!r} declares {member.size} bytes but holds "
-                f"{member.compressed_size}", member=name,
+                f"{member.compressed_size}",
+                member=name,
             )
         try:
             fh = self.path.open("rb")
@@ -463,8 +536,9 @@ class ZipView(ArchiveView):
         fh.seek(offset)
         header = fh.read(30)
         if len(header) != 30 or header[:4] != ZIP_LOCAL_SIG:
-            raise ArchiveError(f"member {member.name!r}: no local header at byte {offset}",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r}: no local header at byte {offset}", member=member.name
+            )
         (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = struct.unpack(
             "<4sHHHHHIIIHH", header
         )
@@ -476,20 +550,25 @@ class ZipView(ArchiveView):
                 member=member.name,
             )
         if ZIP_METHODS.get(method, f"method-{method}") != member.method:
-            raise ArchiveError(f"member {member.name!r}: local header and central directory "
-                               "disagree on the compression method", member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r}: local header and central directory "
+                "disagree on the compression method",
+                member=member.name,
+            )
         if not flags & FLAG_DATA_DESCRIPTOR:
             extra = fh.read(e_len)
             size, csize, _ = _zip64_extra(extra, size, csize, 0)
             if (crc, csize, size) != (member.crc, member.compressed_size, member.size):
                 raise ArchiveError(
                     f"member {member.name!r}: local header and central directory disagree on "
-                    "its size or CRC (TorchServe reads the local header)", member=member.name,
+                    "its size or CRC (TorchServe reads the local header)",
+                    member=member.name,
                 )
         start = offset + 30 + int(n_len) + int(e_len)
         if start + member.compressed_size > self.cd_offset:
-            raise ArchiveError(f"member {member.name!r} runs past the end of the data area",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r} runs past the end of the data area", member=member.name
+            )
         return start
 
     def _checked(
@@ -519,7 +598,8 @@ class ZipView(ArchiveView):
             if produced + len(out) > member.size:
                 raise ArchiveError(
                     f"member {name!r} holds more data than the {member.size} bytes it declares",
-                    member=name, hint="The archive lies about its sizes; do not use it.",
+                    member=name,
+                    hint="The archive lies about its sizes; do not use it.",
                 )
             produced += len(out)
             crc = zlib.crc32(out, crc)
@@ -528,8 +608,9 @@ class ZipView(ArchiveView):
             if inflater is not None and inflater.eof:
                 break
         if inflater is not None and not inflater.eof:
-            raise ArchiveError(f"member {name!r} is truncated: its compressed data ends early",
-                               member=name)
+            raise ArchiveError(
+                f"member {name!r} is truncated: its compressed data ends early", member=name
+            )
         if produced != member.size:
             raise ArchiveError(
                 f"member {name!r} holds {produced} bytes, not the {member.size} it declares",
@@ -539,7 +620,8 @@ class ZipView(ArchiveView):
             raise ArchiveError(
                 f"member {name!r} fails its CRC check (declared {member.crc or 0:08x}, "
                 f"actual {crc:08x})",
-                member=name, hint="The archive is corrupt; download or build it again.",
+                member=name,
+                hint="The archive is corrupt; download or build it again.",
             )
 
 
@@ -555,18 +637,43 @@ def strip_first_component(raw: str) -> str:
     return raw.split("/", 1)[1] if "/" in raw else raw
 
 
+#: The largest single read tarfile may make: its extended (PAX, GNU long name) headers are read
+#: whole into memory, so a tiny archive declaring a huge header would otherwise exhaust it.
+MAX_TAR_READ = 16 << 20
+#: Zero padding allowed after a tar's end-of-archive marker (tar pads to 10 KiB records).
+MAX_TAR_TRAILER = 4 << 20
+
+
+class _GuardedGzip(gzip.GzipFile):
+    """The gzip stream under tarfile, refusing reads larger than any header or chunk needs."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(filename=str(path), mode="rb")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_TAR_READ:
+            raise ArchiveError(
+                f"{self.name!r} has a tar header of {size} bytes; mararch reads at most "
+                f"{MAX_TAR_READ} (a memory-exhaustion attack?)",
+                hint="Do not use this archive.",
+            )
+        return super().read(size)
+
+
 class TarView(ArchiveView):
     container = Container.TGZ
 
     def __init__(self, path: Path) -> None:
         self._infos: list[tarfile.TarInfo] = []
+        self._gz: gzip.GzipFile | None = None
         self._tar: tarfile.TarFile | None = None
         members, root = self._list(path)
         super().__init__(path, members, root)
 
     def _list(self, path: Path) -> tuple[list[Member], str | None]:
         try:
-            self._tar = tarfile.open(path, "r:gz")  # noqa: SIM115 - kept open for reading members
+            self._gz = _GuardedGzip(path)
+            self._tar = tarfile.open(fileobj=self._gz, mode="r:")  # noqa: SIM115 - kept open for reading members
             members: list[Member] = []
             root: str | None = None
             while True:
@@ -574,8 +681,10 @@ class TarView(ArchiveView):
                 if info is None:
                     break
                 if len(self._infos) >= MAX_MEMBERS:
-                    raise ArchiveError(f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
-                                       "more than mararch accepts")
+                    raise ArchiveError(
+                        f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
+                        "more than mararch accepts"
+                    )
                 raw = info.name
                 if root is None:
                     root = raw.split("/", 1)[0]
@@ -586,11 +695,20 @@ class TarView(ArchiveView):
                     continue  # the model folder itself
                 self._infos.append(info)
                 size = info.size if kind is MemberKind.FILE else 0
-                members.append(Member(
-                    name=name, raw_name=raw, size=size, compressed_size=size, method="tar",
-                    kind=kind, link_target=info.linkname or None, mode=stat.S_IMODE(info.mode),
-                    index=len(self._infos) - 1,
-                ))
+                members.append(
+                    Member(
+                        name=name,
+                        raw_name=raw,
+                        size=size,
+                        compressed_size=size,
+                        method="tar",
+                        kind=kind,
+                        link_target=info.linkname or None,
+                        mode=stat.S_IMODE(info.mode),
+                        index=len(self._infos) - 1,
+                    )
+                )
+            self._check_trailer(path)
             return members, root
         except ArchiveError:
             self.close()
@@ -601,6 +719,27 @@ class TarView(ArchiveView):
                 f"{str(path)!r} is not a readable .tar.gz archive: {exc or type(exc).__name__}",
                 hint="The file is damaged or truncated; download or build it again.",
             ) from None
+
+    def _check_trailer(self, path: Path) -> None:
+        # Reading to the end makes gzip check its CRC (tar has none of its own), and finds data
+        # hidden after the end-of-archive marker, which some tools would still extract.
+        assert self._tar is not None and self._tar.fileobj is not None
+        seen = 0
+        while chunk := self._tar.fileobj.read(CHUNK_SIZE):
+            seen += len(chunk)
+            if chunk.strip(b"\0"):
+                raise ArchiveError(
+                    f"{str(path)!r} has data after the tar end-of-archive marker",
+                    hint="Members hidden there are seen by some tools and not others; "
+                    "do not use this archive.",
+                )
+            if seen > MAX_TAR_TRAILER:
+                # Real padding is a few KiB; gigabytes of zeros are a decompression bomb.
+                raise ArchiveError(
+                    f"{str(path)!r} has more than {MAX_TAR_TRAILER} bytes of padding after "
+                    "the tar end-of-archive marker",
+                    hint="This looks like a decompression bomb; do not use this archive.",
+                )
 
     @staticmethod
     def _kind(info: tarfile.TarInfo) -> MemberKind:
@@ -618,6 +757,9 @@ class TarView(ArchiveView):
         if self._tar is not None:
             self._tar.close()
             self._tar = None
+        if self._gz is not None:
+            self._gz.close()
+            self._gz = None
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         if self._tar is None:
@@ -629,22 +771,19 @@ class TarView(ArchiveView):
             if stream is None:
                 raise ArchiveError(f"member {member.name!r} has no data", member=member.name)
             with stream:
-                while produced < member.size:
-                    data = stream.read(min(chunk_size, member.size - produced))
-                    if not data:
-                        break
-                    produced += len(data)
-                    yield data
+                produced = yield from _read_declared(stream, member.size, chunk_size)
         except ArchiveError:
             raise
         except _TAR_ERRORS as exc:
-            raise ArchiveError(f"member {member.name!r} cannot be read: {exc}",
-                               member=member.name,
-                               hint="The archive is damaged or truncated.") from None
+            raise ArchiveError(
+                f"member {member.name!r} cannot be read: {exc}",
+                member=member.name,
+                hint="The archive is damaged or truncated.",
+            ) from None
         if produced != member.size:
             raise ArchiveError(
-                f"member {member.name!r} holds {produced} bytes, not the {member.size} it "
-                "declares", member=member.name,
+                f"member {member.name!r} holds {produced} bytes, not the {member.size} it declares",
+                member=member.name,
             )
 
 
@@ -660,7 +799,7 @@ class FolderView(ArchiveView):
         root = self._model_root(path)
         self.root = root
         members: list[Member] = []
-        self._walk(root, "", members)
+        self._walk(root, members)
         super().__init__(path, members, str(root))
 
     @staticmethod
@@ -670,42 +809,66 @@ class FolderView(ArchiveView):
             entries = [e for e in os.scandir(path) if e.name not in (".DS_Store",)]
         except OSError as exc:
             raise ArchiveError(f"cannot read folder {str(path)!r}: {exc.strerror}") from None
-        if (len(entries) == 1 and entries[0].name != MANIFEST_NAME.split("/")[0]
-                and entries[0].is_dir(follow_symlinks=False)):
+        if (
+            len(entries) == 1
+            and entries[0].name != MANIFEST_NAME.split("/")[0]
+            and entries[0].is_dir(follow_symlinks=False)
+        ):
             return Path(entries[0].path)
         return path
 
-    def _walk(self, folder: Path, prefix: str, members: list[Member]) -> None:
+    @staticmethod
+    def _scan(folder: str) -> Iterator[os.DirEntry[str]]:
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            return iter(sorted(os.scandir(folder), key=lambda e: e.name))
         except OSError as exc:
-            raise ArchiveError(f"cannot read folder {str(folder)!r}: {exc.strerror}") from None
-        for entry in entries:
+            raise ArchiveError(f"cannot read folder {folder!r}: {exc.strerror}") from None
+
+    def _walk(self, root: Path, members: list[Member]) -> None:
+        # Depth first, in name order, without recursion: a folder may nest deeper than Python's
+        # recursion limit.
+        stack = [("", self._scan(str(root)))]
+        while stack:
+            prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if len(members) >= MAX_MEMBERS:
                 raise ArchiveError(f"{str(self.path)!r} holds more than {MAX_MEMBERS} files")
             name = prefix + entry.name
+            target = None
             try:
                 st = entry.stat(follow_symlinks=False)
+                mode, size = st.st_mode, st.st_size
+                if stat.S_ISLNK(mode):
+                    target = os.readlink(entry.path)
             except OSError as exc:
                 raise ArchiveError(f"cannot read {entry.path!r}: {exc.strerror}") from None
-            mode = st.st_mode
-            target = None
             if stat.S_ISLNK(mode):
                 kind = MemberKind.SYMLINK
-                target = str(Path(entry.path).readlink())
             elif stat.S_ISDIR(mode):
                 kind = MemberKind.DIR
             elif stat.S_ISREG(mode):
                 kind = MemberKind.FILE
             else:
                 kind = MemberKind.SPECIAL
-            size = st.st_size if kind is MemberKind.FILE else 0
-            members.append(Member(
-                name=name, raw_name=name, size=size, compressed_size=size, method="file",
-                kind=kind, link_target=target, mode=stat.S_IMODE(mode), index=len(members),
-            ))
+            size = size if kind is MemberKind.FILE else 0
+            members.append(
+                Member(
+                    name=name,
+                    raw_name=name,
+                    size=size,
+                    compressed_size=size,
+                    method="file",
+                    kind=kind,
+                    link_target=target,
+                    mode=stat.S_IMODE(mode),
+                    index=len(members),
+                )
+            )
             if kind is MemberKind.DIR:
-                self._walk(Path(entry.path), name + "/", members)
+                stack.append((name + "/", self._scan(entry.path)))
 
     @property
     def archive_size(self) -> int:
@@ -719,19 +882,14 @@ class FolderView(ArchiveView):
             fd = os.open(path, flags)
             fh: IO[bytes] = os.fdopen(fd, "rb")
             with fh:
-                while produced < member.size:
-                    data = fh.read(min(chunk_size, member.size - produced))
-                    if not data:
-                        break
-                    produced += len(data)
-                    yield data
+                produced = yield from _read_declared(fh, member.size, chunk_size)
                 grown = bool(fh.read(1))
         except OSError as exc:
-            raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}",
-                               member=member.name) from None
+            raise ArchiveError(
+                f"cannot read {str(path)!r}: {exc.strerror}", member=member.name
+            ) from None
         if produced != member.size or grown:
-            raise ArchiveError(f"{str(path)!r} changed while it was being read",
-                               member=member.name)
+            raise ArchiveError(f"{str(path)!r} changed while it was being read", member=member.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -745,8 +903,9 @@ def detect_container(path: Path) -> Container:
         with path.open("rb") as fh:
             head = fh.read(4)
     except FileNotFoundError:
-        raise ArchiveError(f"{str(path)!r} does not exist",
-                           hint="Check the path of the archive.") from None
+        raise ArchiveError(
+            f"{str(path)!r} does not exist", hint="Check the path of the archive."
+        ) from None
     except OSError as exc:
         raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
     if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ArchiveError
+from .extraction import MAX_LISTED, unsafe_members
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
 from .manifest import Flavour, detect_flavour
 from .reader import ArchiveView, Container, Member
@@ -38,7 +39,7 @@ class ArchiveSummary:
     handler_member: str | None
     #: Files the manifest names that the archive does not hold, by manifest key.
     missing_files: dict[str, str] = field(default_factory=dict)
-    #: Why the manifest could not be read, when it could not.
+    #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
 
     @property
@@ -105,6 +106,11 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
     except ArchiveError as exc:
         manifest = None
         problems.append(exc.message)
+    unsafe = unsafe_members(view.members)
+    for m, reason in unsafe[:MAX_LISTED]:
+        problems.append(f"unsafe member {m.name!r}: {reason}")
+    if len(unsafe) > MAX_LISTED:
+        problems.append(f"... and {len(unsafe) - MAX_LISTED} more unsafe members")
     flavour = detect_flavour(manifest) if manifest is not None else None
     names = {m.name for m in view.members if m.is_file}
     origin = member = None
