@@ -394,3 +394,35 @@ def test_reproducible_with_source_date_epoch(
         model_name="m", model_path=folder, handler="svc", export_path=tmp_path / "b"
     )
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_help_lists_flags(cli: Cli) -> None:
+    result = cli("legacy", "--help")
+    assert result.exit_code == 0
+    for flag in [
+        "--model-name",
+        "--model-path",
+        "--handler",
+        "--runtime",
+        "--export-path",
+        "--archive-format",
+        "--force",
+        "--exclude",
+        "--convert",
+        "--dry-run",
+        "--json",
+        "Default: the current folder",
+    ]:
+        assert flag in result.stdout
+    result = cli("convert", "--help")
+    assert result.exit_code == 0
+    for flag in [
+        "--to",
+        "--version",
+        "--runtime",
+        "--output",
+        "--force",
+        "--dry-run",
+        "Default: NAME-torchserve.mar",
+    ]:
+        assert flag in result.stdout

@@ -255,7 +255,7 @@ def legacy(
     export_path: Optional[Path] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). [default: current folder]",
+        help="Folder to write into (created if missing). Default: the current folder.",
     ),
     archive_format: LegacyFormatChoice = typer.Option(
         LegacyFormatChoice.default,
@@ -266,6 +266,7 @@ def legacy(
     exclude: Optional[list[str]] = typer.Option(
         None,
         "--exclude",
+        metavar="GLOB",
         help="Leave out what this gitignore-style pattern matches (repeatable), e.g. '*.onnx', "
         "'data/', '/notes.txt'. A .marignore file in the model folder is read too.",
         show_default=False,
@@ -392,7 +393,7 @@ def convert(
     version: Optional[str] = typer.Option(
         None,
         "--version",
-        help="model.modelVersion to record. [default: the archive's, else 1.0 for TorchServe]",
+        help="model.modelVersion to record. Default: the archive's, else 1.0 for TorchServe.",
         show_default=False,
     ),
     runtime: Optional[LegacyRuntimeChoice] = typer.Option(
@@ -406,8 +407,8 @@ def convert(
         None,
         "-o",
         "--output",
-        help="Where to write. [default: NAME-torchserve.mar (or .tar.gz, or a folder) beside "
-        "the input]",
+        help="Where to write. Default: NAME-torchserve.mar (or NAME-mms.mar; .tar.gz or a folder "
+        "for those inputs) beside the input.",
         show_default=False,
     ),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
