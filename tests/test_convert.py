@@ -345,6 +345,10 @@ def test_no_manifest(cli: Cli, tmp_path: Path) -> None:
     result = cli("convert", source, "--to", "torchserve")
     assert result.exit_code == 1
     assert f"'{source}' has no MAR-INF/MANIFEST.json" in result.stderr
+    old = make_zip(tmp_path / "old.mar", {"MANIFEST.json": b'{"Model": {}}'}, None)
+    result = cli("convert", old, "--to", "torchserve")
+    assert result.exit_code == 1
+    assert "top-level MANIFEST.json is MMS 0.x's format" in result.stderr
 
 
 def test_manifest_problems_are_listed_together(cli: Cli, tmp_path: Path) -> None:

@@ -334,9 +334,16 @@ def plan_convert(
         )
     manifest = view.manifest()
     if manifest is None:
+        old_format = view.get("MANIFEST.json") is not None
         raise ArchiveError(
-            f"{str(source)!r} has no {MANIFEST_NAME}, so there is no manifest to convert",
-            hint="Build the archive with `mararch create` (TorchServe) or `mararch legacy` (MMS).",
+            f"{str(source)!r} has no {MANIFEST_NAME}, so there is no manifest to convert"
+            + (
+                " (its top-level MANIFEST.json is MMS 0.x's format, which convert does not read)"
+                if old_format
+                else ""
+            ),
+            hint="Unpack it and rebuild it from its files with `mararch legacy` (MMS) or "
+            "`mararch create` (TorchServe).",
         )
     if manifest_mod.detect_flavour(manifest) is target:
         article, other = (
