@@ -231,6 +231,11 @@ def test_exclude_through_the_api(folder: Path, tmp_path: Path) -> None:
         exclude=["*.onnx", "weights.*"],
     )
     assert [e.name for e in plan.entries] == [MANIFEST, "svc.py"]
+    # A single pattern as a plain string is one pattern.
+    plan = mararch.plan_legacy(
+        model_name="m", model_path=folder, handler="svc", export_path=tmp_path, exclude="*.onnx"
+    )
+    assert [e.name for e in plan.entries] == [MANIFEST, "svc.py", "weights.bin"]
 
 
 def test_exclusions_in_dry_run(folder: Path, cli: Cli) -> None:

@@ -70,22 +70,17 @@ def collect_model_folder(
     model_path: Path, rules: IgnoreRules, skip: Callable[[Path], bool] = lambda path: False
 ) -> list[Source]:
     """Every file below `model_path` that MMS's rules and `rules` keep, in walk order."""
-    skip_path = skip
 
     def keep_dir(name: str, rel: str) -> bool:
         return (
-            mms_keeps_folder(name)
-            and not rules.ignored(rel, True)
-            and not skip_path(model_path / rel)
+            mms_keeps_folder(name) and not rules.ignored(rel, True) and not skip(model_path / rel)
         )
 
     def keep_file(name: str, rel: str) -> bool:
         return mms_keeps_file(name) and not rules.ignored(rel, False)
 
     return list(
-        walk_folder(
-            model_path, "--model-path", keep_dir=keep_dir, keep_file=keep_file, skip=skip_path
-        )
+        walk_folder(model_path, "--model-path", keep_dir=keep_dir, keep_file=keep_file, skip=skip)
     )
 
 
@@ -132,7 +127,8 @@ def plan_legacy(
             f"invalid value {rt.value!r} for --runtime: MMS runs 'python', 'python2' or 'python3'",
             hint="LSP (C++) archives for TorchServe are built by `mararch create`.",
         )
-    rules = rules_from_excludes(list(exclude))
+    # One pattern given as a plain string is one pattern, not one per character.
+    rules = rules_from_excludes([exclude] if isinstance(exclude, str) else list(exclude))
     zip_policy, level = resolve_compression(fmt, None, None)
     timestamp = source_date_epoch()
 
@@ -151,8 +147,8 @@ def plan_legacy(
 
     members = _Members()
     if folder is not None:
-        output_abs = Path(os.path.abspath(output))
-        folder_abs = Path(os.path.abspath(folder))
+        output_abs = Path(os.path.realpath(output))
+        folder_abs = Path(os.path.realpath(folder))
         if fmt is ArchiveFormat.NO_ARCHIVE and (
             output_abs == folder_abs or output_abs in folder_abs.parents
         ):
