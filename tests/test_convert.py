@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shutil
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -434,3 +435,25 @@ def test_api_refusal_is_a_spec_error(tmp_path: Path) -> None:
     source = golden("tgz", tmp_path / "in")
     with pytest.raises(SpecError, match="python2"):
         mararch.convert(source, to="torchserve")
+
+
+def test_zip_members_are_copied_without_recompressing(tmp_path: Path) -> None:
+    # Level 1 deflate: recompressing (at any other level) would change the compressed bytes.
+    payload = b"".join(b"line %d of a vocabulary file\n" % i for i in range(20_000))
+    source = tmp_path / "m.mar"
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("vocab.txt", payload)
+        zf.writestr(MANIFEST, json.dumps(MMS_MANIFEST))
+    out = mararch.convert(source, to="torchserve", output=tmp_path / "ts.mar").plan.output
+
+    def raw(path: Path) -> bytes:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("vocab.txt")
+            assert zf.read(info) == payload
+        data = path.read_bytes()
+        off = info.header_offset
+        name_len, extra_len = struct.unpack("<HH", data[off + 26 : off + 30])
+        start = off + 30 + name_len + extra_len
+        return data[start : start + info.compress_size]
+
+    assert raw(out) == raw(source)

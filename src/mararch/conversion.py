@@ -26,7 +26,7 @@ from .extraction import unsafe_members
 from .handlers import BUILTIN_HANDLERS, split_function
 from .manifest import Flavour
 from .output import check_destination
-from .reader import ArchiveView, Container, Member, MemberKind
+from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 from .spec import (
     MANIFEST_NAME,
     MAR_INF,
@@ -93,6 +93,8 @@ def _version(model: dict[str, Any], version: str | None, problems: list[str]) ->
             problems.append("--version is empty: give the model's version, e.g. 1.0")
         return version
     existing = model.get("modelVersion")
+    if isinstance(existing, (int, float)) and not isinstance(existing, bool):
+        return str(existing)
     return existing if isinstance(existing, str) and existing else None
 
 
@@ -255,13 +257,13 @@ def _entry(view: ArchiveView, member: Member) -> Entry:
         return view.iter_member(member)
 
     stored = None
-    iter_stored: Callable[[Member], Iterator[bytes]] | None = getattr(view, "iter_stored", None)
-    if iter_stored is not None and member.crc is not None and member.method in ZIP_METHOD_IDS:
+    if isinstance(view, ZipView) and member.crc is not None and member.method in ZIP_METHOD_IDS:
+        zip_view = view
         stored = StoredData(
             ZIP_METHOD_IDS[member.method],
             member.crc,
             member.compressed_size,
-            lambda: iter_stored(member),
+            lambda: zip_view.iter_stored(member),
         )
     executable = member.mode is not None and bool(member.mode & 0o100)
     return Entry(
