@@ -434,3 +434,26 @@ def test_help_lists_flags(cli: Cli) -> None:
         "Default: NAME-torchserve.mar",
     ]:
         assert flag in text
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+def test_failed_build_keeps_the_previous_output(fmt: str, folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = mararch.create_legacy(
+        model_name="m", model_path=folder, handler="svc", export_path=out, archive_format=fmt
+    )
+    before = tree(out) if first.is_dir() else {first.name: first.read_bytes()}
+    plan = mararch.plan_legacy(
+        model_name="m",
+        model_path=folder,
+        handler="svc",
+        export_path=out,
+        archive_format=fmt,
+        force=True,
+    )
+    (folder / "weights.bin").unlink()  # vanishes between planning and writing
+    with pytest.raises(InputError, match=r"weights\.bin"):
+        mararch.build(plan)
+    after = tree(out) if first.is_dir() else {first.name: first.read_bytes()}
+    assert after == before
+    assert sorted(p.name for p in out.iterdir()) == [first.name], "no temporary left behind"
