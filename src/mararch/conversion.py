@@ -252,7 +252,7 @@ def _check_output(
     check_destination(output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force)
 
 
-def _entry(view: ArchiveView, member: Member) -> Entry:
+def _entry(view: ArchiveView, member: Member, origin: str | None = None) -> Entry:
     def stream() -> Iterator[bytes]:
         return view.iter_member(member)
 
@@ -270,7 +270,7 @@ def _entry(view: ArchiveView, member: Member) -> Entry:
         member.name,
         None,
         member.size,
-        origin=f"{view.path}:{member.name}",
+        origin=origin or f"{view.path}:{member.name}",
         executable=executable,
         stream=stream,
         stored=stored,
@@ -371,8 +371,14 @@ def plan_convert(
         if member.name == MANIFEST_NAME:
             # The new manifest takes the old one's place; every other member keeps its order.
             entries.append(Entry(MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
-        elif member.name == DIGESTS_NAME and (digests := _updated_digests(view, member, data)):
-            entries.append(Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests"))
+        elif member.name == DIGESTS_NAME:
+            # origin "digests" tells `build` that the archive's own digests are kept, not redone.
+            digests = _updated_digests(view, member, data)
+            entries.append(
+                Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests")
+                if digests is not None
+                else _entry(view, member, origin="digests")
+            )
         else:
             entries.append(_entry(view, member))
     # A tgz keeps its top folder: TorchServe strips the first component of every member.
