@@ -377,7 +377,7 @@ def extract(
         console.show_extract(result)
 
 
-class TargetChoice(str, Enum):
+class ServerChoice(str, Enum):
     torchserve = "torchserve"
     mms = "mms"
 
@@ -387,7 +387,7 @@ def convert(
     archive: Path = typer.Argument(
         ..., help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."
     ),
-    to: TargetChoice = typer.Option(
+    to: ServerChoice = typer.Option(
         ..., "--to", help="The server to convert for: torchserve, or mms.", show_default=False
     ),
     version: Optional[str] = typer.Option(
