@@ -457,3 +457,51 @@ def test_zip_members_are_copied_without_recompressing(tmp_path: Path) -> None:
         return data[start : start + info.compress_size]
 
     assert raw(out) == raw(source)
+
+
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"
+
+
+def member_bytes(path: Path) -> dict[str, bytes]:
+    """{name: data} of any archive, through mararch's one reader."""
+    with mararch.open_archive(path) as view:
+        return {m.name: b"".join(view.iter_member(m)) for m in view.members if m.is_file}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "out_name"),
+    [
+        ("tma_default.mar", "tma_default-mms.mar"),
+        ("tma_zip_store.mar", "tma_zip_store-mms.mar"),
+        ("tma_tgz.tar.gz", "tma_tgz-mms.tar.gz"),
+        ("tma_no_archive", "tma_no_archive-mms"),
+    ],
+)
+def test_torch_model_archiver_archives_to_mms(
+    fixture: str, out_name: str, cli: Cli, tmp_path: Path
+) -> None:
+    """Archives made by torch-model-archiver 0.12.0 (tests/fixtures/reference) go to MMS."""
+    source = tmp_path / fixture
+    if (REFERENCE / fixture).is_dir():
+        shutil.copytree(REFERENCE / fixture, source)
+    else:
+        shutil.copy2(REFERENCE / fixture, source)
+    result = cli("convert", source, "--to", "mms")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / out_name
+    name = fixture.split(".", maxsplit=1)[0]
+    old, new = member_bytes(source), member_bytes(out)
+    manifest = json.loads(new.pop(MANIFEST))
+    old.pop(MANIFEST)
+    assert new == old
+    assert manifest == {
+        "runtime": "python",
+        "model": {"modelName": name, "handler": "my_handler.py", "modelVersion": "1.0"},
+        "modelServerVersion": "1.0",
+        "implementationVersion": "1.0",
+        "specificationVersion": "1.0",
+    }
+    if fixture == "tma_zip_store.mar":
+        # Stored members stay stored: they are copied as they are, not recompressed.
+        methods = {n: m[0] for n, m in zip_members(out).items() if n != MANIFEST}
+        assert set(methods.values()) == {zipfile.ZIP_STORED}
