@@ -238,6 +238,15 @@ def test_exclude_through_the_api(folder: Path, tmp_path: Path) -> None:
     assert [e.name for e in plan.entries] == [MANIFEST, "svc.py", "weights.bin"]
 
 
+def test_dry_run_shows_the_manifest(folder: Path, cli: Cli) -> None:
+    result = cli(*legacy_args(folder, "--dry-run"))
+    assert result.exit_code == 0, result.output
+    assert '\n  "runtime": "python",\n' in result.stdout
+    assert '"specificationVersion": "1.0"' in result.stdout
+    assert "nothing was written" in result.stdout
+    assert not (cli.cwd / "m.mar").exists()
+
+
 def test_exclusions_in_dry_run(folder: Path, cli: Cli) -> None:
     (folder / ".hidden").write_text("x")
     result = cli(*legacy_args(folder, "--dry-run", "--json"))
