@@ -15,15 +15,19 @@ __all__ = [
     "ArchiveView",
     "BuildResult",
     "Compression",
+    "Conversion",
     "ExtractResult",
     "MararchError",
     "Runtime",
     "__version__",
     "build",
+    "convert",
     "create",
+    "create_legacy",
     "extract",
     "open_archive",
     "plan_create",
+    "plan_legacy",
 ]
 
 _LAZY = {
@@ -40,12 +44,18 @@ _LAZY = {
     "build": "mararch.builder",
     "create": "mararch.builder",
     "plan_create": "mararch.builder",
+    "create_legacy": "mararch.legacy",
+    "Conversion": "mararch.conversion",
+    "convert": "mararch.conversion",
+    "plan_legacy": "mararch.legacy",
 }
 
 if TYPE_CHECKING:
     from .builder import BuildResult, build, create, plan_create
+    from .conversion import Conversion, convert
     from .errors import ArchiveError, MararchError
     from .extraction import ExtractResult, extract
+    from .legacy import create_legacy, plan_legacy
     from .reader import ArchiveView, open_archive
     from .spec import ArchiveFormat, Compression, Runtime
 

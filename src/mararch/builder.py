@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from . import manifest as manifest_mod
 from .errors import ConflictError, InputError, MararchError, SpecError, UsageError
@@ -123,6 +123,56 @@ def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> t
     return tuple(sorted(entries, key=lambda e: e.name))
 
 
+def plan_output(
+    problems: _Collector,
+    model_name: str | None,
+    export_path: PathLike | None,
+    fmt: ArchiveFormat,
+    force: bool,
+) -> Path:
+    """The output path for a build; a bad export folder or an existing output is a problem."""
+    export_dir = Path(export_path) if export_path is not None else Path.cwd()
+    if export_dir.exists() and not export_dir.is_dir():
+        problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
+    output = fmt.output_path(export_dir, model_name or "model")
+    if model_name:
+        problems.attempt(
+            check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force
+        )
+    return output
+
+
+def own_outputs(output: Path) -> Callable[[Path], bool]:
+    """A `skip` predicate for input walks: the output itself and mararch's temporaries."""
+    output_abs = Path(os.path.abspath(output))
+
+    def skip(path: Path) -> bool:
+        # A previous build must never be packed into the new one (e.g. --extra-files '*').
+        absolute = Path(os.path.abspath(path))
+        return absolute == output_abs or TEMP_MARKER in path.name or ".mararch-" in path.name
+
+    return skip
+
+
+def check_inputs_outside(
+    problems: _Collector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
+) -> None:
+    """A no-archive build replaces its output folder: no input may live inside it."""
+    if fmt is not ArchiveFormat.NO_ARCHIVE:
+        return
+    output_abs = Path(os.path.abspath(output))
+    for src in sources:
+        if output_abs in Path(os.path.abspath(src.path)).parents:
+            problems.errors.append(
+                InputError(
+                    f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "
+                    "which the build replaces",
+                    path=str(src.path),
+                    hint="Choose another --export-path or --model-name.",
+                )
+            )
+
+
 def plan_create(
     *,
     model_name: str | None,
@@ -165,20 +215,8 @@ def plan_create(
             "or the path of a handler .py file)"
         )
 
-    export_dir = Path(export_path) if export_path is not None else Path.cwd()
-    if export_dir.exists() and not export_dir.is_dir():
-        problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
-    output = fmt.output_path(export_dir, model_name or "model")
-    if model_name:
-        problems.attempt(
-            check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force
-        )
-    output_abs = Path(os.path.abspath(output))
-
-    def skip(path: Path) -> bool:
-        # A previous build must never be packed into the new one (e.g. --extra-files '*').
-        absolute = Path(os.path.abspath(path))
-        return absolute == output_abs or TEMP_MARKER in path.name or ".mararch-" in path.name
+    output = plan_output(problems, model_name, export_path, fmt, force)
+    skip = own_outputs(output)
 
     members = _Members()
     singles: list[tuple[PathLike | None, str]] = [
@@ -230,17 +268,7 @@ def plan_create(
             src = problems.attempt(file_source, p, p.name, origin)
             if src is not None:
                 problems.attempt(members.add, src)
-    if fmt is ArchiveFormat.NO_ARCHIVE:
-        for src in members.by_name.values():
-            if output_abs in Path(os.path.abspath(src.path)).parents:
-                problems.errors.append(
-                    InputError(
-                        f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "
-                        "which the build replaces",
-                        path=str(src.path),
-                        hint="Choose another --export-path or --model-name.",
-                    )
-                )
+    check_inputs_outside(problems, members.by_name.values(), output, fmt)
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar
 
 import typer
 
 from . import __version__
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+
+if TYPE_CHECKING:
+    from .spec import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -174,8 +177,7 @@ def create(
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
     with errors_to_exit_codes():
-        from . import console
-        from .builder import build, plan_create
+        from .builder import plan_create
 
         plan = plan_create(
             model_name=need(model_name, "--model-name", "Model name"),
@@ -193,18 +195,107 @@ def create(
             compression=compression.value if compression is not None else None,
             level=level,
         )
-        if dry_run:
-            if json_output:
-                console.print_json(console.plan_json(plan))
-            else:
-                console.show_plan(plan)
-            return
-        with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-            result = build(plan, progress=progress, digest=json_output)
+        run_plan(plan, dry_run=dry_run, json_output=json_output)
+
+
+def run_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> None:
+    """Show a plan (--dry-run) or write it with a progress bar, then report what was written."""
+    from . import console
+    from .builder import build
+
+    if dry_run:
         if json_output:
-            console.print_json(console.result_json(result))
+            console.print_json(console.plan_json(plan))
         else:
-            console.show_result(result)
+            console.show_plan(plan)
+        return
+    with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
+        result = build(plan, progress=progress, digest=json_output)
+    if json_output:
+        console.print_json(console.result_json(result))
+    else:
+        console.show_result(result)
+
+
+class LegacyFormatChoice(str, Enum):
+    default = "default"
+    tgz = "tgz"
+    no_archive = "no-archive"
+
+
+class LegacyRuntimeChoice(str, Enum):
+    python = "python"
+    python2 = "python2"
+    python3 = "python3"
+
+
+@app.command(no_args_is_help=False)
+def legacy(
+    model_name: Optional[str] = typer.Option(
+        None,
+        "--model-name",
+        help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
+        show_default=False,
+    ),
+    model_path: Optional[Path] = typer.Option(
+        None,
+        "--model-path",
+        help="The folder holding the model's files; all of it is packaged, minus exclusions.",
+        show_default=False,
+    ),
+    handler: Optional[str] = typer.Option(
+        None,
+        "--handler",
+        help="module[:function] of the service file in the model folder, e.g. service:handle.",
+        show_default=False,
+    ),
+    runtime: LegacyRuntimeChoice = typer.Option(
+        LegacyRuntimeChoice.python, "--runtime", help="Runtime of the handler."
+    ),
+    export_path: Optional[Path] = typer.Option(
+        None,
+        "--export-path",
+        help="Folder to write into (created if missing). Default: the current folder.",
+    ),
+    archive_format: LegacyFormatChoice = typer.Option(
+        LegacyFormatChoice.default,
+        "--archive-format",
+        help="default: NAME.mar (zip); tgz: NAME.tar.gz; no-archive: a folder NAME/.",
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
+    exclude: Optional[list[str]] = typer.Option(
+        None,
+        "--exclude",
+        metavar="GLOB",
+        help="Leave out what this gitignore-style pattern matches (repeatable), e.g. '*.onnx', "
+        "'data/', '/notes.txt'. A .marignore file in the model folder is read too.",
+        show_default=False,
+    ),
+    convert: bool = typer.Option(
+        False, "-c", "--convert", help="Not supported (ONNX to MXNet conversion needs MXNet)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Build an MMS model archive from a model folder (model-archiver 1.0.3's flags and output)."""
+    with errors_to_exit_codes():
+        from .legacy import convert_unsupported, plan_legacy
+
+        if convert:
+            raise convert_unsupported()
+        plan = plan_legacy(
+            model_name=need(model_name, "--model-name", "Model name"),
+            model_path=need(
+                str(model_path) if model_path else None, "--model-path", "Model folder"
+            ),
+            handler=need(handler, "--handler", "Handler (module[:function])"),
+            runtime=runtime.value,
+            export_path=export_path,
+            archive_format=archive_format.value,
+            force=force,
+            exclude=exclude or (),
+        )
+        run_plan(plan, dry_run=dry_run, json_output=json_output)
 
 
 @app.command()
@@ -284,6 +375,64 @@ def extract(
                     progress=progress,
                 )
         console.show_extract(result)
+
+
+class ServerChoice(str, Enum):
+    torchserve = "torchserve"
+    mms = "mms"
+
+
+@app.command()
+def convert(
+    archive: Path = typer.Argument(
+        ..., help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."
+    ),
+    to: ServerChoice = typer.Option(
+        ..., "--to", help="The server to convert for: torchserve, or mms.", show_default=False
+    ),
+    version: Optional[str] = typer.Option(
+        None,
+        "--version",
+        help="model.modelVersion to record. Default: the archive's, else 1.0 for TorchServe.",
+        show_default=False,
+    ),
+    runtime: Optional[LegacyRuntimeChoice] = typer.Option(
+        None,
+        "--runtime",
+        help="Runtime to record instead of the archive's, e.g. python3 for a python2 archive "
+        "whose handler runs on Python 3.",
+        show_default=False,
+    ),
+    output: Optional[Path] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Where to write. Default: NAME-torchserve.mar (or NAME-mms.mar; .tar.gz or a folder "
+        "for those inputs) beside the input.",
+        show_default=False,
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Rewrite an archive's manifest for TorchServe (or MMS); every other member is kept as is."""
+    with errors_to_exit_codes():
+        from . import console
+        from .conversion import plan_convert
+        from .reader import open_archive
+
+        with open_archive(archive) as view:
+            conversion = plan_convert(
+                view,
+                to=to.value,
+                version=version,
+                runtime=runtime.value if runtime is not None else None,
+                output=output,
+                force=force,
+            )
+            for note in conversion.notes:
+                console.warn(note)
+            run_plan(conversion.plan, dry_run=dry_run, json_output=json_output)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -112,7 +112,9 @@ def show_plan(plan: Plan) -> None:
     stdout.print(plan_table(plan))
     stdout.print(f"{len(plan.entries)} members, {human_size(plan.total_size)} in all")
     stdout.print("MAR-INF/MANIFEST.json:")
-    stdout.print(safe_text(json.dumps(plan.manifest, indent=2)))
+    # Line by line: safe_text escapes control characters, newlines included.
+    for line in json.dumps(plan.manifest, indent=2).splitlines():
+        stdout.print(safe_text(line))
     stdout.print("[dim]dry run: nothing was written[/]")
 
 

@@ -487,6 +487,17 @@ class ZipView(ArchiveView):
         return members
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
+        return self._iter_zip(member, chunk_size, raw=False)
+
+    def iter_stored(self, member: Member, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield a file member's data as stored (still compressed), for copying it into another
+        zip unchanged; the data is inflated alongside and checked exactly as `iter_member` does."""
+        if not member.is_file:
+            raise ArchiveError(f"member {member.name!r} is a {member.kind.value}, not a file",
+                               member=member.name)
+        return self._iter_zip(member, chunk_size, raw=True)
+
+    def _iter_zip(self, member: Member, chunk_size: int, raw: bool) -> Iterator[bytes]:
         name = member.name
         if member.encrypted:
             raise ArchiveError(
@@ -514,7 +525,7 @@ class ZipView(ArchiveView):
             try:
                 start = self._data_start(fh, member)
                 fh.seek(start)
-                yield from self._checked(fh, member, chunk_size)
+                yield from self._checked(fh, member, chunk_size, raw)
             except OSError as exc:
                 raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
             except zlib.error as exc:
@@ -560,7 +571,10 @@ class ZipView(ArchiveView):
             )
         return start
 
-    def _checked(self, fh: BinaryIO, member: Member, chunk_size: int) -> Iterator[bytes]:
+    def _checked(
+        self, fh: BinaryIO, member: Member, chunk_size: int, raw: bool = False
+    ) -> Iterator[bytes]:
+        """The member's data, inflated and checked; with `raw`, the stored bytes are yielded."""
         name = member.name
         remaining_in = member.compressed_size
         produced = 0
@@ -574,6 +588,8 @@ class ZipView(ArchiveView):
                 if not data:
                     raise ArchiveError(f"member {name!r} is truncated", member=name)
                 remaining_in -= len(data)
+                if raw:
+                    yield data
             if inflater is not None:
                 # Ask for at most one byte past the declared size: enough to catch a lie.
                 out = inflater.decompress(data, max(1, min(chunk_size, member.size - produced + 1)))
@@ -587,7 +603,7 @@ class ZipView(ArchiveView):
                 )
             produced += len(out)
             crc = zlib.crc32(out, crc)
-            if out:
+            if out and not raw:
                 yield out
             if inflater is not None and inflater.eof:
                 break

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from .errors import UsageError
 
@@ -99,8 +101,25 @@ def source_date_epoch() -> int | None:
 
 
 @dataclass(frozen=True)
+class StoredData:
+    """A zip member's bytes as already compressed in another archive, copied without recompressing.
+
+    `chunks()` yields exactly `compressed_size` bytes of `method` (0 stored, 8 deflated) data.
+    """
+
+    method: int
+    crc: int
+    compressed_size: int
+    chunks: Callable[[], Iterator[bytes]]
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One member of the archive: its name inside, and where its bytes come from."""
+    """One member of the archive: its name inside, and where its bytes come from.
+
+    Exactly one of `source` (a file), `data` (bytes in memory) and `stream` (chunks read from
+    another archive) is set. `stored`, with `stream`, lets a zip writer copy compressed bytes as is.
+    """
 
     name: str
     source: Path | None
@@ -109,10 +128,12 @@ class Entry:
     origin: str = ""
     executable: bool = False
     mtime: float | None = None
+    stream: Callable[[], Iterator[bytes]] | None = None
+    stored: StoredData | None = None
 
     def __post_init__(self) -> None:
-        if (self.source is None) == (self.data is None):
-            raise ValueError("an entry has exactly one of source and data")
+        if sum(x is not None for x in (self.source, self.data, self.stream)) != 1:
+            raise ValueError("an entry has exactly one of source, data and stream")
 
 
 @dataclass(frozen=True)

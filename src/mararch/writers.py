@@ -63,6 +63,12 @@ def read_chunks(entry: Entry, progress: Progress) -> Iterator[bytes]:
         progress.advance(len(entry.data))
         yield entry.data
         return
+    if entry.stream is not None:
+        # Another archive's member: its reader checks the size and CRC as it streams.
+        for chunk in entry.stream():
+            progress.advance(len(chunk))
+            yield chunk
+        return
     assert entry.source is not None
     seen = 0
     try:
@@ -181,7 +187,13 @@ class ZipWriter(Writer):
         header_len = 30 + len(name) + (20 if zip64 else 0)
         fh.seek(offset + header_len)
         crc = 0
-        if method == ZIP_STORED:
+        if entry.stored is not None and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED):
+            method = entry.stored.method
+            crc = entry.stored.crc
+            for chunk in entry.stored.chunks():
+                fh.write(chunk)
+            self.progress.advance(entry.size)
+        elif method == ZIP_STORED:
             for chunk in read_chunks(entry, self.progress):
                 crc = compress.crc32(chunk, crc)
                 fh.write(chunk)

@@ -1,0 +1,426 @@
+"""`convert`: rewrite an archive's manifest for the other server, keep every other member as is.
+
+MMS archives lack what TorchServe's manifest wants (`model.modelVersion`, `archiverVersion`,
+`createdOn`) and may say `python2`, which TorchServe does not run. The other way, a TorchServe
+archive for MMS must not rely on TorchServe's built-in handlers or its C++ runtime. Whatever
+cannot be converted is refused with the reason, before anything is written.
+
+Members are read through `reader.open_archive` and written by the same writers as `create`; zip
+members are copied still compressed (checked on the way), so their bytes do not change at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import manifest as manifest_mod
+from .builder import PathLike
+from .errors import ArchiveError, OutputError, SpecError, UsageError
+from .extraction import unsafe_members
+from .handlers import BUILTIN_HANDLERS, split_function
+from .manifest import Flavour
+from .output import check_destination
+from .reader import ArchiveView, Container, Member, MemberKind, ZipView
+from .spec import (
+    MANIFEST_NAME,
+    MAR_INF,
+    MMS_RUNTIMES,
+    ArchiveFormat,
+    Compression,
+    Entry,
+    Plan,
+    Runtime,
+    StoredData,
+    model_name_problem,
+    parse_enum,
+    source_date_epoch,
+)
+
+#: Top-level keys only MMS reads; dropped on the way to TorchServe (the spec versions silently:
+#: they are what marks a manifest as MMS's).
+MMS_VERSION_KEYS = ("modelServerVersion", "implementationVersion", "specificationVersion")
+MMS_ONLY_KEYS = ("engine", "publisher", "license", "userData")
+#: TorchServe's own keys, dropped on the way to MMS.
+TORCHSERVE_STAMP_KEYS = ("createdOn", "archiverVersion")
+TORCHSERVE_MODEL_KEYS = ("serializedFile", "modelFile", "requirementsFile", "configFile")
+ZIP_METHOD_IDS = {"stored": 0, "deflated": 8}
+CONTAINER_FORMATS = {
+    Container.ZIP: ArchiveFormat.DEFAULT,
+    Container.TGZ: ArchiveFormat.TGZ,
+    Container.FOLDER: ArchiveFormat.NO_ARCHIVE,
+}
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".zip")
+#: SHA-256 of every member, recorded by `mararch create`; it covers the manifest we rewrite.
+DIGESTS_NAME = f"{MAR_INF}/digests.json"
+MAX_DIGESTS_SIZE = 64 << 20
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A checked conversion: the plan to write, and notes on what was dropped or assumed."""
+
+    plan: Plan
+    source: Path
+    target: Flavour
+    notes: tuple[str, ...]
+
+
+def _model_section(manifest: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    model = manifest.get("model")
+    if not isinstance(model, dict):
+        problems.append("the manifest has no 'model' object")
+        return {}
+    name = model.get("modelName")
+    if not isinstance(name, str) or not name:
+        problems.append("the manifest has no model.modelName")
+    elif (msg := model_name_problem(name)) is not None:
+        problems.append(f"model.modelName: {msg}")
+    handler = model.get("handler")
+    if not isinstance(handler, str) or not handler:
+        problems.append("the manifest has no model.handler, which both servers need to load it")
+    return model
+
+
+def _version(model: dict[str, Any], version: str | None, problems: list[str]) -> str | None:
+    if version is not None:
+        if not version.strip():
+            problems.append("--version is empty: give the model's version, e.g. 1.0")
+        return version
+    existing = model.get("modelVersion")
+    if isinstance(existing, (int, float)) and not isinstance(existing, bool):
+        return str(existing)
+    return existing if isinstance(existing, str) and existing else None
+
+
+def _extra_model_keys(model: dict[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in model.items() if k not in skip}
+
+
+def to_torchserve(
+    manifest: dict[str, Any],
+    *,
+    version: str | None,
+    runtime: Runtime | None,
+    timestamp: int | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """An MMS manifest rewritten for TorchServe, and notes; SpecError lists what cannot be.
+
+    The caller has checked that `manifest` is not TorchServe's already.
+    """
+    problems: list[str] = []
+    notes: list[str] = []
+    model = _model_section(manifest, problems)
+    raw_runtime = manifest.get("runtime")
+    if runtime is not None:
+        rt = runtime
+        if raw_runtime != rt.value:
+            notes.append(f"runtime {raw_runtime!r} replaced by {rt.value!r} (--runtime)")
+    elif raw_runtime == Runtime.PYTHON2.value:
+        rt = Runtime.PYTHON2
+        problems.append(
+            "runtime 'python2' is not a TorchServe runtime (TorchServe runs 'python', "
+            "'python3' or 'LSP'), and Python 2 handler code may not run on Python 3; "
+            "if the handler runs on Python 3, pass --runtime python3"
+        )
+    elif raw_runtime in (Runtime.PYTHON.value, Runtime.PYTHON3.value):
+        rt = Runtime(raw_runtime)
+    else:
+        rt = Runtime.PYTHON
+        problems.append(
+            f"runtime {raw_runtime!r} is not one MMS writes ('python', 'python2', 'python3'); "
+            "pass --runtime python or python3 to set it"
+        )
+    chosen = _version(model, version, problems)
+    if chosen is None:
+        chosen = "1.0"
+        notes.append("model.modelVersion set to '1.0' (MMS archives have none; see --version)")
+    if problems:
+        raise SpecError(problems, hint="Nothing was written.")
+    result = manifest_mod.torchserve_manifest(
+        model_name=model["modelName"],
+        version=chosen,
+        handler=model["handler"],
+        runtime=rt.value,
+        timestamp=timestamp,
+    )
+    result["model"].update(_extra_model_keys(model, ("modelName", "handler", "modelVersion")))
+    dropped = [k for k in MMS_ONLY_KEYS if k in manifest]
+    if dropped:
+        notes.append(
+            f"dropped MMS-only manifest fields TorchServe does not read: {', '.join(dropped)}"
+        )
+    skip = (*MMS_VERSION_KEYS, *MMS_ONLY_KEYS, "runtime", "model", *TORCHSERVE_STAMP_KEYS)
+    extras = {k: v for k, v in manifest.items() if k not in skip}
+    archiver_version = result.pop("archiverVersion")
+    result.update(extras)
+    result["archiverVersion"] = archiver_version
+    return result, notes
+
+
+def to_mms(
+    manifest: dict[str, Any], *, version: str | None, runtime: Runtime | None
+) -> tuple[dict[str, Any], list[str]]:
+    """A TorchServe manifest rewritten for MMS, and notes; SpecError lists what cannot be."""
+    problems: list[str] = []
+    notes: list[str] = []
+    model = _model_section(manifest, problems)
+    raw_runtime = manifest.get("runtime")
+    if runtime is not None:
+        rt = runtime
+    elif raw_runtime in (Runtime.PYTHON.value, Runtime.PYTHON3.value):
+        rt = Runtime(raw_runtime)
+    else:
+        rt = Runtime.PYTHON
+        problems.append(
+            f"runtime {raw_runtime!r} cannot run on MMS, which runs Python handlers only "
+            "('python', 'python2', 'python3')"
+            + ("; a C++ (LSP) handler has no MMS equivalent" if raw_runtime == "LSP" else "")
+        )
+    if rt not in MMS_RUNTIMES:
+        problems.append(f"--runtime {rt.value!r}: MMS runs 'python', 'python2' or 'python3'")
+    handler = model.get("handler")
+    if isinstance(handler, str) and split_function(handler)[0] in BUILTIN_HANDLERS:
+        problems.append(
+            f"handler {handler!r} is a TorchServe built-in handler; MMS does not have it "
+            "(package your own handler file and rebuild with `mararch legacy`)"
+        )
+    chosen = _version(model, version, problems)
+    if problems:
+        raise SpecError(problems, hint="Nothing was written.")
+    result = manifest_mod.mms_manifest(
+        model_name=model["modelName"], handler=model["handler"], runtime=rt.value
+    )
+    skip = ("modelName", "handler", "modelVersion", *TORCHSERVE_MODEL_KEYS)
+    if chosen is not None:
+        result["model"]["modelVersion"] = chosen
+    result["model"].update(_extra_model_keys(model, skip))
+    dropped = [f"model.{k}" for k in TORCHSERVE_MODEL_KEYS if k in model]
+    if dropped:
+        notes.append(
+            f"dropped TorchServe-only manifest fields MMS does not read: {', '.join(dropped)} "
+            "(the files themselves are kept)"
+        )
+    extras = {
+        k: v for k, v in manifest.items() if k not in ("runtime", "model", *TORCHSERVE_STAMP_KEYS)
+    }
+    result.update(extras)
+    return result, notes
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def default_output(source: Path, fmt: ArchiveFormat, target: Flavour) -> Path:
+    """`NAME-torchserve.mar` (or `.tar.gz`, or a folder) beside the input."""
+    return source.parent / f"{_stem(source)}-{target.value}{fmt.suffix}"
+
+
+def _check_output(
+    source: Path, output: Path, fmt: ArchiveFormat, target: Flavour, force: bool
+) -> None:
+    real_src = Path(os.path.realpath(source))
+    real_out = Path(os.path.realpath(output))
+    if real_out == real_src or real_src in real_out.parents or real_out in real_src.parents:
+        raise OutputError(
+            f"--output {str(output)!r} is, contains or lies inside the input "
+            f"{str(source)!r}: convert never modifies its input",
+            path=str(output),
+            hint="Choose an --output outside the input; replace the original yourself once "
+            "you have checked the converted archive.",
+        )
+    if target is Flavour.TORCHSERVE and fmt is not ArchiveFormat.NO_ARCHIVE:
+        # TorchServe picks the container by file name: only `.mar` is read as zip.
+        is_mar = output.name.lower().endswith(".mar")
+        if is_mar != (fmt is ArchiveFormat.DEFAULT):
+            want = "end in .mar" if fmt is ArchiveFormat.DEFAULT else "not end in .mar"
+            raise UsageError(
+                f"--output {str(output)!r}: a {fmt.value} archive for TorchServe must {want}, "
+                "because TorchServe reads a file as zip only when its name ends in .mar",
+                hint=f"Use e.g. {default_output(source, fmt, target).name!r}.",
+            )
+    check_destination(output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force)
+
+
+def _entry(view: ArchiveView, member: Member, origin: str | None = None) -> Entry:
+    def stream() -> Iterator[bytes]:
+        return view.iter_member(member)
+
+    stored = None
+    if isinstance(view, ZipView) and member.crc is not None and member.method in ZIP_METHOD_IDS:
+        zip_view = view
+        stored = StoredData(
+            ZIP_METHOD_IDS[member.method],
+            member.crc,
+            member.compressed_size,
+            lambda: zip_view.iter_stored(member),
+        )
+    executable = member.mode is not None and bool(member.mode & 0o100)
+    return Entry(
+        member.name,
+        None,
+        member.size,
+        origin=origin or f"{view.path}:{member.name}",
+        executable=executable,
+        stream=stream,
+        stored=stored,
+    )
+
+
+def _updated_digests(view: ArchiveView, member: Member, manifest: bytes) -> bytes | None:
+    """`MAR-INF/digests.json` (written by `mararch create`) with the new manifest's SHA-256, so
+    that the converted archive still verifies; None to keep the member as it is."""
+    try:
+        doc = json.loads(view.read_member(member, MAX_DIGESTS_SIZE).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("algorithm") != "sha256":
+        return None
+    members = doc.get("members")
+    if not isinstance(members, dict) or MANIFEST_NAME not in members:
+        return None
+    members[MANIFEST_NAME] = hashlib.sha256(manifest).hexdigest()
+    # The same layout as `create` writes: sorted names, indent 2, final newline.
+    doc = {"algorithm": "sha256", "members": {k: members[k] for k in sorted(members)}}
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+def plan_convert(
+    view: ArchiveView,
+    *,
+    to: Flavour | str,
+    version: str | None = None,
+    runtime: Runtime | str | None = None,
+    output: PathLike | None = None,
+    force: bool = False,
+) -> Conversion:
+    """Check that `view` can be converted and plan the new archive (same container as the input).
+
+    The plan reads members from `view`: build it while the view is open.
+    """
+    target = Flavour(parse_enum(Flavour, to, "--to"))
+    rt = Runtime(parse_enum(Runtime, runtime, "--runtime")) if runtime is not None else None
+    if (
+        rt is not None
+        and target is Flavour.TORCHSERVE
+        and rt not in (Runtime.PYTHON, Runtime.PYTHON3)
+    ):
+        raise UsageError(
+            f"invalid value {rt.value!r} for --runtime with --to torchserve: "
+            "choose 'python' or 'python3'"
+        )
+    fmt = CONTAINER_FORMATS[view.container]
+    source = view.path
+    out = Path(output) if output is not None else default_output(source, fmt, target)
+    _check_output(source, out, fmt, target, force)
+
+    unsafe = unsafe_members(view.members)
+    if unsafe:
+        shown = [f"{m.name!r}: {reason}" for m, reason in unsafe[:10]]
+        more = [f"... and {len(unsafe) - 10} more"] if len(unsafe) > 10 else []
+        raise ArchiveError(
+            f"{str(source)!r} holds members that cannot be copied safely:\n  "
+            + "\n  ".join(shown + more),
+            member=unsafe[0][0].name,
+            hint="Rebuild the archive from its files with `mararch create` or `mararch legacy`.",
+        )
+    manifest = view.manifest()
+    if manifest is None:
+        old_format = view.get("MANIFEST.json") is not None
+        raise ArchiveError(
+            f"{str(source)!r} has no {MANIFEST_NAME}, so there is no manifest to convert"
+            + (
+                " (its top-level MANIFEST.json is MMS 0.x's format, which convert does not read)"
+                if old_format
+                else ""
+            ),
+            hint="Unpack it and rebuild it from its files with `mararch legacy` (MMS) or "
+            "`mararch create` (TorchServe).",
+        )
+    if manifest_mod.detect_flavour(manifest) is target:
+        article, other = (
+            ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
+        )
+        raise SpecError(
+            [f"the archive already has {article} manifest: there is nothing to convert"],
+            hint=f"Use --to {other} to go the other way.",
+        )
+    timestamp = source_date_epoch()
+    if target is Flavour.TORCHSERVE:
+        new_manifest, notes = to_torchserve(
+            manifest, version=version, runtime=rt, timestamp=timestamp
+        )
+    else:
+        new_manifest, notes = to_mms(manifest, version=version, runtime=rt)
+
+    data = manifest_mod.dumps(new_manifest)
+    entries: list[Entry] = []
+    for member in view.members:
+        if member.kind is MemberKind.DIR:
+            continue
+        if member.name == MANIFEST_NAME:
+            # The new manifest takes the old one's place; every other member keeps its order.
+            entries.append(Entry(MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
+        elif member.name == DIGESTS_NAME:
+            # origin "digests" tells `build` that the archive's own digests are kept, not redone.
+            digests = _updated_digests(view, member, data)
+            entries.append(
+                Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests")
+                if digests is not None
+                else _entry(view, member, origin="digests")
+            )
+        else:
+            entries.append(_entry(view, member))
+    # A tgz keeps its top folder: TorchServe strips the first component of every member.
+    model_name = (
+        view.model_root
+        if view.container is Container.TGZ and view.model_root
+        else str(new_manifest["model"]["modelName"])
+    )
+    plan = Plan(
+        output=out,
+        archive_format=fmt,
+        model_name=model_name,
+        entries=tuple(entries),
+        manifest=new_manifest,
+        compression=Compression.DEFLATE,
+        timestamp=timestamp,
+        force=force,
+    )
+    return Conversion(plan, source, target, tuple(notes))
+
+
+def convert(
+    source: PathLike,
+    *,
+    to: Flavour | str,
+    version: str | None = None,
+    runtime: Runtime | str | None = None,
+    output: PathLike | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Conversion:
+    """Convert an archive for the other server (`to`: "torchserve" or "mms"); the input is never
+    modified. Returns the conversion (its `plan.output` is the new archive)."""
+    from .builder import build
+    from .reader import open_archive
+
+    with open_archive(source) as view:
+        conversion = plan_convert(
+            view, to=to, version=version, runtime=runtime, output=output, force=force
+        )
+        build(conversion.plan, progress=progress)
+    return conversion
+
+
+__all__ = ["Conversion", "convert", "default_output", "plan_convert", "to_mms", "to_torchserve"]

@@ -1,0 +1,228 @@
+"""`legacy`: MMS model-archiver 1.0.3's `--model-path` job on the same engine as `create`.
+
+A whole model folder is packaged with its relative paths, minus MMS's exclusions, minus what
+`.marignore` and `--exclude` name; the manifest is MMS's. Planning and writing are `create`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Callable
+
+from . import manifest as manifest_mod
+from .builder import (
+    PathLike,
+    _Collector,
+    _Members,
+    build,
+    entries_with_manifest,
+    own_outputs,
+    plan_output,
+    resolve_compression,
+)
+from .errors import InputError, OutputError, UsageError
+from .ignore import IgnoreRules, load_ignore_file, rules_from_excludes
+from .progress import OptionalProgress
+from .sources import Source, walk_folder
+from .spec import (
+    MMS_RUNTIMES,
+    ArchiveFormat,
+    Plan,
+    Runtime,
+    model_name_problem,
+    parse_enum,
+    source_date_epoch,
+)
+
+#: The formats of model-archiver 1.0.3's --archive-format.
+LEGACY_FORMATS = (ArchiveFormat.DEFAULT, ArchiveFormat.TGZ, ArchiveFormat.NO_ARCHIVE)
+#: Folders MMS never packages, at any depth (besides hidden ones).
+SKIPPED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
+#: File names MMS never packages, at any depth: an old manifest would clash with the new one.
+SKIPPED_FILES = frozenset({"MANIFEST.json"})
+#: File name endings MMS never packages; `.mar` keeps an earlier archive out of the new one.
+SKIPPED_SUFFIXES = (".pyc", ".DS_Store", ".mar")
+
+
+def mms_keeps_folder(name: str) -> bool:
+    """MMS drops hidden folders, `__MACOSX` and `__pycache__`."""
+    return not (name.startswith(".") or name in SKIPPED_FOLDERS)
+
+
+def mms_keeps_file(name: str) -> bool:
+    """MMS's documented file exclusions; unlike its code, hidden files are dropped too."""
+    return not (name.startswith(".") or name in SKIPPED_FILES or name.endswith(SKIPPED_SUFFIXES))
+
+
+def convert_unsupported() -> UsageError:
+    """The error for model-archiver's `-c/--convert`, which mararch does not implement."""
+    return UsageError(
+        "-c/--convert (ONNX to MXNet conversion) is not supported: it needs MXNet, which is "
+        "retired, and rewrites files in the model folder",
+        hint="Convert the .onnx file with MXNet's own tools first, then package the folder "
+        "without -c; or serve the ONNX model on TorchServe with `mararch create`.",
+    )
+
+
+def collect_model_folder(
+    model_path: Path, rules: IgnoreRules, skip: Callable[[Path], bool] = lambda path: False
+) -> list[Source]:
+    """Every file below `model_path` that MMS's rules and `rules` keep, in walk order."""
+
+    def keep_dir(name: str, rel: str) -> bool:
+        return (
+            mms_keeps_folder(name) and not rules.ignored(rel, True) and not skip(model_path / rel)
+        )
+
+    def keep_file(name: str, rel: str) -> bool:
+        return mms_keeps_file(name) and not rules.ignored(rel, False)
+
+    return list(
+        walk_folder(model_path, "--model-path", keep_dir=keep_dir, keep_file=keep_file, skip=skip)
+    )
+
+
+def _check_model_path(problems: _Collector, model_path: PathLike | None) -> Path | None:
+    if model_path is None or str(model_path) == "":
+        problems.problem("missing --model-path (the folder holding the model's files)")
+        return None
+    path = Path(model_path)
+    if path.is_dir():
+        return path
+    kind = "is a file, not a folder" if path.exists() else "does not exist"
+    problems.errors.append(
+        InputError(
+            f"model path {str(path)!r} {kind}",
+            path=str(path),
+            hint="Give --model-path the folder holding the model's files.",
+        )
+    )
+    return None
+
+
+def plan_legacy(
+    *,
+    model_name: str | None,
+    model_path: PathLike | None,
+    handler: str | None,
+    runtime: Runtime | str = Runtime.PYTHON,
+    export_path: PathLike | None = None,
+    archive_format: ArchiveFormat | str = ArchiveFormat.DEFAULT,
+    force: bool = False,
+    exclude: Iterable[str] = (),
+) -> Plan:
+    """Validate an MMS `--model-path` request and return the plan, collecting every problem."""
+    fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
+    if fmt not in LEGACY_FORMATS:
+        raise UsageError(
+            f"invalid value {fmt.value!r} for --archive-format: model-archiver 1.0.3 writes "
+            "'default', 'tgz' or 'no-archive'",
+            hint="Uncompressed .mar archives for TorchServe are built by `mararch create`.",
+        )
+    rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
+    if rt not in MMS_RUNTIMES:
+        raise UsageError(
+            f"invalid value {rt.value!r} for --runtime: MMS runs 'python', 'python2' or 'python3'",
+            hint="LSP (C++) archives for TorchServe are built by `mararch create`.",
+        )
+    # One pattern given as a plain string is one pattern, not one per character.
+    rules = rules_from_excludes([exclude] if isinstance(exclude, str) else list(exclude))
+    zip_policy, level = resolve_compression(fmt, None, None)
+    timestamp = source_date_epoch()
+
+    problems = _Collector()
+    if not model_name:
+        problems.problem("missing --model-name")
+    elif (msg := model_name_problem(model_name)) is not None:
+        problems.problem(msg)
+    if not handler or not handler.strip():
+        problems.problem(
+            "missing --handler (module[:function] of the service file in the model folder, "
+            "e.g. my_service:handle)"
+        )
+    folder = _check_model_path(problems, model_path)
+    output = plan_output(problems, model_name, export_path, fmt, force)
+
+    members = _Members()
+    if folder is not None:
+        output_abs = Path(os.path.realpath(output))
+        folder_abs = Path(os.path.realpath(folder))
+        if fmt is ArchiveFormat.NO_ARCHIVE and (
+            output_abs == folder_abs or output_abs in folder_abs.parents
+        ):
+            problems.errors.append(
+                OutputError(
+                    f"the output folder {str(output)!r} would replace the model folder "
+                    f"{str(folder)!r}",
+                    path=str(output),
+                    hint="Choose another --export-path or --model-name.",
+                )
+            )
+        else:
+            file_rules = problems.attempt(load_ignore_file, folder)
+            if file_rules is not None:
+                sources = problems.attempt(
+                    collect_model_folder, folder, file_rules + rules, own_outputs(output)
+                )
+                for src in sources or ():
+                    problems.attempt(members.add, src)
+                if sources is not None and not sources:
+                    problems.errors.append(
+                        InputError(
+                            f"nothing to package: every file in {str(folder)!r} is excluded "
+                            "or the folder is empty",
+                            path=str(folder),
+                            hint="Check --model-path, --exclude and the folder's .marignore.",
+                        )
+                    )
+    problems.raise_if_any()
+    assert model_name and handler
+
+    manifest = manifest_mod.mms_manifest(model_name=model_name, handler=handler, runtime=rt.value)
+    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest))
+    return Plan(
+        output=output,
+        archive_format=fmt,
+        model_name=model_name,
+        entries=entries,
+        manifest=manifest,
+        compression=zip_policy,
+        level=level,
+        timestamp=timestamp,
+        force=force,
+    )
+
+
+def create_legacy(
+    *,
+    model_name: str,
+    model_path: PathLike,
+    handler: str,
+    runtime: Runtime | str = Runtime.PYTHON,
+    export_path: PathLike | None = None,
+    archive_format: ArchiveFormat | str = ArchiveFormat.DEFAULT,
+    force: bool = False,
+    exclude: Iterable[str] = (),
+    progress: OptionalProgress = None,
+) -> Path:
+    """Build an MMS model archive from a model folder, as `model-archiver` 1.0.3 would.
+
+    Keyword arguments mirror the command-line flags; returns the output's path.
+    Raises `MararchError` subclasses.
+    """
+    plan = plan_legacy(
+        model_name=model_name,
+        model_path=model_path,
+        handler=handler,
+        runtime=runtime,
+        export_path=export_path,
+        archive_format=archive_format,
+        force=force,
+        exclude=exclude,
+    )
+    return build(plan, progress=progress).path
+
+
+__all__ = ["LEGACY_FORMATS", "convert_unsupported", "create_legacy", "plan_legacy"]
