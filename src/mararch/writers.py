@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import compress
+from .digests import DIGESTS_NAME, DigestRecorder
 from .errors import InputError
 from .progress import OptionalProgress
 from .spec import ArchiveFormat, Compression, Entry, Plan
@@ -111,16 +112,32 @@ class Writer(ABC):
         self.plan = plan
         self.progress = progress
         self.members: list[WrittenMember] = []
+        self.digests = DigestRecorder() if plan.digests else None
 
     def write_all(self) -> list[WrittenMember]:
         self.open()
         try:
             for entry in self.plan.entries:
                 self.members.append(self.add(entry))
+            if self.digests is not None:
+                self.members.append(self.add(self._digests_entry()))
             self.finish()
         finally:
             self.close()
         return self.members
+
+    # -- digests (MAR-INF/digests.json) ------------------------------------------------------
+    def chunks(self, entry: Entry) -> Iterator[bytes]:
+        """An entry's bytes (`read_chunks`), hashed on the way when digests are recorded."""
+        chunks = read_chunks(entry, self.progress)
+        return chunks if self.digests is None else self.digests.tee(entry.name, chunks)
+
+    def _digests_entry(self) -> Entry:
+        # Written last: it covers every other member, and nothing hashes it.
+        assert self.digests is not None
+        data, self.digests = self.digests.render(), None
+        self.progress.total += len(data)
+        return Entry(DIGESTS_NAME, None, len(data), data=data, origin="digests")
 
     @abstractmethod
     def open(self) -> None: ...
@@ -187,19 +204,23 @@ class ZipWriter(Writer):
         header_len = 30 + len(name) + (20 if zip64 else 0)
         fh.seek(offset + header_len)
         crc = 0
-        if entry.stored is not None and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED):
+        if (
+            entry.stored is not None
+            and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED)
+            and self.digests is None  # copied bytes are not hashed (convert keeps its digests)
+        ):
             method = entry.stored.method
             crc = entry.stored.crc
             for chunk in entry.stored.chunks():
                 fh.write(chunk)
             self.progress.advance(entry.size)
         elif method == ZIP_STORED:
-            for chunk in read_chunks(entry, self.progress):
+            for chunk in self.chunks(entry):
                 crc = compress.crc32(chunk, crc)
                 fh.write(chunk)
         else:
             deflater = compress.raw_deflater(self.plan.level)
-            for chunk in read_chunks(entry, self.progress):
+            for chunk in self.chunks(entry):
                 crc = compress.crc32(chunk, crc)
                 fh.write(deflater.compress(chunk))
             fh.write(deflater.flush())
@@ -376,7 +397,7 @@ class TarGzWriter(Writer):
         info.uname = info.gname = ""
         self._emit(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         crc = 0
-        for chunk in read_chunks(entry, self.progress):
+        for chunk in self.chunks(entry):
             crc = compress.crc32(chunk, crc)
             self._emit(chunk)
         padding = -entry.size % tarfile.BLOCKSIZE
@@ -407,10 +428,11 @@ class FolderWriter(Writer):
         target = self.path.joinpath(*entry.name.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as dst:
-            if entry.source is not None and entry.size > 0:
+            # In-kernel copies skip user space: with digests, the bytes must pass through here.
+            if entry.source is not None and entry.size > 0 and self.digests is None:
                 copy_file(entry, dst, self.progress)
             else:
-                for chunk in read_chunks(entry, self.progress):
+                for chunk in self.chunks(entry):
                     dst.write(chunk)
         os.chmod(target, entry_mode(entry))
         if self.plan.timestamp is not None:
