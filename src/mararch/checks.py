@@ -452,6 +452,8 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
     try:
         tree = ast.parse(data, filename=member)
     except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. NUL bytes, on some Python versions
+            return [_error("handler-syntax", f"cannot be parsed as Python: {exc.msg}", member)]
         return [
             _error(
                 "handler-syntax",
@@ -760,10 +762,10 @@ def verify_view(
         detected = detect_flavour(manifest)
         if flavour is None:
             flavour = detected
-            how = "detected from the manifest"
+            how = "(detected from the manifest)"
         else:
-            how = "as asked" + (
-                "" if detected is flavour else f" (the manifest looks like {detected.value}'s)"
+            how = "(as asked" + (
+                ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
             )
         out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
         names = {m.name for m in view.members if m.is_file}

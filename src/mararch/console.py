@@ -295,7 +295,7 @@ _SEVERITY_STYLE = {
 
 def _finding_line(f: Finding) -> str:
     member = f"{safe_text(f.member)}: " if f.member else ""
-    return f"  [{f.code}] {member}{safe_lines(f.message)}"
+    return f"  {escape(f'[{f.code}]')} {member}{safe_lines(f.message)}"
 
 
 def show_report(report: Report) -> None:
