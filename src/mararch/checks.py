@@ -490,7 +490,14 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
         ]
     cls = classes[0]
     own = any(
-        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "handle"
+        (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "handle")
+        or (
+            isinstance(n, (ast.Assign, ast.AnnAssign))
+            and any(
+                isinstance(t, ast.Name) and t.id == "handle"
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            )
+        )
         for n in cls.body
     )
     if not own and not cls.bases:

@@ -153,6 +153,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
             for m in result.members
         ],
         "manifest": result.manifest,
+        "findings": [f.to_json() for f in result.findings],
     }
 
 
