@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import compress
+from .digests import DIGESTS_NAME, DigestRecorder
 from .errors import InputError
 from .progress import OptionalProgress
 from .spec import ArchiveFormat, Compression, Entry, Plan
@@ -158,16 +159,37 @@ class Writer(ABC):
         self.plan = plan
         self.progress = progress
         self.members: list[WrittenMember] = []
+        self.digests = DigestRecorder() if plan.digests else None
 
     def write_all(self) -> list[WrittenMember]:
         self.open()
         try:
             for entry in self.plan.entries:
                 self.members.append(self.add(entry))
+            if self.digests is not None:
+                self.members.append(self.add(self._digests_entry()))
             self.finish()
         finally:
             self.close()
         return self.members
+
+    # -- digests (MAR-INF/digests.json) ------------------------------------------------------
+    def chunks(self, entry: Entry, size: int = compress.CHUNK_SIZE) -> Iterator[bytes]:
+        """An entry's bytes (`read_chunks`), hashed on the way when digests are recorded."""
+        chunks = read_chunks(entry, self.progress, size)
+        return chunks if self.digests is None else self.digests.tee(entry.name, chunks)
+
+    def views(self, entry: Entry, progress: Progress) -> Iterator[memoryview]:
+        """An entry's bytes (`read_views`, one reused buffer), hashed on the way likewise."""
+        views = read_views(entry, progress)
+        return views if self.digests is None else self.digests.tee(entry.name, views)
+
+    def _digests_entry(self) -> Entry:
+        # Written last: it covers every other member, and nothing hashes it.
+        assert self.digests is not None
+        data, self.digests = self.digests.render(), None
+        self.progress.total += len(data)
+        return Entry(DIGESTS_NAME, None, len(data), data=data, origin="digests")
 
     @abstractmethod
     def open(self) -> None: ...
@@ -239,7 +261,11 @@ class ZipWriter(Writer):
         # The header goes in last, once CRC and sizes are known: Java's ZipInputStream cannot
         # read a STORED member whose sizes follow it in a data descriptor.
         fh.seek(offset + header_len)
-        if entry.stored is not None and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED):
+        if (
+            entry.stored is not None
+            and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED)
+            and self.digests is None  # copied bytes are not hashed (convert keeps its digests)
+        ):
             method = entry.stored.method
             crc = entry.stored.crc
             for chunk in entry.stored.chunks():
@@ -283,7 +309,7 @@ class ZipWriter(Writer):
     def _store(self, entry: Entry, progress: Progress) -> int:
         crc = 0
         crc32 = self.policy.engine.crc32
-        for view in read_views(entry, progress):
+        for view in self.views(entry, progress):
             crc = crc32(view, crc)
             self.fh.write(view)
         return crc
@@ -298,7 +324,7 @@ class ZipWriter(Writer):
         auto = self.plan.compression is Compression.AUTO
         pol = self.policy
         if entry.size <= compress.PIECE_SIZE:
-            data = b"".join(read_chunks(entry, self.progress))
+            data = b"".join(self.chunks(entry))
             piece = compress.deflate_bytes(data, pol)
             if auto and len(piece.data) >= len(data):
                 self.fh.write(data)
@@ -310,7 +336,7 @@ class ZipWriter(Writer):
             if ratio > 1 - compress.MIN_SAVING:
                 return ZIP_STORED, self._store(entry, self.progress)
         deflater = compress.PieceWriter(pol, self.pool(), self.fh.write)
-        for chunk in read_chunks(entry, self.progress, compress.PIECE_SIZE):
+        for chunk in self.chunks(entry, compress.PIECE_SIZE):
             deflater.feed(chunk)
         deflater.finish()
         if auto and deflater.compressed >= entry.size:
@@ -461,7 +487,7 @@ class TarGzWriter(Writer):
         info.uname = info.gname = ""
         self.deflater.feed(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         crc = 0
-        for chunk in read_chunks(entry, self.progress, compress.PIECE_SIZE):
+        for chunk in self.chunks(entry, compress.PIECE_SIZE):
             crc = compress.crc32(chunk, crc)
             self.deflater.feed(chunk)
         padding = -entry.size % tarfile.BLOCKSIZE
@@ -498,10 +524,11 @@ class FolderWriter(Writer):
         target = self.path.joinpath(*entry.name.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as dst:
-            if entry.source is not None and entry.size > 0:
+            # In-kernel copies skip user space: with digests, the bytes must pass through here.
+            if entry.source is not None and entry.size > 0 and self.digests is None:
                 copy_file(entry, dst, self.progress)
             else:
-                for chunk in read_chunks(entry, self.progress):
+                for chunk in self.chunks(entry):
                     dst.write(chunk)
         os.chmod(target, entry_mode(entry))
         if self.plan.timestamp is not None:
