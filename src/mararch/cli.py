@@ -109,8 +109,45 @@ def need(value: Optional[str], flag: str, prompt: str) -> str:
     raise UsageError(f"missing option {flag}", hint=f"Pass {flag} VALUE (see --help).")
 
 
+#: create's options that a build spec can also set (a flag given overrides the spec's value).
+SPEC_OPTIONS = (
+    "model_name",
+    "version",
+    "serialized_file",
+    "model_file",
+    "handler",
+    "extra_files",
+    "runtime",
+    "export_path",
+    "archive_format",
+    "force",
+    "requirements_file",
+    "config_file",
+    "compression",
+    "level",
+)
+
+
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options actually typed on the command line (not Typer's defaults), as values."""
+    given: dict[str, Any] = {}
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        # By name: Typer has vendored click's ParameterSource enum in recent releases.
+        if source is not None and source.name in ("COMMANDLINE", "PROMPT"):
+            value = ctx.params[name]
+            given[name] = value.value if isinstance(value, Enum) else value
+    return given
+
+
 @app.command(no_args_is_help=False)
 def create(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(
+        None,
+        help="The archive of the build spec to build (when it declares several).",
+        show_default=False,
+    ),
     model_name: Optional[str] = typer.Option(
         None,
         "--model-name",
@@ -174,9 +211,34 @@ def create(
     level: Optional[int] = typer.Option(None, "--level", help="Deflate level, 0-9."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    spec: Optional[Path] = typer.Option(
+        None,
+        "--spec",
+        help="The build spec to read. [default: mararch.toml, else [tool.mararch] in "
+        "pyproject.toml, in the current folder, when --model-name is not given]",
+        show_default=False,
+    ),
+    build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
 ) -> None:
-    """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
+    """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
+
+    Without --model-name, the archives declared in mararch.toml (or [tool.mararch] in
+    pyproject.toml) are built; flags given override the spec's values.
+    """
     with errors_to_exit_codes():
+        if spec is not None or name is not None or build_all or model_name is None:
+            from .buildspec import find_spec
+
+            spec_path = find_spec(spec)
+            if spec_path is not None:
+                run_spec(ctx, spec_path, name, build_all, dry_run=dry_run, json_output=json_output)
+                return
+            if spec is not None or name is not None or build_all:
+                raise UsageError(
+                    f"no build spec in {str(Path.cwd())!r}: no mararch.toml, and no "
+                    "[tool.mararch] in pyproject.toml",
+                    hint="Write one with `mararch init`, or name one with --spec PATH.",
+                )
         from .builder import plan_create
 
         plan = plan_create(
@@ -196,6 +258,45 @@ def create(
             level=level,
         )
         run_plan(plan, dry_run=dry_run, json_output=json_output)
+
+
+def run_spec(
+    ctx: typer.Context,
+    spec_path: Path,
+    name: Optional[str],
+    build_all: bool,
+    *,
+    dry_run: bool,
+    json_output: bool,
+) -> None:
+    """Build the archives a spec declares (NAME, --all or its only one), flags overriding it."""
+    from . import console
+    from .buildspec import load_spec, plan_archives
+
+    overrides = given_options(ctx, SPEC_OPTIONS)
+    build_spec = load_spec(spec_path, given=overrides.keys())
+    plans = plan_archives(build_spec.select(name, build_all), overrides)
+    if len(plans) == 1 and not build_all:
+        run_plan(plans[0], dry_run=dry_run, json_output=json_output)
+        return
+    if dry_run and json_output:
+        console.print_json([console.plan_json(plan) for plan in plans])
+        return
+    if dry_run:
+        for plan in plans:
+            console.show_plan(plan)
+        return
+    from .builder import build
+
+    results = []
+    for plan in plans:
+        with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
+            result = build(plan, progress=progress, digest=json_output)
+        if not json_output:
+            console.show_result(result)
+        results.append(result)
+    if json_output:
+        console.print_json([console.result_json(result) for result in results])
 
 
 def run_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> None:
