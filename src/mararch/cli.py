@@ -399,6 +399,120 @@ def legacy(
         run_plan(plan, dry_run=dry_run, json_output=json_output)
 
 
+def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
+    """One `mararch init` question; for an optional value '-' means none."""
+    while True:
+        if required:
+            answer = str(typer.prompt(label, default=default)).strip()
+        else:
+            suffix = " ('-' for none)" if default else " (Enter for none)"
+            answer = str(
+                typer.prompt(label + suffix, default=default or "", show_default=bool(default))
+            ).strip()
+            if answer in ("", "-"):
+                return None
+        if answer:
+            return answer
+
+
+@app.command(no_args_is_help=False)
+def init(
+    model_name: Optional[str] = typer.Option(
+        None, "--model-name", help="Model name. [default: the folder's name]", show_default=False
+    ),
+    version: Optional[str] = typer.Option(
+        None, "-v", "--version", help="The model's version. [default: 1.0]", show_default=False
+    ),
+    handler: Optional[str] = typer.Option(
+        None,
+        "--handler",
+        help="A built-in handler or a handler file. [default: handler.py when present]",
+        autocompletion=complete_handler,
+        show_default=False,
+    ),
+    serialized_file: Optional[str] = typer.Option(
+        None, "--serialized-file", help="The weights file.", show_default=False
+    ),
+    model_file: Optional[str] = typer.Option(
+        None, "--model-file", help="Python file with the model class.", show_default=False
+    ),
+    requirements_file: Optional[str] = typer.Option(
+        None, "-r", "--requirements-file", help="The model's requirements.txt.", show_default=False
+    ),
+    config_file: Optional[str] = typer.Option(
+        None, "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
+    ),
+    export_path: Optional[str] = typer.Option(
+        None, "--export-path", help="Where archives go. [default: model-store]", show_default=False
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Replace an existing mararch.toml."),
+) -> None:
+    """Write a commented starter mararch.toml here; in a terminal, ask for its values.
+
+    Defaults come from the folder: its name, the single *.pt/*.pth/*.safetensors file,
+    handler.py, model.py, model-config.yaml and requirements.txt. Without a terminal the
+    values come from the flags only, and --model-name and --handler are required.
+    """
+    with errors_to_exit_codes():
+        from . import console
+        from .buildspec import SPEC_FILE, detect_defaults, write_starter
+        from .spec import model_name_problem
+
+        folder = Path.cwd()
+        if (folder / SPEC_FILE).exists() and not force:
+            raise UsageError(
+                f"{SPEC_FILE!r} exists already in {str(folder)!r}",
+                hint="Edit it, or pass --force to replace it with a new starter spec.",
+            )
+        values: dict[str, Optional[str]] = {
+            "model-name": model_name,
+            "version": version,
+            "handler": handler,
+            "serialized-file": serialized_file,
+            "model-file": model_file,
+            "requirements-file": requirements_file,
+            "config-file": config_file,
+            "export-path": export_path,
+        }
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            found = detect_defaults(folder)
+            questions = (
+                ("model-name", "Model name", True),
+                ("version", "Model version", True),
+                ("handler", "Handler (built-in name or .py file)", True),
+                ("serialized-file", "Serialized file (weights)", False),
+                ("model-file", "Model file (model class)", False),
+                ("requirements-file", "Requirements file", False),
+                ("config-file", "Model config file", False),
+                ("export-path", "Export path", True),
+            )
+            fallback = {"version": "1.0", "export-path": "model-store"}
+            for key, label, required in questions:
+                if values[key] is not None:
+                    continue
+                default = found.get(key) or fallback.get(key)
+                answer = ask(label, default, required=required)
+                while key == "model-name" and answer and model_name_problem(answer):
+                    console.warn(str(model_name_problem(answer)))
+                    answer = ask(label, default, required=True)
+                values[key] = answer
+        else:
+            for key, flag in (("model-name", "--model-name"), ("handler", "--handler")):
+                if not values[key]:
+                    raise UsageError(
+                        f"missing option {flag}",
+                        hint=f"Pass {flag} VALUE, or run `mararch init` in a terminal to be asked.",
+                    )
+        if (problem := model_name_problem(str(values["model-name"]))) is not None:
+            raise UsageError(problem)
+        path = write_starter(
+            folder, {k: v for k, v in values.items() if v is not None}, force=force
+        )
+        console.stderr.print(
+            f"[green]wrote[/] {console.safe_text(str(path))}; build with `mararch create`"
+        )
+
+
 @app.command()
 def inspect(
     archive: Path = typer.Argument(
