@@ -645,3 +645,44 @@ def test_files_source_missing(cli: Cli) -> None:
     assert "files item" in stderr
     assert "gone' does not exist" in stderr
     assert "relative to the spec file's folder" in stderr
+
+
+def test_the_example_spec_matches_the_quick_start(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    example = Path(__file__).parent.parent / "examples" / "linear"
+    spec = cli("create", "--spec", example / "mararch.toml", "--export-path", tmp_path / "spec")
+    assert spec.exit_code == 0, spec.output
+    flags = cli(
+        "create",
+        "--model-name", "linear", "-v", "1.0", "--model-file", example / "model.py",
+        "--serialized-file", example / "model.pt", "--handler", example / "handler.py",
+        "--extra-files", example / "index_to_name.json", "-c", example / "model-config.yaml",
+        "--export-path", tmp_path / "flags", "--force",
+    )  # fmt: skip
+    assert flags.exit_code == 0, flags.output
+    assert (tmp_path / "spec" / "linear.mar").read_bytes() == (
+        tmp_path / "flags" / "linear.mar"
+    ).read_bytes()
+
+
+def test_the_readme_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
+    from mararch.buildspec import KEYS, Kind, load_spec
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Build specs", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    spec = load_spec(write(tmp_path, example))
+    assert [(a.name, a.kind) for a in spec.archives] == [
+        ("bert", Kind.TORCHSERVE),
+        ("old-resnet", Kind.LEGACY),
+    ]
+    shown = {
+        line.lstrip("# ").split(" = ", 1)[0]
+        for line in example.splitlines()
+        if " = " in line and not line.startswith("  ")
+    }
+    assert set(KEYS) <= shown | {"config"}
+    assert "[archive.bert.config]" in example
+    assert spec.archives[0].options["config"]["handler"] == {"max_length": 128}
