@@ -686,3 +686,54 @@ def test_the_readme_example_is_valid_and_shows_every_key(tmp_path: Path) -> None
     assert set(KEYS) <= shown | {"config"}
     assert "[archive.bert.config]" in example
     assert spec.archives[0].options["config"]["handler"] == {"max_length": 128}
+
+
+def test_files_exclude_and_config_through_the_api(model: ModelInputs, tmp_path: Path) -> None:
+    import mararch
+
+    path = mararch.create(
+        model_name="api",
+        version="1",
+        handler="base_handler",
+        files=[(model.assets, "tok/"), (model.index, None)],
+        exclude="*.txt",
+        config={"batchSize": 8},
+        export_path=tmp_path,
+    )
+    got = members(path)
+    assert sorted(got) == [
+        "MAR-INF/MANIFEST.json",
+        "index_to_name.json",
+        "model-config.yaml",
+        "tok/.hidden-file",
+    ]
+    assert got["model-config.yaml"] == b"batchSize: 8\n"
+    with pytest.raises(mararch.MararchError, match="both an inline model config and"):
+        mararch.plan_create(
+            model_name="api",
+            version="1",
+            handler="base_handler",
+            config={"batchSize": 8},
+            config_file=model.config_file,
+            export_path=tmp_path / "other",
+        )
+
+
+@pytest.mark.parametrize("level", [0, 9])
+def test_level_key(level: int, model: ModelInputs, cli: Cli) -> None:
+    words = model.assets / "vocab" / "words.txt"
+    write(
+        cli.cwd, SINGLE + f'extra-files = ["{words}"]\ncompression = "deflate"\nlevel = {level}\n'
+    )
+    assert cli("create").exit_code == 0
+    with zipfile.ZipFile(cli.cwd / "single.mar") as zf:
+        info = zf.getinfo("words.txt")
+    assert (info.compress_size > info.file_size) is (level == 0)
+
+
+def test_force_key(cli: Cli) -> None:
+    write(cli.cwd, SINGLE + "force = true\n")
+    assert cli("create").exit_code == 0
+    (cli.cwd / "single.mar").write_bytes(b"old")
+    assert cli("create").exit_code == 0
+    assert (cli.cwd / "single.mar").read_bytes() != b"old"

@@ -372,7 +372,7 @@ class _Reader:
             return list(value)
         if key.type == "table":
             if not isinstance(value, dict):
-                wrong(f"a table (e.g. [{table.strip('[]')}.config] with minWorkers = 1)")
+                wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
                 return None
             return value
         assert key.type == "files"
