@@ -737,3 +737,22 @@ def test_force_key(cli: Cli) -> None:
     (cli.cwd / "single.mar").write_bytes(b"old")
     assert cli("create").exit_code == 0
     assert (cli.cwd / "single.mar").read_bytes() != b"old"
+
+
+def test_help_shows_the_spec_options(cli: Cli) -> None:
+    result = cli("create", "--help")
+    assert result.exit_code == 0
+    for text in ("NAME", "--spec", "--all", "mararch.toml", "[tool.mararch]"):
+        assert text in result.stdout
+    assert "mararch.toml" in cli("init", "--help").stdout
+
+
+def test_a_file_below_an_excluded_folder_stays_excluded() -> None:
+    from mararch.ignore import rules_from_excludes
+
+    rules = rules_from_excludes(["cache/", "!cache/keep.txt", "*.log", "!debug.log"])
+    assert rules.excludes("cache/keep.txt")
+    assert rules.excludes("a/cache/deep/x.bin")
+    assert rules.excludes("logs/run.log")
+    assert not rules.excludes("debug.log")
+    assert not rules.excludes("cached/x.txt")

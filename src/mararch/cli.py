@@ -146,6 +146,7 @@ def create(
     name: Optional[str] = typer.Argument(
         None,
         help="The archive of the build spec to build (when it declares several).",
+        metavar="NAME",
         show_default=False,
     ),
     model_name: Optional[str] = typer.Option(
@@ -214,7 +215,7 @@ def create(
     spec: Optional[Path] = typer.Option(
         None,
         "--spec",
-        help="The build spec to read. [default: mararch.toml, else [tool.mararch] in "
+        help="The build spec to read. \\[default: mararch.toml, else \\[tool.mararch] in "
         "pyproject.toml, in the current folder, when --model-name is not given]",
         show_default=False,
     ),
@@ -222,7 +223,7 @@ def create(
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
 
-    Without --model-name, the archives declared in mararch.toml (or [tool.mararch] in
+    Without --model-name, the archives declared in mararch.toml (or \\[tool.mararch] in
     pyproject.toml) are built; flags given override the spec's values.
     """
     with errors_to_exit_codes():
@@ -418,15 +419,18 @@ def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
 @app.command(no_args_is_help=False)
 def init(
     model_name: Optional[str] = typer.Option(
-        None, "--model-name", help="Model name. [default: the folder's name]", show_default=False
+        None,
+        "--model-name",
+        help="Model name (a terminal proposes the folder's name).",
+        show_default=False,
     ),
     version: Optional[str] = typer.Option(
-        None, "-v", "--version", help="The model's version. [default: 1.0]", show_default=False
+        None, "-v", "--version", help="The model's version. \\[default: 1.0]", show_default=False
     ),
     handler: Optional[str] = typer.Option(
         None,
         "--handler",
-        help="A built-in handler or a handler file. [default: handler.py when present]",
+        help="A built-in handler or a handler file (a terminal proposes handler.py).",
         autocompletion=complete_handler,
         show_default=False,
     ),
@@ -443,7 +447,10 @@ def init(
         None, "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
     ),
     export_path: Optional[str] = typer.Option(
-        None, "--export-path", help="Where archives go. [default: model-store]", show_default=False
+        None,
+        "--export-path",
+        help="Where archives go. \\[default: model-store]",
+        show_default=False,
     ),
     force: bool = typer.Option(False, "-f", "--force", help="Replace an existing mararch.toml."),
 ) -> None:
