@@ -251,7 +251,8 @@ class _Reader:
 
     def path(self, value: str) -> Path:
         path = Path(value).expanduser()
-        return path if path.is_absolute() else self.base / path
+        # Lexically, as a shell's `cd` does: '../../model-store' reads better in messages.
+        return path if path.is_absolute() else Path(os.path.normpath(self.base / path))
 
     def handler(self, value: str) -> str:
         # A built-in name stays a name; anything else names a file next to the spec.
