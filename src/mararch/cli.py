@@ -280,43 +280,36 @@ def run_spec(
     if len(plans) == 1 and not build_all:
         run_plan(plans[0], dry_run=dry_run, json_output=json_output)
         return
-    if dry_run and json_output:
-        console.print_json([console.plan_json(plan) for plan in plans])
-        return
-    if dry_run:
-        for plan in plans:
-            console.show_plan(plan)
-        return
-    from .builder import build
-
-    results = []
-    for plan in plans:
-        with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-            result = build(plan, progress=progress, digest=json_output)
-        if not json_output:
-            console.show_result(result)
-        results.append(result)
+    reports = [execute_plan(plan, dry_run=dry_run, json_output=json_output) for plan in plans]
     if json_output:
-        console.print_json([console.result_json(result) for result in results])
+        console.print_json(reports)
 
 
 def run_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> None:
     """Show a plan (--dry-run) or write it with a progress bar, then report what was written."""
     from . import console
+
+    report = execute_plan(plan, dry_run=dry_run, json_output=json_output)
+    if report is not None:
+        console.print_json(report)
+
+
+def execute_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> Optional[dict[str, Any]]:
+    """run_plan's work; with --json the report is returned (build specs print a list of them)."""
+    from . import console
     from .builder import build
 
     if dry_run:
         if json_output:
-            console.print_json(console.plan_json(plan))
-        else:
-            console.show_plan(plan)
-        return
+            return console.plan_json(plan)
+        console.show_plan(plan)
+        return None
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
         result = build(plan, progress=progress, digest=json_output)
     if json_output:
-        console.print_json(console.result_json(result))
-    else:
-        console.show_result(result)
+        return console.result_json(result)
+    console.show_result(result)
+    return None
 
 
 class LegacyFormatChoice(str, Enum):
