@@ -187,7 +187,7 @@ def create(
     export_path: Optional[Path] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). [default: current folder]",
+        help="Folder to write into (created if missing). \\[default: current folder]",
     ),
     archive_format: FormatChoice = typer.Option(
         FormatChoice.default,
