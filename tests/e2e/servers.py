@@ -28,8 +28,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HOW_TO_RUN = (
-    "run the tier with `.ci/run-e2e` (it installs Java-backed TorchServe 0.12 and MMS 1.1 into "
-    ".ci/venvs/ and runs `pytest -m e2e tests/e2e`)"
+    "run the tier with `.ci/run-e2e` (it installs TorchServe 0.12 and MMS 1.1 into "
+    ".ci/venvs/ and runs `pytest -m e2e tests/e2e`; both servers need Java 17)"
 )
 
 STARTUP_TIMEOUT = 120.0
@@ -267,6 +267,12 @@ class Server:
             if self.process.poll() is None:
                 self.process.wait(timeout=STOP_TIMEOUT)
             self.process = None
+
+    def logs(self) -> str:
+        """Everything the frontend and the workers logged so far."""
+        return "\n".join(
+            p.read_text("utf-8", "replace") for p in sorted(self.log_dir.glob("*_log.log"))
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's main log and of its model workers' log."""
