@@ -329,5 +329,7 @@ class Server:
 
 
 def new_server_root() -> Path:
-    # Short on purpose: the worker sockets live in it and a Unix socket path is at most 107 bytes.
-    return Path(tempfile.mkdtemp(prefix="mararch-e2e-"))
+    # Short on purpose, hence /tmp rather than a possibly long $TMPDIR: the worker sockets live
+    # in it and a Unix socket path is at most 107 bytes.
+    base = "/tmp" if os.path.isdir("/tmp") else None
+    return Path(tempfile.mkdtemp(prefix="mararch-e2e-", dir=base))
