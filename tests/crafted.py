@@ -43,6 +43,7 @@ class ZEntry:
     payload: bytes | None = None  # the stored bytes (default: data, compressed by method)
     same_data_as: int | None = None  # point at an earlier member's local header (overlap)
     extra: dict[str, int] = field(default_factory=dict)
+    local_size: int | None = None  # a different uncompressed size in the local header only
 
 
 def raw_zip(path: Path, entries: list[ZEntry]) -> Path:
@@ -80,7 +81,7 @@ def raw_zip(path: Path, entries: list[ZEntry]) -> Path:
                 0x21,
                 crc,
                 len(payload),
-                size,
+                size if e.local_size is None else e.local_size,
                 len(local),
                 0,
             )
@@ -131,6 +132,29 @@ def raw_zip(path: Path, entries: list[ZEntry]) -> Path:
     )
     path.write_bytes(out.getvalue())
     return path
+
+
+#: A handler `verify` accepts: a module-level `handle`.
+HANDLER = b"def handle(data, context):\n    return data\n"
+
+
+def manifest_bytes(**changes: object) -> bytes:
+    """MANIFEST with top-level keys replaced (None deletes); `model` merges into the model."""
+    doc: dict[str, object] = {**MANIFEST, "model": dict(MANIFEST["model"])}  # type: ignore[dict-item]
+    for key, value in changes.items():
+        if key == "model":
+            model = doc["model"]
+            assert isinstance(model, dict) and isinstance(value, dict)
+            for k, v in value.items():
+                if v is None:
+                    model.pop(k, None)
+                else:
+                    model[k] = v
+        elif value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return json.dumps(doc, indent=2).encode()
 
 
 def make_mar(

@@ -138,7 +138,7 @@ def test_success_message_on_stderr(model: ModelInputs, cli: Cli) -> None:
     result = cli("create", "--model-name", "m", "-v", "1", "--handler", str(model.handler))
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert f"wrote {cli.cwd / 'm.mar'} (default, 2 members" in result.stderr
+    assert f"wrote {cli.cwd / 'm.mar'} (default, 3 members" in result.stderr
 
 
 def test_api_names_stay_functions_after_submodules_load() -> None:

@@ -89,6 +89,8 @@ def make_zip(path: Path, members: dict[str, bytes], manifest: dict | None) -> Pa
     return path
 
 
+#: A handler the pre-write checks accept (they parse it, never run it).
+SVC = b"def handle(data, context):\n    return data\n"
 MMS_MANIFEST = {
     "runtime": "python",
     "model": {"modelName": "m", "handler": "svc:handle"},
@@ -181,7 +183,7 @@ def test_mms_only_fields_are_dropped_with_a_warning(cli: Cli, tmp_path: Path) ->
         "description": "a model",
     }
     manifest["model"] = {**manifest["model"], "modelVersion": "3.1", "description": "d"}
-    source = make_zip(tmp_path / "m.mar", {"svc.py": b"x"}, manifest)
+    source = make_zip(tmp_path / "m.mar", {"svc.py": SVC}, manifest)
     result = cli("convert", source, "--to", "torchserve", "-o", tmp_path / "ts.mar")
     assert result.exit_code == 0, result.output
     assert "dropped MMS-only manifest fields TorchServe does not read: engine, license" in (
@@ -297,12 +299,12 @@ def test_digests_are_updated_for_the_new_manifest(tmp_path: Path) -> None:
         "algorithm": "sha256",
         "members": {
             MANIFEST: hashlib.sha256(old_manifest).hexdigest(),
-            "svc.py": hashlib.sha256(b"x").hexdigest(),
+            "svc.py": hashlib.sha256(SVC).hexdigest(),
         },
     }
     source = make_zip(
         tmp_path / "m.mar",
-        {"svc.py": b"x", "MAR-INF/digests.json": json.dumps(digests).encode()},
+        {"svc.py": SVC, "MAR-INF/digests.json": json.dumps(digests).encode()},
         MMS_MANIFEST,
     )
     conversion = mararch.convert(source, to="torchserve", output=tmp_path / "out.mar")
@@ -310,7 +312,7 @@ def test_digests_are_updated_for_the_new_manifest(tmp_path: Path) -> None:
     new = json.loads(members["MAR-INF/digests.json"][3])
     assert new["members"] == {
         MANIFEST: hashlib.sha256(members[MANIFEST][3]).hexdigest(),
-        "svc.py": hashlib.sha256(b"x").hexdigest(),
+        "svc.py": hashlib.sha256(SVC).hexdigest(),
     }
 
 
@@ -382,6 +384,7 @@ def test_corrupt_member_leaves_nothing_behind(cli: Cli, tmp_path: Path) -> None:
     source = tmp_path / "x.mar"
     with zipfile.ZipFile(source, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("w.bin", b"A" * 1000)
+        zf.writestr("svc.py", SVC)
         zf.writestr(MANIFEST, json.dumps(MMS_MANIFEST))
     raw = bytearray(source.read_bytes())
     raw[raw.index(b"A" * 1000) + 10] = ord("B")
@@ -443,6 +446,7 @@ def test_zip_members_are_copied_without_recompressing(tmp_path: Path) -> None:
     source = tmp_path / "m.mar"
     with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr("vocab.txt", payload)
+        zf.writestr("svc.py", SVC)
         zf.writestr(MANIFEST, json.dumps(MMS_MANIFEST))
     out = mararch.convert(source, to="torchserve", output=tmp_path / "ts.mar").plan.output
 

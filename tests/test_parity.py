@@ -5,6 +5,7 @@ The reference tool is a test dependency and runs side by side with mararch on ev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -65,6 +66,24 @@ def read_output(path: Path, fmt: str, name: str) -> tuple[dict[str, bytes], dict
                 out[m.name] = fh.read()
             return out, {}
     return tree(path), {}
+
+
+DIGESTS = "MAR-INF/digests.json"
+
+
+def split_digests(members: dict[str, bytes], prefix: str = "") -> dict[str, bytes]:
+    """`members` without mararch's one extra member, MAR-INF/digests.json, after checking that
+    it holds the SHA-256 of every other member (names relative to the model root)."""
+    rest = dict(members)
+    recorded = json.loads(rest.pop(prefix + DIGESTS))
+    assert recorded == {
+        "algorithm": "sha256",
+        "members": {
+            name.removeprefix(prefix): hashlib.sha256(data).hexdigest()
+            for name, data in sorted(rest.items())
+        },
+    }
+    return rest
 
 
 def split_manifest(members: dict[str, bytes], manifest_name: str) -> tuple[dict[str, bytes], dict]:
@@ -172,6 +191,9 @@ def test_same_output_as_reference(
 
     ref_members, ref_methods = read_output(ref_out / (name + suffix), fmt, name)
     our_members, our_methods = read_output(our_out / (name + suffix), fmt, name)
+    # mararch's one extra member: the SHA-256 of every other member.
+    our_members = split_digests(our_members, f"{name}/" if fmt == "tgz" else "")
+    digests_method = our_methods.pop(DIGESTS, None)
     manifest_name = f"{name}/MAR-INF/MANIFEST.json" if fmt == "tgz" else "MAR-INF/MANIFEST.json"
     ref_rest, ref_manifest = split_manifest(ref_members, manifest_name)
     our_rest, our_manifest = split_manifest(our_members, manifest_name)
@@ -186,6 +208,7 @@ def test_same_output_as_reference(
         assert our_methods == ref_methods
         expected = zipfile.ZIP_STORED if fmt == "zip-store" else zipfile.ZIP_DEFLATED
         assert set(our_methods.values()) == {expected}
+        assert digests_method == expected
     assert not list(staging.iterdir()), "the reference's staging folder is its own business"
 
 
@@ -212,9 +235,12 @@ def test_default_auto_compression_keeps_bytes_and_never_grows(
     staging.mkdir()
     ref_out.mkdir()
     run_reference([*args, "--export-path", str(ref_out)], cli.cwd, staging)
-    assert cli("create", *args, "--export-path", tmp_path / "ours").exit_code == 0
+    # Without the digests member, so that sizes compare like for like.
+    ours = cli("create", *args, "--export-path", tmp_path / "ours", "--no-digests")
+    assert ours.exit_code == 0
     ref_members, _ = read_output(ref_out / "auto.mar", "default", "auto")
     our_members, methods = read_output(tmp_path / "ours" / "auto.mar", "default", "auto")
+    assert DIGESTS not in our_members
     ref_members.pop("MAR-INF/MANIFEST.json")
     our_members.pop("MAR-INF/MANIFEST.json")
     assert our_members == ref_members

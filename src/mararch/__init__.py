@@ -17,7 +17,9 @@ __all__ = [
     "Compression",
     "Conversion",
     "ExtractResult",
+    "Finding",
     "MararchError",
+    "Report",
     "Runtime",
     "__version__",
     "build",
@@ -28,6 +30,7 @@ __all__ = [
     "open_archive",
     "plan_create",
     "plan_legacy",
+    "verify",
 ]
 
 _LAZY = {
@@ -48,12 +51,16 @@ _LAZY = {
     "Conversion": "mararch.conversion",
     "convert": "mararch.conversion",
     "plan_legacy": "mararch.legacy",
+    "Finding": "mararch.errors",
+    "Report": "mararch.checks",
+    "verify": "mararch.checks",
 }
 
 if TYPE_CHECKING:
     from .builder import BuildResult, build, create, plan_create
+    from .checks import Report, verify
     from .conversion import Conversion, convert
-    from .errors import ArchiveError, MararchError
+    from .errors import ArchiveError, Finding, MararchError
     from .extraction import ExtractResult, extract
     from .legacy import create_legacy, plan_legacy
     from .reader import ArchiveView, open_archive

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 from . import manifest as manifest_mod
-from .errors import ConflictError, InputError, MararchError, SpecError, UsageError
+from .digests import DIGESTS_NAME
+from .errors import (
+    ConflictError,
+    Finding,
+    InputError,
+    MararchError,
+    Severity,
+    SpecError,
+    UsageError,
+    VerificationFailed,
+)
 from .handlers import builtin_suggestion, resolve_handler
 from .output import TEMP_MARKER, atomic_output, check_destination, prepare_export_dir
 from .progress import OptionalProgress
@@ -42,6 +52,8 @@ class BuildResult:
     sha256: str | None
     members: tuple[WrittenMember, ...]
     manifest: dict[str, Any]
+    #: Warnings and notes of the pre-write checks (errors stop the build).
+    findings: tuple[Finding, ...] = ()
 
 
 def resolve_compression(
@@ -108,8 +120,11 @@ class _Members:
         raise ConflictError(source.name, str(previous.path), str(source.path))
 
 
-def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> tuple[Entry, ...]:
-    """Sorted entries, the generated manifest among them; an input on its name is a conflict."""
+def entries_with_manifest(
+    sources: Iterable[Source], manifest_bytes: bytes, digests: bool = False
+) -> tuple[Entry, ...]:
+    """Sorted entries, the generated manifest among them; an input on its name is a conflict
+    (on the digests' name too, when they are recorded)."""
     entries = [
         Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
         for s in sources
@@ -117,6 +132,8 @@ def entries_with_manifest(sources: Iterable[Source], manifest_bytes: bytes) -> t
     for e in entries:
         if e.name == MANIFEST_NAME:
             raise ConflictError(MANIFEST_NAME, str(e.source), "the generated manifest")
+        if digests and e.name == DIGESTS_NAME:
+            raise ConflictError(DIGESTS_NAME, str(e.source), "the generated digests (--no-digests)")
     entries.append(
         Entry(MANIFEST_NAME, None, len(manifest_bytes), data=manifest_bytes, origin="manifest")
     )
@@ -189,6 +206,7 @@ def plan_create(
     config_file: PathLike | None = None,
     compression: Compression | str | None = None,
     level: int | None = None,
+    digests: bool = True,
 ) -> Plan:
     """Validate a create request and return the plan, collecting every problem first."""
     fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
@@ -283,7 +301,7 @@ def plan_create(
         config_file=Path(config_file).name if config_file else None,
         timestamp=timestamp,
     )
-    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest))
+    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest), digests)
     return Plan(
         output=output,
         archive_format=fmt,
@@ -294,6 +312,7 @@ def plan_create(
         level=level,
         timestamp=timestamp,
         force=force,
+        digests=digests,
     )
 
 
@@ -305,8 +324,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build(plan: Plan, *, progress: OptionalProgress = None, digest: bool = False) -> BuildResult:
-    """Write a plan atomically; return what was written."""
+def pre_write_checks(plan: Plan) -> tuple[Finding, ...]:
+    """`verify`'s checks on what is about to be written; VerificationFailed on any error."""
+    from .checks import check_plan
+
+    findings = tuple(check_plan(plan))
+    if any(f.severity is Severity.ERROR for f in findings):
+        raise VerificationFailed(
+            findings, hint="Fix them, or pass --no-verify to write the archive anyway."
+        )
+    return findings
+
+
+def build(
+    plan: Plan, *, progress: OptionalProgress = None, digest: bool = False, verify: bool = True
+) -> BuildResult:
+    """Write a plan atomically; return what was written.
+
+    With `verify`, the plan is checked first (manifest, handler, model-config.yaml,
+    requirements) and nothing is written when there are errors (VerificationFailed).
+    """
+    findings = pre_write_checks(plan) if verify else ()
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE
@@ -318,7 +356,9 @@ def build(plan: Plan, *, progress: OptionalProgress = None, digest: bool = False
     else:
         size = plan.output.stat().st_size
         sha = sha256_of(plan.output) if digest else None
-    return BuildResult(plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest)
+    return BuildResult(
+        plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest, findings
+    )
 
 
 def create(
@@ -338,10 +378,13 @@ def create(
     compression: Compression | str | None = None,
     level: int | None = None,
     progress: OptionalProgress = None,
+    digests: bool = True,
+    verify: bool = True,
 ) -> Path:
     """Build a TorchServe model archive, as `torch-model-archiver` would; return its path.
 
-    Keyword arguments mirror the command-line flags. Raises `MararchError` subclasses.
+    Keyword arguments mirror the command-line flags (`digests=False` is --no-digests,
+    `verify=False` is --no-verify). Raises `MararchError` subclasses.
     """
     plan = plan_create(
         model_name=model_name,
@@ -358,8 +401,9 @@ def create(
         config_file=config_file,
         compression=compression,
         level=level,
+        digests=digests,
     )
-    return build(plan, progress=progress).path
+    return build(plan, progress=progress, verify=verify).path
 
 
 __all__ = ["BuildResult", "build", "create", "plan_create"]

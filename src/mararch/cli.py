@@ -174,6 +174,15 @@ def create(
     level: Optional[int] = typer.Option(None, "--level", help="Deflate level, 0-9."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    no_digests: bool = typer.Option(
+        False, "--no-digests", help="Do not record MAR-INF/digests.json (SHA-256 of every member)."
+    ),
+    no_verify: bool = typer.Option(
+        False,
+        "--no-verify",
+        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
+        "requirements) find errors.",
+    ),
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
     with errors_to_exit_codes():
@@ -194,12 +203,14 @@ def create(
             config_file=config_file,
             compression=compression.value if compression is not None else None,
             level=level,
+            digests=not no_digests,
         )
-        run_plan(plan, dry_run=dry_run, json_output=json_output)
+        run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
-def run_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> None:
-    """Show a plan (--dry-run) or write it with a progress bar, then report what was written."""
+def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
+    """Show a plan (--dry-run) or check and write it with a progress bar, then report what was
+    written (and the checks' warnings)."""
     from . import console
     from .builder import build
 
@@ -210,7 +221,8 @@ def run_plan(plan: Plan, *, dry_run: bool, json_output: bool) -> None:
             console.show_plan(plan)
         return
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-        result = build(plan, progress=progress, digest=json_output)
+        result = build(plan, progress=progress, digest=json_output, verify=verify)
+    console.show_build_findings(result.findings)
     if json_output:
         console.print_json(console.result_json(result))
     else:
@@ -276,6 +288,15 @@ def legacy(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    no_digests: bool = typer.Option(
+        False, "--no-digests", help="Do not record MAR-INF/digests.json (SHA-256 of every member)."
+    ),
+    no_verify: bool = typer.Option(
+        False,
+        "--no-verify",
+        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
+        "requirements) find errors.",
+    ),
 ) -> None:
     """Build an MMS model archive from a model folder (model-archiver 1.0.3's flags and output)."""
     with errors_to_exit_codes():
@@ -294,8 +315,9 @@ def legacy(
             archive_format=archive_format.value,
             force=force,
             exclude=exclude or (),
+            digests=not no_digests,
         )
-        run_plan(plan, dry_run=dry_run, json_output=json_output)
+        run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
 @app.command()
@@ -414,6 +436,12 @@ def convert(
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    no_verify: bool = typer.Option(
+        False,
+        "--no-verify",
+        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
+        "requirements) find errors.",
+    ),
 ) -> None:
     """Rewrite an archive's manifest for TorchServe (or MMS); every other member is kept as is."""
     with errors_to_exit_codes():
@@ -432,7 +460,42 @@ def convert(
             )
             for note in conversion.notes:
                 console.warn(note)
-            run_plan(conversion.plan, dry_run=dry_run, json_output=json_output)
+            run_plan(
+                conversion.plan, dry_run=dry_run, json_output=json_output, verify=not no_verify
+            )
+
+
+@app.command()
+def verify(
+    archive: Path = typer.Argument(
+        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the report as JSON (keys in the README)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
+    server: Optional[ServerChoice] = typer.Option(
+        None,
+        "--server",
+        help="Check for this server. Default: the one the manifest is written for.",
+        show_default=False,
+    ),
+) -> None:
+    """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
+    anything from it. Exit 0 when it passes, 1 when it does not."""
+    with errors_to_exit_codes():
+        from . import console
+        from .checks import verify as verify_archive
+
+        report = verify_archive(
+            archive, server=server.value if server is not None else None, strict=strict
+        )
+        if json_output:
+            console.print_json(report.to_json())
+        else:
+            console.show_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -153,6 +153,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
             for m in result.members
         ],
         "manifest": result.manifest,
+        "findings": [f.to_json() for f in result.findings],
     }
 
 
@@ -278,3 +279,57 @@ def show_extract(result: ExtractResult) -> None:
         f"({human_size(result.size)}) "
         f"to {safe_text(str(result.destination))}"
     )
+
+
+# -- verify -----------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from .checks import Report
+    from .errors import Finding
+
+_SEVERITY_STYLE = {
+    "error": ("red", "errors"),
+    "warning": ("yellow", "warnings"),
+    "info": ("dim", "info"),
+}
+
+
+def _finding_line(f: Finding) -> str:
+    member = f"{safe_text(f.member)}: " if f.member else ""
+    return f"  {escape(f'[{f.code}]')} {member}{safe_lines(f.message)}"
+
+
+def show_report(report: Report) -> None:
+    """Findings grouped by severity, then PASSED / PASSED with warnings / FAILED."""
+    parts = [
+        p
+        for p in (
+            report.container and report.container.value,
+            report.server and report.server.value,
+        )
+        if p
+    ]
+    where = f" ({', '.join(parts)})" if parts else ""
+    stdout.print(f"verify {safe_text(report.path)}{where}")
+    for group in (report.errors, report.warnings, report.infos):
+        if not group:
+            continue
+        style, title = _SEVERITY_STYLE[group[0].severity.value]
+        stdout.print(f"[{style}]{title} ({len(group)}):[/]")
+        for f in group:
+            stdout.print(f"[{style}]{_finding_line(f)}[/]" if style == "dim" else _finding_line(f))
+    counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    if report.status == "failed":
+        why = " (--strict: warnings fail)" if not report.errors else ""
+        stdout.print(f"[bold red]FAILED[/]: {counts}{why}")
+    elif report.status == "passed-with-warnings":
+        stdout.print(f"[bold yellow]PASSED with warnings[/]: {counts}")
+    else:
+        stdout.print(f"[bold green]PASSED[/]: {counts}")
+
+
+def show_build_findings(findings: tuple[Finding, ...]) -> None:
+    """The pre-write checks' warnings (errors stopped the build; notes are for `verify`)."""
+    for f in findings:
+        if f.severity.value == "warning":
+            warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")

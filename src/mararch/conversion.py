@@ -12,15 +12,16 @@ members are copied still compressed (checked on the way), so their bytes do not 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import digests as digests_mod
 from . import manifest as manifest_mod
 from .builder import PathLike
+from .digests import DIGESTS_NAME, MAX_DIGESTS_SIZE
 from .errors import ArchiveError, OutputError, SpecError, UsageError
 from .extraction import unsafe_members
 from .handlers import BUILTIN_HANDLERS, split_function
@@ -29,7 +30,6 @@ from .output import check_destination
 from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 from .spec import (
     MANIFEST_NAME,
-    MAR_INF,
     MMS_RUNTIMES,
     ArchiveFormat,
     Compression,
@@ -56,9 +56,6 @@ CONTAINER_FORMATS = {
     Container.FOLDER: ArchiveFormat.NO_ARCHIVE,
 }
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".zip")
-#: SHA-256 of every member, recorded by `mararch create`; it covers the manifest we rewrite.
-DIGESTS_NAME = f"{MAR_INF}/digests.json"
-MAX_DIGESTS_SIZE = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -281,18 +278,13 @@ def _updated_digests(view: ArchiveView, member: Member, manifest: bytes) -> byte
     """`MAR-INF/digests.json` (written by `mararch create`) with the new manifest's SHA-256, so
     that the converted archive still verifies; None to keep the member as it is."""
     try:
-        doc = json.loads(view.read_member(member, MAX_DIGESTS_SIZE).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        members = digests_mod.parse(view.read_member(member, MAX_DIGESTS_SIZE))
+    except ValueError:
         return None
-    if not isinstance(doc, dict) or doc.get("algorithm") != "sha256":
-        return None
-    members = doc.get("members")
-    if not isinstance(members, dict) or MANIFEST_NAME not in members:
+    if MANIFEST_NAME not in members:
         return None
     members[MANIFEST_NAME] = hashlib.sha256(manifest).hexdigest()
-    # The same layout as `create` writes: sorted names, indent 2, final newline.
-    doc = {"algorithm": "sha256", "members": {k: members[k] for k in sorted(members)}}
-    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+    return digests_mod.render(members)
 
 
 def plan_convert(
@@ -409,6 +401,7 @@ def convert(
     output: PathLike | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    verify: bool = True,
 ) -> Conversion:
     """Convert an archive for the other server (`to`: "torchserve" or "mms"); the input is never
     modified. Returns the conversion (its `plan.output` is the new archive)."""
@@ -419,7 +412,7 @@ def convert(
         conversion = plan_convert(
             view, to=to, version=version, runtime=runtime, output=output, force=force
         )
-        build(conversion.plan, progress=progress)
+        build(conversion.plan, progress=progress, verify=verify)
     return conversion
 
 

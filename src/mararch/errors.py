@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -77,31 +78,65 @@ class ConflictError(MararchError):
 
 
 class ArchiveError(MararchError):
-    """An archive is unreadable, corrupt or hostile."""
+    """An archive is unreadable, corrupt or hostile.
 
-    def __init__(self, message: str, *, member: str | None = None, hint: str | None = None) -> None:
+    `code` is the `verify` check code the problem belongs to (e.g. "member-crc"); the reader
+    sets it so that `verify` reports the reader's findings without parsing messages.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        member: str | None = None,
+        hint: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.member = member
+        self.code = code
 
 
 class UnsafeArchiveError(ArchiveError):
     """An archive member would escape the destination or is not a regular file."""
 
 
+class Severity(str, Enum):
+    """How bad a verification finding is; only errors fail (warnings too, with --strict)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One result of a check: `severity` is "error" or "warning"; `code` is short and stable."""
+    """One result of a check: a severity, a short stable code (see the README's table), the
+    member concerned (if any) and a message naming the offending value."""
 
-    severity: str
+    severity: Severity
     code: str
     message: str
     member: str | None = None
 
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "member": self.member,
+            "message": self.message,
+        }
+
 
 class VerificationFailed(MararchError):
-    """Verification found errors (or warnings, with --strict)."""
+    """Checks found errors in what `create`, `legacy` or `convert` was about to write."""
 
-    def __init__(self, findings: Sequence[Finding]) -> None:
+    def __init__(self, findings: Sequence[Finding], *, hint: str | None = None) -> None:
         self.findings = list(findings)
-        errors = sum(1 for f in self.findings if f.severity == "error")
-        super().__init__(f"verification failed with {errors} error(s)")
+        errors = [f for f in self.findings if f.severity is Severity.ERROR]
+        lines = [f"  - [{f.code}] {f.member + ': ' if f.member else ''}{f.message}" for f in errors]
+        super().__init__(
+            f"{len(errors)} error{'s' * (len(errors) != 1)} in what would be written; "
+            "nothing was written:\n" + "\n".join(lines),
+            hint=hint,
+        )

@@ -112,6 +112,7 @@ def plan_legacy(
     archive_format: ArchiveFormat | str = ArchiveFormat.DEFAULT,
     force: bool = False,
     exclude: Iterable[str] = (),
+    digests: bool = True,
 ) -> Plan:
     """Validate an MMS `--model-path` request and return the plan, collecting every problem."""
     fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
@@ -181,7 +182,7 @@ def plan_legacy(
     assert model_name and handler
 
     manifest = manifest_mod.mms_manifest(model_name=model_name, handler=handler, runtime=rt.value)
-    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest))
+    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest), digests)
     return Plan(
         output=output,
         archive_format=fmt,
@@ -192,6 +193,7 @@ def plan_legacy(
         level=level,
         timestamp=timestamp,
         force=force,
+        digests=digests,
     )
 
 
@@ -206,6 +208,8 @@ def create_legacy(
     force: bool = False,
     exclude: Iterable[str] = (),
     progress: OptionalProgress = None,
+    digests: bool = True,
+    verify: bool = True,
 ) -> Path:
     """Build an MMS model archive from a model folder, as `model-archiver` 1.0.3 would.
 
@@ -221,8 +225,9 @@ def create_legacy(
         archive_format=archive_format,
         force=force,
         exclude=exclude,
+        digests=digests,
     )
-    return build(plan, progress=progress).path
+    return build(plan, progress=progress, verify=verify).path
 
 
 __all__ = ["LEGACY_FORMATS", "convert_unsupported", "create_legacy", "plan_legacy"]

@@ -179,7 +179,9 @@ class ArchiveView:
             return None
         if not member.is_file:
             raise ArchiveError(
-                f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file", member=member.name
+                f"{MANIFEST_NAME!r} is a {member.kind.value}, not a file",
+                member=member.name,
+                code="manifest-invalid",
             )
         return self.read_member(member, MAX_MANIFEST_SIZE)
 
@@ -195,6 +197,7 @@ class ArchiveView:
                 f"{MANIFEST_NAME} is not UTF-8 text",
                 member=MANIFEST_NAME,
                 hint="Rebuild the archive with mararch create.",
+                code="manifest-invalid",
             ) from None
         except json.JSONDecodeError as exc:
             raise ArchiveError(
@@ -202,16 +205,20 @@ class ArchiveView:
                 f"column {exc.colno}",
                 member=MANIFEST_NAME,
                 hint="Rebuild the archive with mararch create.",
+                code="manifest-invalid",
             ) from None
         except (RecursionError, ValueError) as exc:
             # Nesting deeper than the parser's stack, integers longer than Python converts.
             raise ArchiveError(
-                f"{MANIFEST_NAME} cannot be parsed: {exc}", member=MANIFEST_NAME
+                f"{MANIFEST_NAME} cannot be parsed: {exc}",
+                member=MANIFEST_NAME,
+                code="manifest-invalid",
             ) from None
         if not isinstance(data, dict):
             raise ArchiveError(
                 f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
                 member=MANIFEST_NAME,
+                code="manifest-invalid",
             )
         return data
 
@@ -483,6 +490,7 @@ class ZipView(ArchiveView):
                     f"members {a.name!r} and {b.name!r} overlap inside {str(path)!r}",
                     member=b.name,
                     hint="Overlapping members are a zip-bomb technique; do not use this archive.",
+                    code="member-overlap",
                 )
         return members
 
@@ -504,18 +512,21 @@ class ZipView(ArchiveView):
                 f"member {name!r} is encrypted",
                 member=name,
                 hint="TorchServe cannot read encrypted members either.",
+                code="member-encrypted",
             )
         if member.method not in ("stored", "deflated"):
             raise ArchiveError(
                 f"member {name!r} uses compression method {member.method!r}; only stored and "
                 "deflated are supported (as by TorchServe)",
                 member=name,
+                code="member-method",
             )
         if member.method == "stored" and member.compressed_size != member.size:
             raise ArchiveError(
                 f"stored member {name!r} declares {member.size} bytes but holds "
                 f"{member.compressed_size}",
                 member=name,
+                code="header-mismatch",
             )
         try:
             fh = self.path.open("rb")
@@ -529,7 +540,9 @@ class ZipView(ArchiveView):
             except OSError as exc:
                 raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
             except zlib.error as exc:
-                raise ArchiveError(f"member {name!r} is corrupt: {exc}", member=name) from None
+                raise ArchiveError(
+                    f"member {name!r} is corrupt: {exc}", member=name, code="member-crc"
+                ) from None
 
     def _data_start(self, fh: BinaryIO, member: Member) -> int:
         offset = member.header_offset or 0
@@ -537,7 +550,9 @@ class ZipView(ArchiveView):
         header = fh.read(30)
         if len(header) != 30 or header[:4] != ZIP_LOCAL_SIG:
             raise ArchiveError(
-                f"member {member.name!r}: no local header at byte {offset}", member=member.name
+                f"member {member.name!r}: no local header at byte {offset}",
+                member=member.name,
+                code="header-mismatch",
             )
         (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = struct.unpack(
             "<4sHHHHHIIIHH", header
@@ -548,12 +563,14 @@ class ZipView(ArchiveView):
                 f"member {member.name!r} is called {local_name!r} in its local header; the "
                 "two names disagree, so different tools would see different files",
                 member=member.name,
+                code="header-mismatch",
             )
         if ZIP_METHODS.get(method, f"method-{method}") != member.method:
             raise ArchiveError(
                 f"member {member.name!r}: local header and central directory "
                 "disagree on the compression method",
                 member=member.name,
+                code="header-mismatch",
             )
         if not flags & FLAG_DATA_DESCRIPTOR:
             extra = fh.read(e_len)
@@ -563,11 +580,14 @@ class ZipView(ArchiveView):
                     f"member {member.name!r}: local header and central directory disagree on "
                     "its size or CRC (TorchServe reads the local header)",
                     member=member.name,
+                    code="header-mismatch",
                 )
         start = offset + 30 + int(n_len) + int(e_len)
         if start + member.compressed_size > self.cd_offset:
             raise ArchiveError(
-                f"member {member.name!r} runs past the end of the data area", member=member.name
+                f"member {member.name!r} runs past the end of the data area",
+                member=member.name,
+                code="member-size",
             )
         return start
 
@@ -586,7 +606,9 @@ class ZipView(ArchiveView):
             else:
                 data = fh.read(min(chunk_size, remaining_in))
                 if not data:
-                    raise ArchiveError(f"member {name!r} is truncated", member=name)
+                    raise ArchiveError(
+                        f"member {name!r} is truncated", member=name, code="member-size"
+                    )
                 remaining_in -= len(data)
                 if raw:
                     yield data
@@ -600,6 +622,7 @@ class ZipView(ArchiveView):
                     f"member {name!r} holds more data than the {member.size} bytes it declares",
                     member=name,
                     hint="The archive lies about its sizes; do not use it.",
+                    code="member-size",
                 )
             produced += len(out)
             crc = zlib.crc32(out, crc)
@@ -609,12 +632,15 @@ class ZipView(ArchiveView):
                 break
         if inflater is not None and not inflater.eof:
             raise ArchiveError(
-                f"member {name!r} is truncated: its compressed data ends early", member=name
+                f"member {name!r} is truncated: its compressed data ends early",
+                member=name,
+                code="member-size",
             )
         if produced != member.size:
             raise ArchiveError(
                 f"member {name!r} holds {produced} bytes, not the {member.size} it declares",
                 member=name,
+                code="member-size",
             )
         if crc != member.crc:
             raise ArchiveError(
@@ -622,6 +648,7 @@ class ZipView(ArchiveView):
                 f"actual {crc:08x})",
                 member=name,
                 hint="The archive is corrupt; download or build it again.",
+                code="member-crc",
             )
 
 
@@ -784,6 +811,7 @@ class TarView(ArchiveView):
             raise ArchiveError(
                 f"member {member.name!r} holds {produced} bytes, not the {member.size} it declares",
                 member=member.name,
+                code="member-size",
             )
 
 
@@ -889,7 +917,11 @@ class FolderView(ArchiveView):
                 f"cannot read {str(path)!r}: {exc.strerror}", member=member.name
             ) from None
         if produced != member.size or grown:
-            raise ArchiveError(f"{str(path)!r} changed while it was being read", member=member.name)
+            raise ArchiveError(
+                f"{str(path)!r} changed while it was being read",
+                member=member.name,
+                code="member-size",
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -900,6 +932,14 @@ def detect_container(path: Path) -> Container:
     if path.is_dir():
         return Container.FOLDER
     try:
+        # Opening a FIFO or a device would block or read forever: look before opening.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ArchiveError(
+                f"{str(path)!r} is not a model archive: it is not a regular file "
+                "(a FIFO, socket or device?)",
+                hint="Give a .mar, a .tar.gz, or the folder of a no-archive model.",
+                code="not-an-archive",
+            )
         with path.open("rb") as fh:
             head = fh.read(4)
     except FileNotFoundError:
@@ -916,6 +956,7 @@ def detect_container(path: Path) -> Container:
     raise ArchiveError(
         f"{str(path)!r} is not a model archive: it is {what}",
         hint="Give a .mar, a .tar.gz, or the folder of a no-archive model.",
+        code="not-an-archive",
     )
 
 

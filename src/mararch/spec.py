@@ -149,6 +149,8 @@ class Plan:
     level: int | None = None
     timestamp: int | None = None
     force: bool = False
+    #: Record MAR-INF/digests.json (SHA-256 of every other member), written last.
+    digests: bool = False
 
     @property
     def total_size(self) -> int:

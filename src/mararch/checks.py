@@ -1,0 +1,841 @@
+"""`verify`'s rules: everything that makes TorchServe or MMS refuse or misload an archive, plus the
+archive's own integrity, as findings (severity, stable code, member, message).
+
+Every check starts from the one reader view (`reader.open_archive`); nothing from the archive is
+imported or run: handlers are parsed with `ast`, configs with a bounded safe YAML loader. The
+checks that apply to what is about to be written (manifest, handler, model-config.yaml,
+requirements) also run on a build plan, before `create`, `legacy` and `convert` write anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import sys
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from . import digests as digests_mod
+from . import modelconfig
+from .errors import ArchiveError, Finding, Severity
+from .extraction import name_problem
+from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
+from .manifest import Flavour, detect_flavour
+from .reader import (
+    FLAG_DATA_DESCRIPTOR,
+    MAX_MANIFEST_SIZE,
+    ArchiveView,
+    Container,
+    Member,
+    MemberKind,
+    PathLike,
+    open_archive,
+)
+from .spec import (
+    MANIFEST_NAME,
+    MMS_RUNTIMES,
+    TORCHSERVE_RUNTIMES,
+    Plan,
+    Runtime,
+    model_name_problem,
+    parse_enum,
+)
+from .summary import HandlerOrigin, handler_origin
+
+#: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
+MAX_MANIFEST_DEPTH = 32
+#: Handler files and requirements larger than this are not parsed.
+MAX_HANDLER_SIZE = 8 << 20
+MAX_REQUIREMENTS_SIZE = 1 << 20
+#: model.<key> entries naming a file the archive must hold.
+FILE_KEYS = ("serializedFile", "modelFile", "requirementsFile", "configFile")
+ZIP_METHODS_JAVA_READS = ("stored", "deflated")
+
+#: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
+Reader = Callable[[str, int], Optional[bytes]]
+
+
+def _f(severity: Severity, code: str, message: str, member: str | None = None) -> Finding:
+    return Finding(severity, code, message, member)
+
+
+def _error(code: str, message: str, member: str | None = None) -> Finding:
+    return Finding(Severity.ERROR, code, message, member)
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """The result of `verify`: every finding, and whether the archive passed."""
+
+    path: str
+    container: Container | None
+    server: Flavour | None
+    findings: list[Finding] = field(default_factory=list)
+    strict: bool = False
+
+    def _of(self, severity: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity is severity]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return self._of(Severity.ERROR)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return self._of(Severity.WARNING)
+
+    @property
+    def infos(self) -> list[Finding]:
+        return self._of(Severity.INFO)
+
+    @property
+    def passed(self) -> bool:
+        """No errors, and no warnings either with `strict`."""
+        return not self.errors and not (self.strict and self.warnings)
+
+    @property
+    def status(self) -> str:
+        """ "passed", "passed-with-warnings" or "failed"."""
+        if not self.passed:
+            return "failed"
+        return "passed-with-warnings" if self.warnings else "passed"
+
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (keys documented in the README)."""
+        return {
+            "path": self.path,
+            "container": self.container.value if self.container is not None else None,
+            "server": self.server.value if self.server is not None else None,
+            "strict": self.strict,
+            "passed": self.passed,
+            "status": self.status,
+            "counts": {
+                "error": len(self.errors),
+                "warning": len(self.warnings),
+                "info": len(self.infos),
+            },
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# container
+# ---------------------------------------------------------------------------------------------
+
+
+def container_findings(view: ArchiveView) -> list[Finding]:
+    """Names, kinds, methods and flags of every member, from the listing alone (no data read)."""
+    out: list[Finding] = []
+    seen: dict[str, Member] = {}
+    folded: dict[str, Member] = {}
+    in_folder = view.container is Container.FOLDER
+    for m in view.members:
+        reason = name_problem(m.name)
+        if reason is None and m.raw_name and m.raw_name != m.name and not in_folder:
+            raw = m.raw_name.rstrip("/")
+            hidden = name_problem(raw[2:] if raw.startswith("./") else raw)
+            if hidden is not None:
+                reason = f"{hidden} (stored as {m.raw_name!r})"
+        if reason is not None:
+            out.append(_error("unsafe-name", f"unsafe member name {m.name!r}: {reason}", m.name))
+        if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
+            target = f" -> {m.link_target!r}" if m.link_target else ""
+            if in_folder:
+                out.append(
+                    _f(
+                        Severity.WARNING,
+                        "link-member",
+                        f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
+                        "not survive packaging or copying",
+                        m.name,
+                    )
+                )
+            else:
+                out.append(
+                    _error(
+                        "link-member",
+                        f"{m.kind.value}{target}: servers do not unpack links safely; "
+                        "package the file itself",
+                        m.name,
+                    )
+                )
+        elif m.kind is MemberKind.SPECIAL:
+            out.append(
+                _error(
+                    "special-member",
+                    "a device, FIFO, socket or other special file (never read by mararch)",
+                    m.name,
+                )
+            )
+        if view.container is Container.ZIP and m.is_file:
+            if m.encrypted:
+                out.append(
+                    _error(
+                        "member-encrypted",
+                        "encrypted: Java's java.util.zip (TorchServe, MMS) cannot read it",
+                        m.name,
+                    )
+                )
+            if m.method not in ZIP_METHODS_JAVA_READS:
+                out.append(
+                    _error(
+                        "member-method",
+                        f"compression method {m.method!r}: Java's java.util.zip reads only "
+                        "stored and deflated members",
+                        m.name,
+                    )
+                )
+            elif m.method == "stored" and m.flags & FLAG_DATA_DESCRIPTOR:
+                out.append(
+                    _error(
+                        "stored-descriptor",
+                        "stored with a data descriptor: Java's ZipInputStream (TorchServe) "
+                        "cannot read such an entry",
+                        m.name,
+                    )
+                )
+        first = seen.get(m.name)
+        if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
+            out.append(
+                _error(
+                    "duplicate-name",
+                    f"{m.name!r} is in the archive more than once: tools disagree on which copy "
+                    "wins",
+                    m.name,
+                )
+            )
+            continue
+        seen.setdefault(m.name, m)
+        key = unicodedata.normalize("NFC", m.name).casefold()
+        other = folded.get(key)
+        if other is not None and other.name != m.name:
+            out.append(
+                _f(
+                    Severity.WARNING,
+                    "case-collision",
+                    f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
+                    "file systems (macOS, Windows): one would replace the other",
+                    m.name,
+                )
+            )
+        folded.setdefault(key, m)
+    for name, m in seen.items():
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = seen.get("/".join(parts[:i]))
+            if parent is not None and parent.kind is not MemberKind.DIR:
+                out.append(
+                    _error(
+                        "path-conflict",
+                        f"{parent.name!r} is a {parent.kind.value} but this member needs it to "
+                        "be a folder",
+                        m.name,
+                    )
+                )
+                break
+    return out
+
+
+def _integrity(
+    view: ArchiveView, skip: set[str], want_hashes: bool
+) -> tuple[list[Finding], dict[str, str]]:
+    """Stream every file member once: the reader checks length and CRC; SHA-256 alongside."""
+    out: list[Finding] = []
+    hashes: dict[str, str] = {}
+    for m in view.members:
+        if not m.is_file or m.name in skip:
+            continue
+        digest = hashlib.sha256() if want_hashes else None
+        try:
+            for chunk in view.iter_member(m):
+                if digest is not None:
+                    digest.update(chunk)
+        except ArchiveError as exc:
+            out.append(_error(exc.code or "member-unreadable", exc.message, m.name))
+            continue
+        if digest is not None:
+            hashes[m.name] = digest.hexdigest()
+    return out, hashes
+
+
+# ---------------------------------------------------------------------------------------------
+# manifest
+# ---------------------------------------------------------------------------------------------
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_MANIFEST_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
+def _read_manifest(view: ArchiveView) -> tuple[dict[str, Any] | None, list[Finding]]:
+    member = view.manifest_member()
+    if member is None:
+        legacy = view.get("MANIFEST.json") is not None
+        return None, [
+            _error(
+                "manifest-missing",
+                f"no {MANIFEST_NAME}: the server would load the model with default settings "
+                "and no handler"
+                + (
+                    " (the top-level MANIFEST.json is MMS 0.x's format; TorchServe ignores it)"
+                    if legacy
+                    else ""
+                ),
+            )
+        ]
+    if member.size > MAX_MANIFEST_SIZE:
+        return None, [
+            _error(
+                "manifest-too-large",
+                f"{member.size} bytes, more than the {MAX_MANIFEST_SIZE} allowed (a real "
+                "manifest is well under 4 KiB)",
+                MANIFEST_NAME,
+            )
+        ]
+    try:
+        manifest = view.manifest()
+    except ArchiveError as exc:
+        return None, [_error(exc.code or "manifest-invalid", exc.message, MANIFEST_NAME)]
+    assert manifest is not None
+    if _depth(manifest) > MAX_MANIFEST_DEPTH:
+        return None, [
+            _error(
+                "manifest-invalid",
+                f"nested more than {MAX_MANIFEST_DEPTH} levels deep (a real manifest has 2)",
+                MANIFEST_NAME,
+            )
+        ]
+    return manifest, []
+
+
+def manifest_findings(manifest: dict[str, Any], flavour: Flavour, names: set[str]) -> list[Finding]:
+    """Required fields, runtime, model name and named files, for `flavour`'s server."""
+    out: list[Finding] = []
+    server = "TorchServe" if flavour is Flavour.TORCHSERVE else "MMS"
+    m = MANIFEST_NAME
+
+    def field_error(message: str) -> None:
+        out.append(_error("manifest-field", message, m))
+
+    model = manifest.get("model")
+    if not isinstance(model, dict):
+        field_error(f"no 'model' object: {server} refuses the model")
+        model = {}
+    name = model.get("modelName")
+    if not isinstance(name, str) or not name:
+        field_error(f"no model.modelName (a string): {server} refuses the model")
+    elif (problem := model_name_problem(name)) is not None:
+        out.append(_error("model-name", problem, m))
+    handler = model.get("handler")
+    if not isinstance(handler, str) or not handler.strip():
+        field_error("no model.handler (a string): the server has nothing to run")
+    version = model.get("modelVersion")
+    if flavour is Flavour.TORCHSERVE:
+        if version is None:
+            field_error(
+                "no model.modelVersion: TorchServe releases that require it refuse the model "
+                "(`mararch convert --to torchserve` adds one)"
+            )
+        elif not isinstance(version, (str, int, float)) or isinstance(version, bool):
+            field_error(f"model.modelVersion is {type(version).__name__}, expected a string")
+        for key in ("archiverVersion", "createdOn"):
+            if key not in manifest:
+                out.append(
+                    _f(
+                        Severity.WARNING,
+                        "manifest-stamp",
+                        f"no {key}: TorchServe logs a warning",
+                        m,
+                    )
+                )
+    else:
+        engine = manifest.get("engine")
+        if engine is not None and (
+            not isinstance(engine, dict) or engine.get("engineName") != "MXNet"
+        ):
+            field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")
+    runtime = manifest.get("runtime")
+    allowed = TORCHSERVE_RUNTIMES if flavour is Flavour.TORCHSERVE else MMS_RUNTIMES
+    choices = ", ".join(sorted(repr(r.value) for r in allowed))
+    if runtime is None:
+        field_error(f"no runtime: {server} refuses the model (expected one of {choices})")
+    elif runtime not in {r.value for r in allowed}:
+        out.append(
+            _error(
+                "runtime-invalid",
+                f"runtime {runtime!r} is not one {server} runs (expected one of {choices})",
+                m,
+            )
+        )
+    for key in FILE_KEYS:
+        value = model.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            field_error(f"model.{key} is {type(value).__name__}, expected a file name")
+        elif value not in names:
+            out.append(
+                _error(
+                    "member-missing",
+                    f"model.{key} names {value!r}, which the archive does not hold",
+                    value,
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# handler
+# ---------------------------------------------------------------------------------------------
+
+
+def _module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
+    """Names bound at module level, the classes defined there, and whether `import *` is used."""
+    names: set[str] = set()
+    classes: list[ast.ClassDef] = []
+    star = False
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
+            classes.append(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        # Definitions inside if/try/with/for blocks at module level are module attributes too.
+        for attr in ("body", "orelse", "finalbody", "handlers"):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                children = getattr(node, attr, None)
+                if isinstance(children, list):
+                    stack.extend(reversed([c for c in children if isinstance(c, ast.stmt)]))
+                    for h in children:
+                        if isinstance(h, ast.ExceptHandler):
+                            stack.extend(reversed(h.body))
+    return names, classes, star
+
+
+def _parse_handler(data: bytes, member: str, function: str | None) -> list[Finding]:
+    python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+    try:
+        tree = ast.parse(data, filename=member)
+    except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. NUL bytes, on some Python versions
+            return [_error("handler-syntax", f"cannot be parsed as Python: {exc.msg}", member)]
+        return [
+            _error(
+                "handler-syntax",
+                f"syntax error at line {exc.lineno}: {exc.msg} (as {python} parses it); the "
+                "server cannot import the handler",
+                member,
+            )
+        ]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return [_error("handler-syntax", f"cannot be parsed as Python: {exc}", member)]
+    names, classes, star = _module_names(tree)
+    wanted = function or "handle"
+    if wanted in names:
+        return []
+    if star:
+        return [
+            _f(
+                Severity.INFO,
+                "handler-unchecked",
+                f"{wanted!r} may come from an `import *`; its entry point was not checked",
+                member,
+            )
+        ]
+    named = f"no function {wanted!r}" + (" (named in the manifest)" if function else "")
+    if len(classes) != 1:
+        found = ", ".join(c.name for c in classes) if classes else "none"
+        return [
+            _error(
+                "handler-entry",
+                f"{named}, and {len(classes)} classes (exactly one with a handle method is "
+                f"needed): {found}",
+                member,
+            )
+        ]
+    cls = classes[0]
+    own = any(
+        (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "handle")
+        or (
+            isinstance(n, (ast.Assign, ast.AnnAssign))
+            and any(
+                isinstance(t, ast.Name) and t.id == "handle"
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            )
+        )
+        for n in cls.body
+    )
+    if not own and not cls.bases:
+        return [
+            _error(
+                "handler-entry",
+                f"{named}, and its only class {cls.name!r} has no handle method",
+                member,
+            )
+        ]
+    return []
+
+
+def handler_findings(
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+) -> list[Finding]:
+    model = manifest.get("model")
+    handler = model.get("handler") if isinstance(model, dict) else None
+    if not isinstance(handler, str) or not handler.strip():
+        return []  # reported as manifest-field
+    runtime = manifest.get("runtime")
+    origin, member = handler_origin(handler, str(runtime), names)
+    if origin == HandlerOrigin.BUILTIN and flavour is Flavour.MMS:
+        origin = HandlerOrigin.MISSING
+    if origin == HandlerOrigin.MISSING:
+        builtins = LSP_BUILTIN_HANDLERS if runtime == Runtime.LSP.value else BUILTIN_HANDLERS
+        where = (
+            f"neither a file in the archive nor a TorchServe built-in ({', '.join(builtins)})"
+            if flavour is Flavour.TORCHSERVE
+            else "not a module in the archive (MMS has no built-in handlers)"
+        )
+        return [_error("handler-missing", f"handler {handler!r} is {where}", MANIFEST_NAME)]
+    if origin == HandlerOrigin.BUILTIN or member is None or not member.endswith(".py"):
+        return []
+    data = read(member, MAX_HANDLER_SIZE)
+    if data is None:
+        return [
+            _f(
+                Severity.INFO,
+                "handler-unchecked",
+                f"not parsed: larger than {MAX_HANDLER_SIZE} bytes or unreadable",
+                member,
+            )
+        ]
+    return _parse_handler(data, member, split_function(handler)[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# requirements
+# ---------------------------------------------------------------------------------------------
+
+INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
+
+
+def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+    """(line number, line) with comments dropped and backslash continuations joined."""
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        line = "" if raw.lstrip().startswith("#") else raw
+        if " #" in line:
+            line = line[: line.index(" #")]
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        yield start, (pending + line).strip()
+        pending = ""
+    if pending.strip():
+        yield start, pending.strip()
+
+
+def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Finding]:
+    out = [
+        _f(
+            Severity.INFO,
+            "requirements-install",
+            "TorchServe installs these packages only when started with "
+            "install_py_dep_per_model=true",
+            member,
+        )
+    ]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [*out, _error("requirements-invalid", "not UTF-8 text", member)]
+    for number, line in _logical_lines(text):
+        if not line:
+            continue
+        if line.startswith("-"):
+            option, _, value = line.replace("=", " ", 1).partition(" ")
+            value = value.strip()
+            if option in INCLUDE_OPTIONS and value not in names:
+                out.append(
+                    _f(
+                        Severity.WARNING,
+                        "requirements-option",
+                        f"line {number}: {option} {value!r} names a file the archive does not "
+                        "hold: pip will fail",
+                        member,
+                    )
+                )
+            else:
+                out.append(
+                    _f(
+                        Severity.INFO,
+                        "requirements-option",
+                        f"line {number}: pip option {option!r} passed to pip as is",
+                        member,
+                    )
+                )
+            continue
+        spec = line.split(" --", 1)[0].strip()  # per-requirement options, e.g. --hash=...
+        try:
+            Requirement(spec)
+        except InvalidRequirement as exc:
+            if "/" in spec or spec.startswith((".", "git+", "http:", "https:", "file:")):
+                out.append(
+                    _f(
+                        Severity.INFO,
+                        "requirements-option",
+                        f"line {number}: {spec!r} is a path or URL; not checked",
+                        member,
+                    )
+                )
+            else:
+                reason = str(exc).splitlines()[0]
+                out.append(
+                    _error(
+                        "requirements-invalid",
+                        f"line {number}: {line!r} is not a valid requirement: {reason}",
+                        member,
+                    )
+                )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# contents shared by archives and plans
+# ---------------------------------------------------------------------------------------------
+
+
+def content_findings(
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+) -> list[Finding]:
+    """The checks that apply before writing: manifest, handler, config and requirements."""
+    out = manifest_findings(manifest, flavour, names)
+    out += handler_findings(manifest, flavour, names, read)
+    model = manifest.get("model")
+    model = model if isinstance(model, dict) else {}
+    config = model.get("configFile")
+    if isinstance(config, str) and config in names:
+        data = read(config, modelconfig.MAX_CONFIG_SIZE)
+        if data is None:
+            out.append(
+                _error(
+                    "config-invalid",
+                    f"larger than {modelconfig.MAX_CONFIG_SIZE} bytes, or unreadable",
+                    config,
+                )
+            )
+        else:
+            out += modelconfig.check(data, config)
+            if flavour is Flavour.MMS:
+                out.append(
+                    _f(Severity.INFO, "config-unused", "MMS does not read configFile", config)
+                )
+    requirements = model.get("requirementsFile")
+    if isinstance(requirements, str) and requirements in names:
+        data = read(requirements, MAX_REQUIREMENTS_SIZE)
+        if data is None:
+            out.append(
+                _error(
+                    "requirements-invalid",
+                    f"larger than {MAX_REQUIREMENTS_SIZE} bytes, or unreadable",
+                    requirements,
+                )
+            )
+        else:
+            out += requirements_findings(data, requirements, names)
+    return out
+
+
+def _view_reader(view: ArchiveView, damaged: set[str]) -> Reader:
+    def read(name: str, limit: int) -> bytes | None:
+        member = view.get(name)
+        if member is None or not member.is_file or name in damaged or member.size > limit:
+            return None
+        try:
+            return view.read_member(member, limit)
+        except ArchiveError:
+            return None
+
+    return read
+
+
+def _digest_findings(
+    view: ArchiveView, recorded: dict[str, str], hashes: dict[str, str], damaged: set[str]
+) -> list[Finding]:
+    out: list[Finding] = []
+    dn = digests_mod.DIGESTS_NAME
+    for m in view.members:
+        if not m.is_file or m.name == dn or m.name in damaged:
+            continue
+        expected = recorded.get(m.name)
+        if expected is None:
+            out.append(
+                _error("digest-unlisted", f"not listed in {dn}: added after the build?", m.name)
+            )
+        elif hashes.get(m.name) != expected.lower():
+            out.append(
+                _error(
+                    "digest-mismatch",
+                    f"SHA-256 differs from the one in {dn}: changed after the build",
+                    m.name,
+                )
+            )
+    present = {m.name for m in view.members if m.is_file}
+    for name in sorted(set(recorded) - present):
+        out.append(_error("digest-missing", f"listed in {dn} but not in the archive", name))
+    return out
+
+
+def _read_digests(view: ArchiveView) -> tuple[dict[str, str] | None, list[Finding]]:
+    dn = digests_mod.DIGESTS_NAME
+    member = view.get(dn)
+    if member is None:
+        return None, [
+            _f(
+                Severity.INFO,
+                "digests-absent",
+                f"no {dn}: only the CRC-32s were checked (mararch create records SHA-256s)",
+            )
+        ]
+    try:
+        if not member.is_file or member.size > digests_mod.MAX_DIGESTS_SIZE:
+            raise ValueError(f"not a file of at most {digests_mod.MAX_DIGESTS_SIZE} bytes")
+        return digests_mod.parse(view.read_member(member, digests_mod.MAX_DIGESTS_SIZE)), []
+    except (ValueError, ArchiveError) as exc:
+        message = exc.message if isinstance(exc, ArchiveError) else str(exc)
+        return None, [_error("digests-invalid", f"cannot be used: {message}", dn)]
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def verify_view(
+    view: ArchiveView, server: Flavour | None = None
+) -> tuple[list[Finding], Flavour | None]:
+    """Every finding for an open archive, and the server it was checked for (None without a
+    readable manifest)."""
+    out = container_findings(view)
+    static = {
+        f.member
+        for f in out
+        if f.code in ("member-encrypted", "member-method", "special-member") and f.member
+    }
+    recorded, digest_problems = _read_digests(view)
+    integrity, hashes = _integrity(view, static, want_hashes=recorded is not None)
+    out += integrity
+    damaged = static | {f.member for f in integrity if f.member}
+    manifest, manifest_problems = _read_manifest(view)
+    out += manifest_problems
+    flavour = server
+    if manifest is not None:
+        detected = detect_flavour(manifest)
+        if flavour is None:
+            flavour = detected
+            how = "(detected from the manifest)"
+        else:
+            how = "(as asked" + (
+                ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
+            )
+        out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
+        names = {m.name for m in view.members if m.is_file}
+        out += content_findings(manifest, flavour, names, _view_reader(view, damaged))
+    out += digest_problems
+    if recorded is not None:
+        out += _digest_findings(view, recorded, hashes, damaged)
+    return out, flavour
+
+
+def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = False) -> Report:
+    """Check an archive (.mar, .tar.gz or folder) for `server` ("torchserve" or "mms"; detected
+    from the manifest when None) without running anything from it; never raises for a bad
+    archive: every problem is a finding of the report."""
+    flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
+    report = Report(str(path), None, flavour, strict=strict)
+    try:
+        view = open_archive(path)
+    except ArchiveError as exc:
+        report.findings.append(_error(exc.code or "archive-unreadable", exc.message, exc.member))
+        return report
+    with view:
+        report.container = view.container
+        report.findings, report.server = verify_view(view, flavour)
+    return report
+
+
+def _plan_reader(plan: Plan) -> Reader:
+    entries = {e.name: e for e in plan.entries}
+
+    def read(name: str, limit: int) -> bytes | None:
+        entry = entries.get(name)
+        if entry is None or entry.size > limit:
+            return None
+        if entry.data is not None:
+            return entry.data
+        try:
+            if entry.source is not None:
+                with entry.source.open("rb") as fh:
+                    return fh.read(limit)
+            assert entry.stream is not None
+            return b"".join(entry.stream())
+        except (OSError, ArchiveError):
+            return None  # the writer reports it, with the path
+
+    return read
+
+
+def check_plan(plan: Plan) -> list[Finding]:
+    """The pre-write checks on a build plan: only small members are read, never weights."""
+    names = {e.name for e in plan.entries}
+    if plan.digests:
+        names.add(digests_mod.DIGESTS_NAME)
+    manifest = plan.manifest
+    return content_findings(manifest, detect_flavour(manifest), names, _plan_reader(plan))
+
+
+__all__ = [
+    "Finding",
+    "Report",
+    "Severity",
+    "check_plan",
+    "content_findings",
+    "verify",
+    "verify_view",
+]
