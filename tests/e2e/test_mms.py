@@ -43,6 +43,9 @@ def legacy(folder: Path, name: str, export: Path, archive_format: str = "default
 
 
 def serve_once(server: Server, url: str, name: str) -> object:
+    # What the server accepts, `mararch verify` must pass too (no false alarms).
+    verified = mararch("verify", server.model_store / url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     registered = server.register(url, name)
     assert registered.status == 200, f"registration of {url} failed: {registered.text}"
     try:

@@ -78,6 +78,14 @@ def assert_refused(server: Server, archive: Path, name: str, status: int, messag
             server.unregister(name)
 
 
+def assert_verify_refuses(archive: Path, code: str) -> None:
+    """`mararch verify` fails the same archive, for the reason the server gave."""
+    result = mararch("verify", "--json", archive)
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert code in [f["code"] for f in findings if f["severity"] == "error"], findings
+
+
 def test_torchserve_refuses_a_missing_handler_file(
     torchserve: Server, tiny: TinyModels, tmp_path: Path
 ) -> None:
@@ -96,6 +104,7 @@ def test_torchserve_refuses_a_missing_handler_file(
         "Failed to start workers for model no_handler version: 1.0",
     )
     assert "No module named 'tiny_handler'" in torchserve.logs()
+    assert_verify_refuses(broken, "handler-missing")
 
 
 def test_torchserve_refuses_a_bad_runtime(
@@ -108,6 +117,7 @@ def test_torchserve_refuses_a_bad_runtime(
     )
 
     assert_refused(torchserve, broken, "bad_runtime", 400, "Runtime is not defined or invalid.")
+    assert_verify_refuses(broken, "runtime-invalid")
 
 
 def test_mms_refuses_a_bad_runtime(mms: Server, tmp_path: Path) -> None:
@@ -118,6 +128,7 @@ def test_mms_refuses_a_bad_runtime(mms: Server, tmp_path: Path) -> None:
     )
 
     assert_refused(mms, broken, "bad_runtime", 400, "Runtime is not defined or invalid.")
+    assert_verify_refuses(broken, "runtime-invalid")
 
 
 def test_mms_refuses_a_missing_handler_file(mms: Server, tmp_path: Path) -> None:
@@ -127,6 +138,7 @@ def test_mms_refuses_a_missing_handler_file(mms: Server, tmp_path: Path) -> None
 
     assert_refused(mms, broken, "no_handler", 500, "Failed to start workers")
     assert "No module named 'service'" in mms.logs()
+    assert_verify_refuses(broken, "handler-missing")
 
 
 def test_mms_refuses_an_archive_without_manifest(mms: Server, tmp_path: Path) -> None:
@@ -136,3 +148,4 @@ def test_mms_refuses_an_archive_without_manifest(mms: Server, tmp_path: Path) ->
     )
 
     assert_refused(mms, broken, "no_manifest", 400, "Model handler is not defined.")
+    assert_verify_refuses(broken, "manifest-missing")

@@ -65,6 +65,9 @@ def serve_once(
     server: Server, url: str, name: str, payload: Any, params: dict[str, str] | None = None
 ) -> tuple[Any, Any]:
     """Registers, describes, predicts once and unregisters; returns (prediction, description)."""
+    # What the server accepts, `mararch verify` must pass too (no false alarms).
+    verified = mararch("verify", server.model_store / url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     registered = server.register(url, name, **(params or {}))
     assert registered.status == 200, f"registration of {url} failed: {registered.text}"
     try:
