@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -189,5 +190,39 @@ def test_requirements_file_is_accepted(
     )
 
     prediction, _ = serve_once(torchserve, url, "tiny_requirements", {"input": tiny.input})
+
+    assert_close(prediction, tiny.output)
+
+
+def test_large_member_deflated_in_parallel_pieces(
+    torchserve: Server, tiny: TinyModels, tmp_path: Path
+) -> None:
+    # Above compress.PIECE_SIZE (4 MiB) `create` deflates a member in pieces on a thread pool and
+    # joins them into one stream: Java's ZipInputStream checks each member's CRC-32 and size as
+    # the server unpacks it, so a bad join fails the registration.
+    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
+    vocab = tmp_path / "vocab.txt"
+    with vocab.open("w") as f:
+        for i in range(1_000_000):
+            f.write(f"token{i} {i * 7919 % 10007}\n")
+    assert vocab.stat().st_size > 3 * (4 << 20)
+    url = build(
+        torchserve.model_store,
+        "tiny_large",
+        "--model-file",
+        tiny.model_file,
+        "--serialized-file",
+        tiny.state_dict,
+        "--handler",
+        handler,
+        "--extra-files",
+        vocab,
+    )
+    with zipfile.ZipFile(torchserve.model_store / url) as archive:
+        member = archive.getinfo("vocab.txt")
+    assert member.compress_type == zipfile.ZIP_DEFLATED
+    assert member.compress_size < member.file_size // 2
+
+    prediction, _ = serve_once(torchserve, url, "tiny_large", {"input": tiny.input})
 
     assert_close(prediction, tiny.output)
