@@ -171,9 +171,10 @@ class Server:
 
     def _config(self) -> str:
         taken: set[int] = set()
-        names = ["inference", "management", "metrics"]
+        names = ["inference", "management"]
         if self.kind is TORCHSERVE:
-            names += ["grpc_inference", "grpc_management", "worker"]
+            # TorchServe 0.12 always starts its metrics and gRPC endpoints: they need ports too.
+            names += ["metrics", "grpc_inference", "grpc_management", "worker"]
         self.ports = {name: free_port(self.kind.max_port, taken) for name in names}
         lines = [
             f"inference_address=http://127.0.0.1:{self.ports['inference']}",
