@@ -144,14 +144,20 @@ def random_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# Derandomized so CI is repeatable; the explicit examples are what earlier random runs found.
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(patterns=st.lists(PATTERN, min_size=1, max_size=3))
 # Git strips only one trailing or leading slash: these match nothing (found by hypothesis).
 @example(patterns=["?//"])
 @example(patterns=["//a"])
 @example(patterns=["c//"])
+@example(patterns=["?[/]?"])
+@example(patterns=["c[!-0]a"])
 def test_random_patterns_same_as_git(random_repo: Path, patterns: list[str]) -> None:
     text = "\n".join(patterns) + "\n"
     (random_repo / ".gitignore").write_text(text)

@@ -66,7 +66,8 @@ def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
             body = "".join(items)
             if not body:
                 return ("[^/]" if negate else "(?!)"), i + 1
-            return (f"[^/{body}]" if negate else f"[{body}]"), i + 1
+            # Git's bracket expressions never match the separator, even when they list it.
+            return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i + 1
         first = False
         if c == "[" and pattern.startswith("[:", i):
             close = pattern.find(":]", i + 2)
