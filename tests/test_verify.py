@@ -325,6 +325,27 @@ def test_file_and_folder_on_one_name(tmp_path: Path) -> None:
     assert errors(mararch.verify(path)) == {"path-conflict"}
 
 
+def test_torchserve_picks_the_container_by_file_name(tmp_path: Path) -> None:
+    zipped = good_mar(tmp_path / "m.zip")
+    report = mararch.verify(zipped)
+    assert errors(report) == {"container-name"}
+    assert "rename it to end in .mar" in report.errors[0].message
+    assert mararch.verify(zipped, server="mms").passed
+    tgz = make_tgz(tmp_path / "t.mar", GOOD)
+    assert errors(mararch.verify(tgz)) == {"container-name"}
+    assert mararch.verify(make_tgz(tmp_path / "t.tar.gz", GOOD)).passed
+
+
+def test_tgz_without_a_top_folder(tmp_path: Path) -> None:
+    path = raw_tgz(
+        tmp_path / "m.tar.gz",
+        [tar_member(MANIFEST, MANIFEST_BYTES), tar_member("handler.py", HANDLER)],
+    )
+    report = mararch.verify(path)
+    assert errors(report) == {"manifest-missing"}
+    assert "the tar has no top folder" in report.errors[0].message
+
+
 # -- manifest --------------------------------------------------------------------------------------
 
 

@@ -324,6 +324,15 @@ def _depth(value: object) -> int:
 
 def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | None, list[Finding]]:
     member = view.manifest_member()
+    if member is None and view.container is Container.TGZ and view.model_root == "MAR-INF":
+        return None, [
+            _error(
+                "manifest-missing",
+                f"the tar has no top folder: TorchServe strips the first path component of every "
+                f"member, so {MANIFEST_NAME} becomes MANIFEST.json; put every member under "
+                "MODEL_NAME/",
+            )
+        ]
     if member is None:
         legacy = view.get("MANIFEST.json") is not None
         return None, [
@@ -791,6 +800,30 @@ def _read_digests(view: ArchiveView, read: Reader) -> tuple[dict[str, str] | Non
 # ---------------------------------------------------------------------------------------------
 
 
+def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
+    """TorchServe picks the container by file name: only `*.mar` is read as zip."""
+    if flavour is not Flavour.TORCHSERVE or view.container is Container.FOLDER:
+        return []
+    is_mar = view.path.name.lower().endswith(".mar")
+    if view.container is Container.ZIP and not is_mar:
+        return [
+            _error(
+                "container-name",
+                f"a zip named {view.path.name!r}: TorchServe reads only files named *.mar as zip "
+                "(anything else as tar.gz); rename it to end in .mar",
+            )
+        ]
+    if view.container is Container.TGZ and is_mar:
+        return [
+            _error(
+                "container-name",
+                f"a tar.gz named {view.path.name!r}: TorchServe reads files named *.mar as zip; "
+                "rename it to end in .tar.gz",
+            )
+        ]
+    return []
+
+
 def verify_view(
     view: ArchiveView, server: Flavour | None = None
 ) -> tuple[list[Finding], Flavour | None]:
@@ -819,6 +852,7 @@ def verify_view(
                 ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
             )
         out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
+        out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
     recorded, digest_problems = _read_digests(view, read)
