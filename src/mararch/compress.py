@@ -1,16 +1,45 @@
 """Deflate and CRC-32 behind one small interface, so the writers do not care which library runs.
 
-This is the baseline (the standard library's zlib). Faster engines plug in here.
+Engines, fastest first: isal (python-isal), zlib-ng, the standard library's zlib. All of them emit
+standard raw deflate streams, so every zip and gzip reader can read the result. The first one that
+imports is used; `MARARCH_DEFLATE=isal|zlib-ng|zlib` forces one (tests use it for the fallbacks).
+
+Large inputs are cut into pieces that are compressed independently on a thread pool (every engine
+releases the GIL while it works) and joined into one deflate stream, the way pigz does: every piece
+but the last ends with a sync flush, which byte-aligns the stream without ending it, and the
+per-piece CRC-32s are combined. At most a few pieces are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import os
 import zlib
-from typing import Protocol
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Callable, Protocol
+
+from .errors import UsageError
 
 #: Read and write in chunks this large: big enough for disk speed, small enough for flat memory.
 CHUNK_SIZE = 1 << 20
-DEFAULT_LEVEL = 6
+#: Inputs are compressed in independent pieces this large. Big enough that the per-piece cost
+#: (a Python call, a flush, a fresh dictionary) is lost in the noise, small enough that a few
+#: pieces in flight per core keep memory well under 100 MB.
+PIECE_SIZE = 4 << 20
+#: The reference tool's level; `DEFAULT_LEVEL` is what `--level` means when it is not given.
+REFERENCE_LEVEL = 6
+DEFAULT_LEVEL: int | None = None
+#: A piece that the fast level shrinks below this fraction is text-like: a second pass at the
+#: engine's strongest level is cheap on such data and can halve it (isal 1 -> 3 on prose).
+TEXT_LIKE = 0.5
+#: `auto` stores a large member when deflating a sample of it saves less than this fraction.
+MIN_SAVING = 0.02
+ENGINE_VARIABLE = "MARARCH_DEFLATE"
+ENGINE_NAMES = ("isal", "zlib-ng", "zlib")
 
 
 class Deflater(Protocol):
@@ -21,10 +50,269 @@ class Deflater(Protocol):
     def flush(self, mode: int = ..., /) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class Engine:
+    """One deflate library: its module (zlib's API) and how `--level` 1-9 maps onto its levels."""
+
+    name: str
+    module: ModuleType
+    #: The engine level for each user level 1-9 (index 0 is level 1).
+    levels: tuple[int, ...]
+    #: The level used when the user gives none: the fastest that is no larger than zlib level 6
+    #: on float weights (measured; see README, Performance).
+    fast_level: int
+    #: The level of the second pass on text-like pieces; None when `fast_level` is already it.
+    strong_level: int | None = None
+
+    def crc32(self, data: bytes | memoryview, value: int = 0) -> int:
+        return int(self.module.crc32(data, value))
+
+    def crc32_combine(self, crc1: int, crc2: int, len2: int) -> int:
+        combine = getattr(self.module, "crc32_combine", None)
+        if combine is not None:
+            return int(combine(crc1, crc2, len2))
+        return crc32_combine(crc1, crc2, len2)
+
+
+def _load(name: str) -> Engine | None:
+    try:
+        if name == "isal":
+            from isal import isal_zlib
+
+            # isal has levels 0-3; its level 0 is a Huffman-only mode that can grow float data,
+            # so user levels start at 1. isal 1 and 2 compress float weights to zlib 6's size.
+            return Engine(
+                "isal", isal_zlib, (1, 1, 1, 2, 2, 2, 3, 3, 3), fast_level=1, strong_level=3
+            )
+        if name == "zlib-ng":
+            from zlib_ng import zlib_ng
+
+            # zlib-ng's level 1 grows float weights (measured 1.06), so the default is 6.
+            return Engine("zlib-ng", zlib_ng, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
+    except ImportError:
+        return None
+    return Engine("zlib", zlib, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
+
+
+ZLIB = Engine("zlib", zlib, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
+
+
+def engine(name: str | None = None) -> Engine:
+    """The engine named (or in $MARARCH_DEFLATE), else the fastest one installed."""
+    wanted = name or os.environ.get(ENGINE_VARIABLE, "").strip() or None
+    if wanted is not None and wanted not in ENGINE_NAMES:
+        raise UsageError(
+            f"{ENGINE_VARIABLE}={wanted!r} names no deflate engine: "
+            f"choose one of {', '.join(ENGINE_NAMES)}"
+        )
+    return _engine(wanted)
+
+
+@cache
+def _engine(wanted: str | None) -> Engine:
+    if wanted is not None:
+        found = _load(wanted)
+        if found is None:
+            raise UsageError(
+                f"{ENGINE_VARIABLE}={wanted!r} but that engine is not installed",
+                hint=f"pip install {'isal' if wanted == 'isal' else 'zlib-ng'}, or unset it.",
+            )
+        return found
+    for candidate in ENGINE_NAMES:
+        found = _load(candidate)
+        if found is not None:
+            return found
+    return ZLIB  # pragma: no cover - zlib always loads
+
+
+@dataclass(frozen=True)
+class Codec:
+    """One way to deflate: an engine at one of its own levels."""
+
+    engine: Engine
+    level: int
+
+    def deflater(self) -> Deflater:
+        compressobj = self.engine.module.compressobj
+        deflater: Deflater = compressobj(self.level, zlib.DEFLATED, -15)
+        return deflater
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How to deflate one stream: the codec, and whether text-like pieces get a second pass."""
+
+    codec: Codec
+    #: The second, stronger pass for text-like pieces; None when the user chose a level.
+    strong: Codec | None
+
+    @property
+    def engine(self) -> Engine:
+        return self.codec.engine
+
+
+def policy(level: int | None = None, engine_name: str | None = None) -> Policy:
+    """The policy for a user's `--level` (0-9, or None for mararch's choice).
+
+    Level 0 writes deflate's stored blocks (through zlib: isal has no such level). Levels 1-9 map
+    onto the engine's range (isal: 1-3 -> 1, 4-6 -> 2, 7-9 -> 3). No level: the engine's fastest
+    level that is as small as zlib 6 on weights (isal 1, else 6), and for isal a second pass at
+    level 3 on text-like pieces, where level 1 leaves a lot on the table.
+    """
+    eng = engine(engine_name)
+    if level is None:
+        strong = None if eng.strong_level is None else Codec(eng, eng.strong_level)
+        return Policy(Codec(eng, eng.fast_level), strong)
+    if not 0 <= level <= 9:
+        raise UsageError(f"invalid --level {level}: choose a whole number from 0 to 9")
+    if level == 0:
+        return Policy(Codec(ZLIB, 0), None)
+    return Policy(Codec(eng, eng.levels[level - 1]), None)
+
+
 def raw_deflater(level: int | None = None) -> Deflater:
     """A compressor emitting a raw deflate stream (no zlib/gzip wrapper), as zip and gzip hold."""
-    return zlib.compressobj(DEFAULT_LEVEL if level is None else level, zlib.DEFLATED, -15)
+    return policy(level).codec.deflater()
 
 
-def crc32(data: bytes, value: int = 0) -> int:
-    return zlib.crc32(data, value)
+def crc32(data: bytes | memoryview, value: int = 0) -> int:
+    return engine().crc32(data, value)
+
+
+# CRC-32 combination in GF(2) (the algorithm of zlib's crc32_combine, for engines without it).
+_POLY = 0xEDB88320
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a * b modulo the CRC polynomial (reflected bit order)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if (a & (m - 1)) == 0:
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _x2n_table() -> tuple[int, ...]:
+    table = []
+    p = 1 << 30  # x^1
+    for _ in range(32):
+        table.append(p)
+        p = _multmodp(p, p)
+    return tuple(table)
+
+
+_X2N = _x2n_table()
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of A + B from crc32(A), crc32(B) and len(B)."""
+    # Multiply crc1 by x^(8 * len2): the table holds x^(2^k); starting at k = 3 counts bytes.
+    n = len2
+    p = 1 << 31  # x^0
+    k = 3
+    while n:
+        if n & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _multmodp(p, crc1) ^ crc2
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One compressed piece: its raw deflate bytes, and the CRC-32 and length of its input."""
+
+    data: bytes
+    crc: int
+    size: int
+
+
+def deflate_piece(data: bytes, pol: Policy, final: bool) -> Piece:
+    """Deflate one piece; every piece but the last ends byte-aligned so the next can follow."""
+    mode = zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH
+    crc = pol.engine.crc32(data)
+    d = pol.codec.deflater()
+    out = d.compress(data) + d.flush(mode)
+    if pol.strong is not None and len(out) < len(data) * TEXT_LIKE:
+        d = pol.strong.deflater()
+        second = d.compress(data) + d.flush(mode)
+        if len(second) < len(out):
+            out = second
+    return Piece(out, crc, len(data))
+
+
+def deflate_bytes(data: bytes, pol: Policy) -> Piece:
+    """Deflate a whole (small) input in the calling thread."""
+    return deflate_piece(data, pol, final=True)
+
+
+def workers() -> int:
+    """Compression threads: one per core, capped so in-flight pieces stay well under 150 MB."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def new_executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="mararch-deflate")
+
+
+class PieceWriter:
+    """Deflates a stream on a thread pool, piece by piece, and writes the results in order.
+
+    `feed` takes data of any size; `finish` ends the deflate stream. At most two pieces per
+    worker are in flight, so memory does not grow with the input.
+    """
+
+    def __init__(self, pol: Policy, executor: Executor, write: Callable[[bytes], object]) -> None:
+        self.policy = pol
+        self.executor = executor
+        self.write = write
+        self.limit = 2 * workers()
+        self.pending: deque[Future[Piece]] = deque()
+        self.buffer = bytearray()
+        self.crc = 0
+        self.size = 0
+        self.compressed = 0
+        self.fed = 0
+
+    def feed(self, data: bytes) -> None:
+        self.fed += len(data)
+        if not self.buffer and len(data) == PIECE_SIZE:
+            self._submit(data, final=False)  # the common case: whole pieces read from a file
+            return
+        self.buffer += data
+        while len(self.buffer) >= PIECE_SIZE:
+            self._submit(bytes(self.buffer[:PIECE_SIZE]), final=False)
+            del self.buffer[:PIECE_SIZE]
+
+    def finish(self) -> None:
+        """Deflate what is left as the final piece and wait for every piece to be written."""
+        self._submit(bytes(self.buffer), final=True)
+        self.buffer.clear()
+        while self.pending:
+            self._write_next()
+
+    def _submit(self, data: bytes, *, final: bool) -> None:
+        self.pending.append(self.executor.submit(deflate_piece, data, self.policy, final))
+        while len(self.pending) >= self.limit:
+            self._write_next()
+
+    def _write_next(self) -> None:
+        piece = self.pending.popleft().result()
+        self.write(piece.data)
+        self.crc = self.policy.engine.crc32_combine(self.crc, piece.crc, piece.size)
+        self.size += piece.size
+        self.compressed += len(piece.data)
+
+
+def sample_ratio(samples: Iterable[bytes], pol: Policy) -> float:
+    """Compressed / original size of a few samples, with the fast codec only."""
+    size = packed = 0
+    for data in samples:
+        d = pol.codec.deflater()
+        packed += len(d.compress(data)) + len(d.flush())
+        size += len(data)
+    return packed / size if size else 0.0

@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from typing import TypeVar
 
 from .spec import MAR_INF
+
+#: Chunks as the writers stream them: bytes, or views of a reused buffer.
+Chunk = TypeVar("Chunk", bytes, memoryview)
 
 DIGESTS_NAME = f"{MAR_INF}/digests.json"
 ALGORITHM = "sha256"
@@ -24,7 +28,7 @@ class DigestRecorder:
     def __init__(self) -> None:
         self.hashes: dict[str, str] = {}
 
-    def tee(self, name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def tee(self, name: str, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         """Yield `chunks` unchanged; once they are exhausted, `name`'s digest is recorded."""
         digest = hashlib.sha256()
         for chunk in chunks:

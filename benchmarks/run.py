@@ -1,0 +1,266 @@
+"""mararch vs torch-model-archiver 0.12.0, side by side, on generated model files.
+
+    pip install -e '.[test,bench]'
+    python benchmarks/run.py            # full: 1 GiB f32, 1 GiB f16, 4.5 GiB f32, 2,000 small files
+    python benchmarks/run.py --quick    # smoke run on small data (a minute)
+
+Generates the data once (kept in --data-dir), runs each case --runs times per tool (the 4.5 GiB case
+once: it is disk bound), reports medians, the speed-up over the reference, the ratio to `cp` of
+the same data, peak RSS of the mararch process and output sizes. Both tools run in the same session
+on the same files, so machine load hits both; other work on the machine still adds noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GIB = 1 << 30
+MIB = 1 << 20
+SUFFIX = {"default": ".mar", "zip-store": ".mar", "tgz": ".tar.gz", "no-archive": ""}
+HANDLER = "def handle(data, context):\n    return data\n"
+
+
+@dataclass
+class Case:
+    name: str
+    serialized: Path
+    formats: list[str]
+    extra_files: Path | None = None
+    runs: int | None = None  # None: --runs
+
+
+@dataclass
+class Timing:
+    seconds: list[float] = field(default_factory=list)
+    rss_kb: int = 0
+    size: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def weights(path: Path, size: int, dtype: str, seed: int) -> None:
+    """Normally distributed weights, as trained models hold, written in 64 MiB slices."""
+    import numpy as np
+
+    if path.exists() and path.stat().st_size == size:
+        return
+    rng = np.random.default_rng(seed)
+    itemsize = np.dtype(dtype).itemsize
+    tmp = path.with_suffix(".partial")
+    with tmp.open("wb") as fh:
+        left = size
+        while left:
+            n = min(left, 64 * MIB) // itemsize
+            fh.write((rng.standard_normal(n, dtype=np.float32) * 0.02).astype(dtype).tobytes())
+            left -= n * itemsize
+    tmp.replace(path)
+
+
+def small_files(root: Path, count: int, seed: int) -> None:
+    """`count` files of 1-50 KB: a third JSON/text (compressible), the rest float weights."""
+    import numpy as np
+
+    if root.exists() and len(list(root.rglob("*.*"))) == count:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        folder = root / f"part{i // 100:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = int(rng.integers(1000, 50_000))
+        if i % 3 == 0:
+            words = " ".join(
+                f'"token_{int(x)}": {int(x) % 997}' for x in rng.integers(0, 5000, 4000)
+            )
+            (folder / f"vocab{i}.json").write_text(("{" + words + "}")[:size])
+        else:
+            data = (rng.standard_normal(size // 4, dtype=np.float32) * 0.02).tobytes()
+            (folder / f"layer{i}.bin").write_bytes(data)
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KB) of one run; pending writes are flushed first (not timed).
+
+    The peak RSS comes from GNU time: a child forked from this process would inherit this
+    process's high-water mark (numpy arrays) in its own `ru_maxrss`.
+    """
+    subprocess.run(["sync"], check=True)
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *argv],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        peak = int(rss.read().strip().splitlines()[-1])
+    return elapsed, peak
+
+
+def output_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def run_case(case: Case, fmt: str, tool: str, work: Path, runs: int) -> Timing:
+    out = work / "out"
+    out.mkdir(exist_ok=True)
+    name = f"bench_{tool.replace('-', '_')}"
+    result = out / (name + SUFFIX[fmt])
+    bin_dir = Path(sys.executable).parent
+    argv = [
+        str(bin_dir / tool),
+        "--model-name",
+        name,
+        "-v",
+        "1.0",
+        "--serialized-file",
+        str(case.serialized),
+        "--handler",
+        str(work / "handler.py"),
+        "--export-path",
+        str(out),
+        "--archive-format",
+        fmt,
+    ]
+    if tool == "mararch":
+        argv.insert(1, "create")
+    if case.extra_files is not None:
+        argv += ["--extra-files", str(case.extra_files)]
+    timing = Timing()
+    for _ in range(runs):
+        remove(result)
+        seconds, rss = timed(argv, work)
+        timing.seconds.append(seconds)
+        timing.rss_kb = max(timing.rss_kb, rss)
+        timing.size = output_size(result)
+    remove(result)
+    return timing
+
+
+def run_cp(case: Case, work: Path, runs: int) -> Timing:
+    """`cp` of the same inputs: the floor for formats that copy bytes (zip-store, no-archive)."""
+    target = work / "cp-target"
+    timing = Timing()
+    for _ in range(runs):
+        remove(target)
+        target.mkdir()
+        argv = ["cp", "-r", str(case.serialized)]
+        if case.extra_files is not None:
+            argv.append(str(case.extra_files))
+        seconds, _ = timed([*argv, str(target)], work)
+        timing.seconds.append(seconds)
+    remove(target)
+    return timing
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data, one run: a smoke test")
+    parser.add_argument("--runs", type=int, default=3, help="runs per case and tool (median)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "mararch-bench"
+    )
+    parser.add_argument("--only", default="", help="comma-separated case names to run")
+    args = parser.parse_args()
+
+    scale = 16 if args.quick else 1
+    runs = 1 if args.quick else args.runs
+    data = args.data_dir / ("quick" if args.quick else "full")
+    data.mkdir(parents=True, exist_ok=True)
+    print(f"generating data in {data} ...", flush=True)
+    weights(data / "f32.bin", GIB // scale, "float32", 1)
+    weights(data / "f16.bin", GIB // scale, "float16", 2)
+    big = (GIB * 9 // 2) if not args.quick else 300 * MIB
+    weights(data / "f32-big.bin", big, "float32", 3)
+    small_count = 2000 // scale * (2 if args.quick else 1)
+    small_files(data / "small", small_count, 4)
+    (data / "model.pt").write_bytes(b"\x80\x02}q\x00." * 100)
+
+    all_formats = ["default", "zip-store", "tgz", "no-archive"]
+    big_label = "f32 4.5 GiB" if not args.quick else "f32 300 MiB"
+    cases = [
+        Case("f32 1 GiB" if not args.quick else "f32 64 MiB", data / "f32.bin", all_formats),
+        Case("f16 1 GiB" if not args.quick else "f16 64 MiB", data / "f16.bin", ["default"]),
+        Case(big_label, data / "f32-big.bin", ["default"], runs=1),
+        Case(f"{small_count} small files", data / "model.pt", all_formats, data / "small"),
+    ]
+    if args.only:
+        wanted = {w.strip() for w in args.only.split(",")}
+        cases = [c for c in cases if c.name in wanted or c.name.split()[0] in wanted]
+
+    with tempfile.TemporaryDirectory(dir=data) as tmp:
+        work = Path(tmp)
+        (work / "handler.py").write_text(HANDLER)
+        rows = [
+            [
+                "data",
+                "format",
+                "reference s",
+                "mararch s",
+                "speed-up",
+                "cp s",
+                "mararch / cp",
+                "size vs reference",
+                "mararch peak RSS",
+            ]
+        ]
+        for case in cases:
+            n = case.runs or runs
+            cp = run_cp(case, work, n)
+            for fmt in case.formats:
+                print(f"{case.name} {fmt} ...", flush=True)
+                ref = run_case(case, fmt, "torch-model-archiver", work, n)
+                ours = run_case(case, fmt, "mararch", work, n)
+                rows.append(
+                    [
+                        case.name,
+                        fmt,
+                        f"{ref.median:.2f}",
+                        f"{ours.median:.2f}",
+                        f"{ref.median / ours.median:.1f}x",
+                        f"{cp.median:.2f}",
+                        f"{ours.median / cp.median:.2f}",
+                        f"{ours.size / ref.size:.4f}",
+                        f"{ours.rss_kb / 1024:.0f} MB",
+                    ]
+                )
+                print(table(rows), flush=True)
+    print()
+    print(f"runs per case: {runs} (median); cpus: {os.cpu_count()}; ", end="")
+    print(f"python {sys.version.split()[0]}")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
