@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mararch
 from conftest import Cli, ModelInputs
@@ -32,6 +34,7 @@ from crafted import (
 )
 from mararch.checks import Report
 from mararch.errors import VerificationFailed
+from test_extract import _trees
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 MMS_FIXTURES = Path(__file__).parent / "fixtures" / "mms"
@@ -772,9 +775,7 @@ def test_create_refuses_a_broken_handler_through_the_api(
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def test_legacy_refuses_bad_requirements_named_nowhere_but_checks_the_handler(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_legacy_refuses_a_handler_without_entry_point(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "svc.py").write_text("class A: pass\nclass B: pass\n")
@@ -824,3 +825,54 @@ def test_every_byte_is_checked(tmp_path: Path) -> None:
     assert f"actual {zlib.crc32(bytes(raw[end - len(data) + 1 : end + 1])):08x}" in (
         report.errors[0].message
     )
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(files=_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
+def test_whatever_mararch_creates_passes_strictly(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
+) -> None:
+    base = tmp_path_factory.mktemp("prop")
+    src = base / "src"
+    for name, data in files.items():
+        path = src.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    made = mararch.create(
+        model_name="p",
+        version="1.0",
+        handler="image_classifier",
+        extra_files=[str(src)],
+        archive_format=fmt,
+        export_path=base / "out",
+    )
+    report = mararch.verify(made, strict=True)
+    assert report.passed, report.to_json()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_corruption_is_a_finding_never_a_crash(data: st.DataObject) -> None:
+    """Flip one byte anywhere in a good .mar: verify reports, and never raises."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = zip_with(
+            Path(tmp) / "m.mar",
+            ZEntry("w.bin", bytes(range(256)) * 4, method=STORED),
+            ZEntry("t.txt", b"text " * 200),
+        )
+        raw = bytearray(path.read_bytes())
+        where = data.draw(st.integers(0, len(raw) - 1))
+        raw[where] ^= data.draw(st.integers(1, 255))
+        path.write_bytes(bytes(raw))
+        report = mararch.verify(path)
+        assert isinstance(report.passed, bool)
+        json.dumps(report.to_json())
