@@ -876,3 +876,16 @@ def test_any_corruption_is_a_finding_never_a_crash(data: st.DataObject) -> None:
         report = mararch.verify(path)
         assert isinstance(report.passed, bool)
         json.dumps(report.to_json())
+
+
+def test_help_lists_the_new_flags(cli: Cli) -> None:
+    for command, flags in (
+        ("verify", ["--json", "--strict", "--server"]),
+        ("create", ["--no-digests", "--no-verify"]),
+        ("legacy", ["--no-digests", "--no-verify"]),
+        ("convert", ["--no-verify"]),
+    ):
+        result = cli(command, "--help")
+        assert result.exit_code == 0
+        for flag in flags:
+            assert flag in result.stdout, (command, flag)
