@@ -787,6 +787,21 @@ def test_legacy_refuses_a_handler_without_entry_point(cli: Cli, tmp_path: Path) 
     assert cli(*args, "--no-verify").exit_code == 0
 
 
+def test_legacy_repacks_an_unpacked_archive(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "svc.py").write_bytes(HANDLER)
+    first = mararch.create_legacy(
+        model_name="m", model_path=folder, handler="svc", export_path=tmp_path / "a"
+    )
+    unpacked = mararch.extract(first, tmp_path / "unpacked").destination
+    (unpacked / "svc.py").write_bytes(HANDLER + b"# changed\n")
+    again = mararch.create_legacy(
+        model_name="m", model_path=unpacked, handler="svc", export_path=tmp_path / "b"
+    )
+    assert mararch.verify(again, strict=True).passed
+
+
 def test_convert_runs_the_checks(cli: Cli, tmp_path: Path) -> None:
     manifest = manifest_bytes(**MMS, model={"handler": "svc:handle"})
     source = make_mar(tmp_path / "m.mar", {"svc.py": b"def other(): pass\n"}, manifest=manifest)
