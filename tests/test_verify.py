@@ -692,6 +692,17 @@ def test_cli_report_and_exit_codes(cli: Cli, tmp_path: Path) -> None:
     assert result.stdout.rstrip().endswith("FAILED: 1 error(s), 0 warning(s)")
 
 
+def test_cli_report_summarises_many_findings_of_one_code(cli: Cli, tmp_path: Path) -> None:
+    dupes = [ZEntry("w.bin", b"x") for _ in range(31)]
+    path = zip_with(tmp_path / "m.mar", *dupes)
+    result = cli("verify", path)
+    assert result.exit_code == 1
+    assert "errors (30):" in result.stdout
+    assert result.stdout.count("[duplicate-name] w.bin:") == 20
+    assert "  ... and 10 more [duplicate-name] (see --json)" in result.stdout
+    assert len(json.loads(cli("verify", path, "--json").stdout)["findings"]) == 32
+
+
 def test_cli_usage_errors(cli: Cli, tmp_path: Path) -> None:
     assert cli("verify").exit_code == 2
     good = good_mar(tmp_path / "good.mar")
