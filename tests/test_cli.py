@@ -53,6 +53,8 @@ def test_help_lists_commands_and_flags(cli: Cli) -> None:
         "--json",
     ]:
         assert flag in sub.stdout
+    # Square brackets in help texts are Rich markup unless escaped: the default must show.
+    assert "[default: current folder]" in " ".join(sub.stdout.split())
 
 
 def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Union
@@ -22,9 +22,16 @@ from .errors import (
     VerificationFailed,
 )
 from .handlers import builtin_suggestion, resolve_handler
+from .ignore import rules_from_excludes
 from .output import TEMP_MARKER, atomic_output, check_destination, prepare_export_dir
 from .progress import OptionalProgress
-from .sources import Source, expand_extra_files, file_source, split_extra_files
+from .sources import (
+    Source,
+    expand_extra_files,
+    expand_file_mapping,
+    file_source,
+    split_extra_files,
+)
 from .spec import (
     MANIFEST_NAME,
     TORCHSERVE_RUNTIMES,
@@ -121,14 +128,27 @@ class _Members:
 
 
 def entries_with_manifest(
-    sources: Iterable[Source], manifest_bytes: bytes, digests: bool = False
+    sources: Iterable[Source],
+    manifest_bytes: bytes,
+    generated: Sequence[Entry] = (),
+    *,
+    digests: bool = False,
 ) -> tuple[Entry, ...]:
     """Sorted entries, the generated manifest among them; an input on its name is a conflict
-    (on the digests' name too, when they are recorded)."""
+    (on the digests' name too, when they are recorded).
+
+    `generated` are members made in memory (an inline model config); an input file on one of
+    their names is a conflict too.
+    """
     entries = [
         Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
         for s in sources
     ]
+    for g in generated:
+        for e in entries:
+            if e.name == g.name:
+                raise ConflictError(g.name, str(e.source), f"the {g.origin}")
+    entries.extend(generated)
     for e in entries:
         if e.name == MANIFEST_NAME:
             raise ConflictError(MANIFEST_NAME, str(e.source), "the generated manifest")
@@ -207,8 +227,17 @@ def plan_create(
     compression: Compression | str | None = None,
     level: int | None = None,
     digests: bool = True,
+    files: Sequence[tuple[PathLike, str | None]] = (),
+    exclude: Iterable[str] = (),
+    config: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Validate a create request and return the plan, collecting every problem first."""
+    """Validate a create request and return the plan, collecting every problem first.
+
+    Beyond the flags: `files` are `(src, dest)` pairs packaged with their structure (a folder's
+    contents below `dest`, a file as `dest`); `exclude` are gitignore-style patterns matched
+    against the member names of `extra_files` and `files`; `config` is a model config written
+    into the archive as `model-config.yaml` (instead of `config_file`).
+    """
     fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
     rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
     if rt not in TORCHSERVE_RUNTIMES:
@@ -219,6 +248,8 @@ def plan_create(
         )
     zip_policy, level = resolve_compression(fmt, compression, level)
     timestamp = source_date_epoch()
+    # One pattern given as a plain string is one pattern, not one per character.
+    rules = rules_from_excludes([exclude] if isinstance(exclude, str) else list(exclude))
 
     problems = _Collector()
     if not model_name:
@@ -274,9 +305,31 @@ def plan_create(
     ]
     try:
         for src in expand_extra_files(extra_items, skip=skip):
-            members.add(src)
+            if not rules.excludes(src.name):
+                members.add(src)
     except MararchError as exc:
         problems.errors.append(exc)
+    for src_path, dest in files:
+        try:
+            for src in expand_file_mapping(Path(src_path), dest, skip=skip):
+                if not rules.excludes(src.name):
+                    members.add(src)
+        except MararchError as exc:
+            problems.errors.append(exc)
+    generated: list[Entry] = []
+    if config is not None:
+        if config_file is not None and str(config_file) != "":
+            problems.problem(
+                f"both an inline model config and --config-file {str(config_file)!r} were "
+                "given; keep one"
+            )
+        else:
+            data = config_yaml(config)
+            generated.append(Entry(CONFIG_NAME, None, len(data), data=data, origin="inline config"))
+            if (clash := members.by_name.get(CONFIG_NAME)) is not None:
+                problems.errors.append(
+                    ConflictError(CONFIG_NAME, str(clash.path), "the inline model config")
+                )
     for path, origin in (
         (requirements_file, "--requirements-file"),
         (config_file, "--config-file"),
@@ -298,10 +351,12 @@ def plan_create(
         serialized_file=Path(serialized_file).name if serialized_file else None,
         model_file=Path(model_file).name if model_file else None,
         requirements_file=Path(requirements_file).name if requirements_file else None,
-        config_file=Path(config_file).name if config_file else None,
+        config_file=CONFIG_NAME if generated else Path(config_file).name if config_file else None,
         timestamp=timestamp,
     )
-    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest), digests)
+    entries = entries_with_manifest(
+        members.by_name.values(), manifest_mod.dumps(manifest), generated, digests=digests
+    )
     return Plan(
         output=output,
         archive_format=fmt,
@@ -314,6 +369,21 @@ def plan_create(
         force=force,
         digests=digests,
     )
+
+
+#: The member name of an inline model config, the name TorchServe's examples use.
+CONFIG_NAME = "model-config.yaml"
+
+
+def config_yaml(config: Mapping[str, Any]) -> bytes:
+    """An inline model config as YAML, keys in the order given."""
+    import yaml
+
+    try:
+        text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"the inline model config cannot be written as YAML: {exc}") from None
+    return text.encode("utf-8")
 
 
 def sha256_of(path: Path) -> str:
@@ -377,6 +447,9 @@ def create(
     config_file: PathLike | None = None,
     compression: Compression | str | None = None,
     level: int | None = None,
+    files: Sequence[tuple[PathLike, str | None]] = (),
+    exclude: Iterable[str] = (),
+    config: Mapping[str, Any] | None = None,
     progress: OptionalProgress = None,
     digests: bool = True,
     verify: bool = True,
@@ -402,6 +475,9 @@ def create(
         compression=compression,
         level=level,
         digests=digests,
+        files=files,
+        exclude=exclude,
+        config=config,
     )
     return build(plan, progress=progress, verify=verify).path
 

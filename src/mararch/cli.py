@@ -109,8 +109,46 @@ def need(value: Optional[str], flag: str, prompt: str) -> str:
     raise UsageError(f"missing option {flag}", hint=f"Pass {flag} VALUE (see --help).")
 
 
+#: create's options that a build spec can also set (a flag given overrides the spec's value).
+SPEC_OPTIONS = (
+    "model_name",
+    "version",
+    "serialized_file",
+    "model_file",
+    "handler",
+    "extra_files",
+    "runtime",
+    "export_path",
+    "archive_format",
+    "force",
+    "requirements_file",
+    "config_file",
+    "compression",
+    "level",
+)
+
+
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options actually typed on the command line (not Typer's defaults), as values."""
+    given: dict[str, Any] = {}
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        # By name: Typer has vendored click's ParameterSource enum in recent releases.
+        if source is not None and source.name in ("COMMANDLINE", "PROMPT"):
+            value = ctx.params[name]
+            given[name] = value.value if isinstance(value, Enum) else value
+    return given
+
+
 @app.command(no_args_is_help=False)
 def create(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(
+        None,
+        help="The archive of the build spec to build (when it declares several).",
+        metavar="NAME",
+        show_default=False,
+    ),
     model_name: Optional[str] = typer.Option(
         None,
         "--model-name",
@@ -149,7 +187,7 @@ def create(
     export_path: Optional[Path] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). [default: current folder]",
+        help="Folder to write into (created if missing). \\[default: current folder]",
     ),
     archive_format: FormatChoice = typer.Option(
         FormatChoice.default,
@@ -183,9 +221,43 @@ def create(
         help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
         "requirements) find errors.",
     ),
+    spec: Optional[Path] = typer.Option(
+        None,
+        "--spec",
+        help="The build spec to read. \\[default: mararch.toml, else \\[tool.mararch] in "
+        "pyproject.toml, in the current folder, when --model-name is not given]",
+        show_default=False,
+    ),
+    build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
 ) -> None:
-    """Build a model archive for TorchServe (torch-model-archiver's flags, same output)."""
+    """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
+
+    Without --model-name, the archives declared in mararch.toml (or \\[tool.mararch] in
+    pyproject.toml) are built; flags given override the spec's values.
+    """
     with errors_to_exit_codes():
+        if spec is not None or name is not None or build_all or model_name is None:
+            from .buildspec import find_spec
+
+            spec_path = find_spec(spec)
+            if spec_path is not None:
+                run_spec(
+                    ctx,
+                    spec_path,
+                    name,
+                    build_all,
+                    dry_run=dry_run,
+                    json_output=json_output,
+                    digests=not no_digests,
+                    verify=not no_verify,
+                )
+                return
+            if spec is not None or name is not None or build_all:
+                raise UsageError(
+                    f"no build spec in {str(Path.cwd())!r}: no mararch.toml, and no "
+                    "[tool.mararch] in pyproject.toml",
+                    hint="Write one with `mararch init`, or name one with --spec PATH.",
+                )
         from .builder import plan_create
 
         plan = plan_create(
@@ -208,25 +280,68 @@ def create(
         run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
+def run_spec(
+    ctx: typer.Context,
+    spec_path: Path,
+    name: Optional[str],
+    build_all: bool,
+    *,
+    dry_run: bool,
+    json_output: bool,
+    digests: bool = True,
+    verify: bool = True,
+) -> None:
+    """Build the archives a spec declares (NAME, --all or its only one), flags overriding it."""
+    import dataclasses
+
+    from . import console
+    from .buildspec import load_spec, plan_archives
+
+    overrides = given_options(ctx, SPEC_OPTIONS)
+    build_spec = load_spec(spec_path, given=overrides.keys())
+    plans = plan_archives(build_spec.select(name, build_all), overrides)
+    if not digests:
+        plans = [dataclasses.replace(plan, digests=False) for plan in plans]
+    if len(plans) == 1 and not build_all:
+        run_plan(plans[0], dry_run=dry_run, json_output=json_output, verify=verify)
+        return
+    reports = [
+        execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify)
+        for plan in plans
+    ]
+    if json_output:
+        console.print_json(reports)
+
+
 def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
     """Show a plan (--dry-run) or check and write it with a progress bar, then report what was
     written (and the checks' warnings)."""
+    from . import console
+
+    report = execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify)
+    if report is not None:
+        console.print_json(report)
+
+
+def execute_plan(
+    plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True
+) -> Optional[dict[str, Any]]:
+    """run_plan's work; with --json the report is returned (build specs print a list of them)."""
     from . import console
     from .builder import build
 
     if dry_run:
         if json_output:
-            console.print_json(console.plan_json(plan))
-        else:
-            console.show_plan(plan)
-        return
+            return console.plan_json(plan)
+        console.show_plan(plan)
+        return None
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
         result = build(plan, progress=progress, digest=json_output, verify=verify)
     console.show_build_findings(result.findings)
     if json_output:
-        console.print_json(console.result_json(result))
-    else:
-        console.show_result(result)
+        return console.result_json(result)
+    console.show_result(result)
+    return None
 
 
 class LegacyFormatChoice(str, Enum):
@@ -318,6 +433,126 @@ def legacy(
             digests=not no_digests,
         )
         run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
+
+
+def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
+    """One `mararch init` question; for an optional value '-' means none."""
+    while True:
+        if required:
+            answer = str(typer.prompt(label, default=default)).strip()
+        else:
+            suffix = " ('-' for none)" if default else " (Enter for none)"
+            answer = str(
+                typer.prompt(label + suffix, default=default or "", show_default=bool(default))
+            ).strip()
+            if answer in ("", "-"):
+                return None
+        if answer:
+            return answer
+
+
+@app.command(no_args_is_help=False)
+def init(
+    model_name: Optional[str] = typer.Option(
+        None,
+        "--model-name",
+        help="Model name (a terminal proposes the folder's name).",
+        show_default=False,
+    ),
+    version: Optional[str] = typer.Option(
+        None, "-v", "--version", help="The model's version. \\[default: 1.0]", show_default=False
+    ),
+    handler: Optional[str] = typer.Option(
+        None,
+        "--handler",
+        help="A built-in handler or a handler file (a terminal proposes handler.py).",
+        autocompletion=complete_handler,
+        show_default=False,
+    ),
+    serialized_file: Optional[str] = typer.Option(
+        None, "--serialized-file", help="The weights file.", show_default=False
+    ),
+    model_file: Optional[str] = typer.Option(
+        None, "--model-file", help="Python file with the model class.", show_default=False
+    ),
+    requirements_file: Optional[str] = typer.Option(
+        None, "-r", "--requirements-file", help="The model's requirements.txt.", show_default=False
+    ),
+    config_file: Optional[str] = typer.Option(
+        None, "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
+    ),
+    export_path: Optional[str] = typer.Option(
+        None,
+        "--export-path",
+        help="Where archives go. \\[default: model-store]",
+        show_default=False,
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Replace an existing mararch.toml."),
+) -> None:
+    """Write a commented starter mararch.toml here; in a terminal, ask for its values.
+
+    Defaults come from the folder: its name, the single *.pt/*.pth/*.safetensors file,
+    handler.py, model.py, model-config.yaml and requirements.txt. Without a terminal the
+    values come from the flags only, and --model-name and --handler are required.
+    """
+    with errors_to_exit_codes():
+        from . import console
+        from .buildspec import SPEC_FILE, detect_defaults, write_starter
+        from .spec import model_name_problem
+
+        folder = Path.cwd()
+        if (folder / SPEC_FILE).exists() and not force:
+            raise UsageError(
+                f"{SPEC_FILE!r} exists already in {str(folder)!r}",
+                hint="Edit it, or pass --force to replace it with a new starter spec.",
+            )
+        values: dict[str, Optional[str]] = {
+            "model-name": model_name,
+            "version": version,
+            "handler": handler,
+            "serialized-file": serialized_file,
+            "model-file": model_file,
+            "requirements-file": requirements_file,
+            "config-file": config_file,
+            "export-path": export_path,
+        }
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            found = detect_defaults(folder)
+            questions = (
+                ("model-name", "Model name", True),
+                ("version", "Model version", True),
+                ("handler", "Handler (built-in name or .py file)", True),
+                ("serialized-file", "Serialized file (weights)", False),
+                ("model-file", "Model file (model class)", False),
+                ("requirements-file", "Requirements file", False),
+                ("config-file", "Model config file", False),
+                ("export-path", "Export path", True),
+            )
+            fallback = {"version": "1.0", "export-path": "model-store"}
+            for key, label, required in questions:
+                if values[key] is not None:
+                    continue
+                default = found.get(key) or fallback.get(key)
+                answer = ask(label, default, required=required)
+                while key == "model-name" and answer and model_name_problem(answer):
+                    console.warn(str(model_name_problem(answer)))
+                    answer = ask(label, default, required=True)
+                values[key] = answer
+        else:
+            for key, flag in (("model-name", "--model-name"), ("handler", "--handler")):
+                if not values[key]:
+                    raise UsageError(
+                        f"missing option {flag}",
+                        hint=f"Pass {flag} VALUE, or run `mararch init` in a terminal to be asked.",
+                    )
+        if (problem := model_name_problem(str(values["model-name"]))) is not None:
+            raise UsageError(problem)
+        path = write_starter(
+            folder, {k: v for k, v in values.items() if v is not None}, force=force
+        )
+        console.stderr.print(
+            f"[green]wrote[/] {console.safe_text(str(path))}; build with `mararch create`"
+        )
 
 
 @app.command()

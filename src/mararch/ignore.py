@@ -175,6 +175,15 @@ class IgnoreRules:
                 decision = not rule.negated
         return decision
 
+    def excludes(self, member: str) -> bool:
+        """Whether a member name (`a/b/c.txt`) is excluded, by itself or by one of its folders."""
+        parts = member.split("/")
+        # As in git, a file below an excluded folder stays excluded whatever later rules say.
+        for depth in range(1, len(parts)):
+            if self.ignored("/".join(parts[:depth]), True):
+                return True
+        return self.ignored(member, False)
+
     def __add__(self, other: IgnoreRules) -> IgnoreRules:
         return IgnoreRules(self.rules + other.rules)
 

@@ -184,7 +184,9 @@ def plan_legacy(
     assert model_name and handler
 
     manifest = manifest_mod.mms_manifest(model_name=model_name, handler=handler, runtime=rt.value)
-    entries = entries_with_manifest(members.by_name.values(), manifest_mod.dumps(manifest), digests)
+    entries = entries_with_manifest(
+        members.by_name.values(), manifest_mod.dumps(manifest), digests=digests
+    )
     return Plan(
         output=output,
         archive_format=fmt,

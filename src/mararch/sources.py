@@ -148,3 +148,47 @@ def expand_extra_files(
                 yield from walk_folder(path, origin, skip=skip)
             else:
                 yield file_source(path, path.name, origin)
+
+
+def member_dest_problem(dest: str) -> str | None:
+    """Why `dest` cannot name a place inside an archive, or None when it can."""
+    if "\\" in dest:
+        return f"destination {dest!r} contains a backslash; use '/' between folders"
+    if dest.startswith("/"):
+        return f"destination {dest!r} is absolute; give a path relative to the archive root"
+    parts = [p for p in dest.rstrip("/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return f"destination {dest!r} contains '..'; it must stay inside the archive"
+    return None
+
+
+def expand_file_mapping(
+    src: Path, dest: str | None, *, skip: Callable[[Path], bool] = lambda path: False
+) -> Iterator[Source]:
+    """One `files` item: a folder's contents below `dest` (default: the folder's own name),
+    or a file named `dest` (default: its base name; a `dest` ending in '/' is a folder)."""
+    origin = f"files {src}"
+    if dest is not None and (problem := member_dest_problem(dest)) is not None:
+        raise InputError(problem, path=str(src), hint="Fix the 'dest' of this files item.")
+    parts = [p for p in (dest or "").split("/") if p not in ("", ".")]
+    prefix = "/".join(parts)
+    if src.is_dir():
+        if dest is None:
+            prefix = src.resolve().name if src.name in ("", ".", "..") else src.name
+        for source in walk_folder(src, origin, skip=skip):
+            name = f"{prefix}/{source.name}" if prefix else source.name
+            yield Source(name, source.path, source.size, source.executable, origin, source.mtime)
+        return
+    if not os.path.lexists(src):
+        raise InputError(
+            f"files item {str(src)!r} does not exist",
+            path=str(src),
+            hint="Check its 'src'; relative paths are relative to the spec file's folder.",
+        )
+    if skip(src):
+        return
+    if dest is None or dest.endswith("/") or not prefix:
+        name = f"{prefix}/{src.name}" if prefix else src.name
+    else:
+        name = prefix
+    yield file_source(src, name, origin)

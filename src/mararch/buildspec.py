@@ -1,0 +1,683 @@
+"""Build specs: the options of `create` and `legacy` kept in `mararch.toml` or `[tool.mararch]`.
+
+A spec is read and validated as a whole (every problem collected, with file, table and key) before
+anything is planned; each archive then becomes the same `Plan` that the flags make, through
+`plan_create` or `plan_legacy`. Keys are spelled like the flags (`model-name`); the snake_case
+spelling (`model_name`) is accepted too. Relative paths are relative to the spec file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union
+
+from .errors import MararchError, SpecError, UsageError
+from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+from .spec import Plan
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9 and 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+SPEC_FILE = "mararch.toml"
+PYPROJECT = "pyproject.toml"
+
+
+class Kind(str, Enum):
+    """Which server an archive is for: `create`'s TorchServe, or `legacy`'s MMS."""
+
+    TORCHSERVE = "torchserve"
+    LEGACY = "legacy"
+
+
+class BuildSpecError(UsageError):
+    """A spec file is unreadable or invalid; `problems` lists every problem found (exit 2)."""
+
+    def __init__(self, path: str, problems: Sequence[str], *, hint: str | None = None) -> None:
+        self.path = path
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{path}: {len(self.problems)} problems:\n" + "\n".join(
+                f"  - {p}" for p in self.problems
+            )
+        super().__init__(
+            message,
+            hint=hint
+            or "Fix the spec; every key is described in the README's Build specs section.",
+        )
+
+
+# -- the schema --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of an archive table: its type, its choices, and the kinds it applies to."""
+
+    name: str
+    type: str  # "string", "path", "handler", "bool", "int", "strings", "files", "table", "choice"
+    kinds: frozenset[Kind]
+    choices: tuple[str, ...] = ()
+    flag: str = ""
+
+    @property
+    def param(self) -> str:
+        """The keyword argument of plan_create / plan_legacy (and of the CLI's option)."""
+        return self.name.replace("-", "_")
+
+
+BOTH = frozenset({Kind.TORCHSERVE, Kind.LEGACY})
+TS = frozenset({Kind.TORCHSERVE})
+MMS = frozenset({Kind.LEGACY})
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("kind", "choice", BOTH, tuple(k.value for k in Kind)),
+        Key("model-name", "string", BOTH),
+        Key("version", "string", TS, flag="-v/--version"),
+        Key("handler", "handler", BOTH),
+        Key("serialized-file", "path", TS),
+        Key("model-file", "path", TS),
+        Key("extra-files", "strings", TS),
+        Key("runtime", "choice", BOTH),
+        Key("export-path", "path", BOTH),
+        Key("archive-format", "choice", BOTH),
+        Key("force", "bool", BOTH, flag="-f/--force"),
+        Key("requirements-file", "path", TS, flag="-r/--requirements-file"),
+        Key("config-file", "path", TS, flag="-c/--config-file"),
+        Key("compression", "choice", TS, ("auto", "deflate", "store")),
+        Key("level", "int", TS),
+        Key("exclude", "strings", BOTH),
+        Key("files", "files", TS),
+        Key("config", "table", TS),
+        Key("model-path", "path", MMS),
+    )
+}
+#: Choices that differ between the two kinds.
+KIND_CHOICES: dict[tuple[str, Kind], tuple[str, ...]] = {
+    ("runtime", Kind.TORCHSERVE): ("python", "python3", "LSP"),
+    ("runtime", Kind.LEGACY): ("python", "python2", "python3"),
+    ("archive-format", Kind.TORCHSERVE): ("default", "zip-store", "tgz", "no-archive"),
+    ("archive-format", Kind.LEGACY): ("default", "tgz", "no-archive"),
+}
+REQUIRED: dict[Kind, tuple[str, ...]] = {
+    Kind.TORCHSERVE: ("model-name", "version", "handler"),
+    Kind.LEGACY: ("model-name", "model-path", "handler"),
+}
+#: Defaults that differ from the flags': a spec writes next to itself unless told otherwise.
+EXAMPLES = {
+    "version": 'version = "1.0"',
+    "model-name": 'model-name = "resnet"',
+    "handler": 'handler = "handler.py"',
+    "model-path": 'model-path = "model/"',
+    "extra-files": 'extra-files = ["index_to_name.json", "assets/"]',
+    "exclude": 'exclude = ["*.onnx", "data/"]',
+    "files": 'files = [{ src = "tokenizer/", dest = "tokenizer/" }]',
+    "level": "level = 9",
+    "force": "force = true",
+}
+
+
+def flag_of(key: str) -> str:
+    return KEYS[key].flag or f"--{key}"
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSpec:
+    """One archive of a spec: its name (to select it), kind, table and validated options."""
+
+    name: str
+    kind: Kind
+    table: str
+    #: Keyword arguments of plan_create / plan_legacy, paths already resolved.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """A validated spec file: where it is, and its archives in the order declared."""
+
+    path: Path
+    archives: tuple[ArchiveSpec, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.archives]
+
+    def select(self, name: str | None, build_all: bool) -> list[ArchiveSpec]:
+        """The archives a command line asks for: NAME, --all, or the only one."""
+        listed = ", ".join(self.names)
+        if name is not None and build_all:
+            raise UsageError("give either an archive NAME or --all, not both")
+        if build_all:
+            return list(self.archives)
+        if name is not None:
+            for archive in self.archives:
+                if archive.name == name:
+                    return [archive]
+            close = difflib.get_close_matches(name, self.names, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(
+                f"{self.path} declares no archive named {name!r}{guess}; its archives: {listed}",
+                hint="Name one of them, or build them all with --all.",
+            )
+        if len(self.archives) == 1:
+            return list(self.archives)
+        raise UsageError(
+            f"{self.path} declares {len(self.archives)} archives ({listed}): "
+            "say which one to build",
+            hint=f"Run `mararch create NAME` (e.g. `mararch create {self.names[0]}`), "
+            "or `mararch create --all` to build them all.",
+        )
+
+
+def find_spec(explicit: PathLike | None = None, folder: Path | None = None) -> Path | None:
+    """The spec to use: `explicit`, else `mararch.toml`, else a `pyproject.toml` with
+    `[tool.mararch]` in `folder` (the working directory); None when there is none."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise UsageError(
+                f"build spec {str(path)!r} {what}",
+                hint="Give --spec the path of a mararch.toml (or a pyproject.toml).",
+            )
+        return path
+    base = folder if folder is not None else Path.cwd()
+    candidate = base / SPEC_FILE
+    if candidate.is_file():
+        return candidate if folder is not None else Path(SPEC_FILE)
+    pyproject = base / PYPROJECT
+    if pyproject.is_file():
+        data = _read_toml(pyproject, Path(PYPROJECT) if folder is None else pyproject)
+        if isinstance(data.get("tool"), dict) and "mararch" in data["tool"]:
+            return pyproject if folder is not None else Path(PYPROJECT)
+    return None
+
+
+def _read_toml(path: Path, shown: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildSpecError(
+            str(shown),
+            [f"{shown}: invalid TOML: {exc}"],
+            hint="Fix the syntax at that line (https://toml.io).",
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {str(shown)!r}: {exc.strerror}") from None
+
+
+def _type_name(value: object) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Validates archive tables into options, collecting problems as `file [table]: ...`."""
+
+    def __init__(self, shown: str, base: Path, given: Collection[str]) -> None:
+        self.shown = shown
+        self.base = base
+        self.given = given
+        self.problems: list[str] = []
+
+    def problem(self, table: str, message: str) -> None:
+        self.problems.append(f"{self.shown} {table}: {message}")
+
+    def path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        # Lexically, as a shell's `cd` does: '../../model-store' reads better in messages.
+        return path if path.is_absolute() else Path(os.path.normpath(self.base / path))
+
+    def handler(self, value: str) -> str:
+        # A built-in name stays a name; anything else names a file next to the spec.
+        if value in BUILTIN_HANDLERS or value in LSP_BUILTIN_HANDLERS:
+            return value
+        return str(self.path(value))
+
+    def normalized(self, table: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Keys in kebab-case; unknown keys and a key given in both spellings are problems."""
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = key.replace("_", "-")
+            if name not in KEYS:
+                self.problem(table, _unknown(key, KEYS))
+                continue
+            if name in out:
+                self.problem(table, f"{name!r} is given twice (as {name!r} and {key!r})")
+                continue
+            out[name] = value
+        return out
+
+    def archive(self, table: str, raw: Mapping[str, Any], default_name: str | None) -> ArchiveSpec:
+        values = self.normalized(table, raw)
+        kind = Kind.TORCHSERVE
+        kind_known = True
+        if "kind" in values:
+            raw_kind = values["kind"]
+            if raw_kind in tuple(k.value for k in Kind):
+                kind = Kind(raw_kind)
+            else:
+                kind_known = False
+                self.problem(
+                    table,
+                    f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
+                    "`mararch create`) or 'legacy' (MMS, as `mararch legacy`)",
+                )
+        options: dict[str, Any] = {}
+        for name, value in values.items():
+            key = KEYS[name]
+            if name == "kind":
+                continue
+            if kind not in key.kinds:
+                where = "TorchServe archives" if kind is Kind.LEGACY else 'kind = "legacy"'
+                self.problem(
+                    table,
+                    f"{name!r} does not apply to kind = {kind.value!r} (only to {where})",
+                )
+                continue
+            checked = self.value(table, key, kind, value)
+            if checked is not None:
+                options[key.param] = checked
+        if "model_name" not in options and default_name is not None:
+            options["model_name"] = default_name
+        # Like every relative path of a spec, the default output folder is the spec's own.
+        options.setdefault("export_path", self.base)
+        for name in REQUIRED[kind] if kind_known else ():
+            # A key present with a bad value has its own problem already.
+            param = KEYS[name].param
+            if name not in values and param not in options and param not in self.given:
+                example = EXAMPLES.get(name, f'{name} = "..."')
+                self.problem(table, f"missing required key {name!r} (e.g. {example})")
+        if "config" in options and "config_file" in options:
+            self.problem(
+                table,
+                "'config' and 'config-file' both give the model config; keep one "
+                "(the inline table or the file)",
+            )
+        name = default_name or str(options.get("model_name", ""))
+        return ArchiveSpec(name, kind, table, options)
+
+    def value(self, table: str, key: Key, kind: Kind, value: Any) -> Any:
+        """A key's value checked and converted; None (after a problem) when it is invalid."""
+        name = key.name
+
+        def wrong(expected: str) -> None:
+            shown = repr(value) if not isinstance(value, (dict, list)) else ""
+            got = f"{_type_name(value)}" + (f" ({shown})" if shown else "")
+            self.problem(table, f"{name!r} must be {expected}, not {got}")
+
+        if key.type in ("string", "path", "handler", "choice"):
+            if not isinstance(value, str):
+                example = EXAMPLES.get(name)
+                wrong("a string" + (f" (e.g. {example})" if example else ""))
+                return None
+            if not value.strip():
+                self.problem(table, f"{name!r} is empty")
+                return None
+            if key.type == "path":
+                return self.path(value)
+            if key.type == "handler":
+                return self.handler(value) if kind is Kind.TORCHSERVE else value
+            if key.type == "choice":
+                choices = KIND_CHOICES.get((name, kind), key.choices)
+                if value not in choices:
+                    listed = ", ".join(repr(c) for c in choices)
+                    self.problem(table, f"invalid {name} {value!r}: choose one of {listed}")
+                    return None
+            return value
+        if key.type == "bool":
+            if not isinstance(value, bool):
+                wrong("true or false")
+                return None
+            return value
+        if key.type == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                wrong("a whole number from 0 to 9")
+                return None
+            if not 0 <= value <= 9:
+                self.problem(table, f"invalid {name} {value}: choose a whole number from 0 to 9")
+                return None
+            return value
+        if key.type == "strings":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                wrong(f"an array of strings (e.g. {EXAMPLES[name]})")
+                return None
+            if name == "extra-files":
+                return [str(self.path(v)) for v in value]
+            return list(value)
+        if key.type == "table":
+            if not isinstance(value, dict):
+                wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
+                return None
+            return value
+        assert key.type == "files"
+        return self.files(table, value)
+
+    def files(self, table: str, value: Any) -> list[tuple[Path, str | None]] | None:
+        from .sources import member_dest_problem
+
+        if not isinstance(value, list):
+            self.problem(table, f"'files' must be an array of tables (e.g. {EXAMPLES['files']})")
+            return None
+        out: list[tuple[Path, str | None]] = []
+        ok = True
+        for number, item in enumerate(value, start=1):
+            where = f"'files' item {number}"
+            if not isinstance(item, dict):
+                self.problem(
+                    table,
+                    f'{where} must be a table like {{ src = "...", dest = "..." }}, '
+                    f"not {_type_name(item)}",
+                )
+                ok = False
+                continue
+            for extra in sorted(set(item) - {"src", "dest"}):
+                self.problem(table, f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
+                ok = False
+            src, dest = item.get("src"), item.get("dest")
+            if not isinstance(src, str) or not src.strip():
+                self.problem(table, f"{where}: 'src' must be a non-empty string (a file or folder)")
+                ok = False
+                continue
+            if dest is not None and not isinstance(dest, str):
+                self.problem(table, f"{where}: 'dest' must be a string, not {_type_name(dest)}")
+                ok = False
+                continue
+            if dest is not None and (problem := member_dest_problem(dest)) is not None:
+                self.problem(table, f"{where}: {problem}")
+                ok = False
+                continue
+            out.append((self.path(src), dest))
+        return out if ok else None
+
+
+def _unknown(key: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(key.replace("_", "-"), list(known), n=1, cutoff=0.6)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key {key!r}{guess}"
+
+
+def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
+    """Read and validate a spec file; `given` are options set on the command line (so a
+    required key they supply may be absent). Raises BuildSpecError listing every problem."""
+    path = Path(path)
+    shown = str(path)
+    data = _read_toml(path, path)
+    top_table = "(top level)"
+    if path.name == PYPROJECT:
+        tool = data.get("tool")
+        if not isinstance(tool, dict) or "mararch" not in tool:
+            raise BuildSpecError(shown, [f"{shown} has no [tool.mararch] table"])
+        data = tool["mararch"]
+        top_table = "[tool.mararch]"
+        if not isinstance(data, dict):
+            raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
+    prefix = "tool.mararch." if path.name == PYPROJECT else ""
+    reader = _Reader(shown, Path(os.path.abspath(path)).parent, given)
+    archives: list[ArchiveSpec] = []
+    if "archive" in data:
+        others = [k for k in data if k != "archive"]
+        if others:
+            listed = ", ".join(repr(k) for k in others)
+            reader.problem(
+                top_table,
+                f"keys outside the archive tables ({listed}): with [archive...] tables, "
+                "every key belongs in one of them",
+            )
+        declared = data["archive"]
+        if isinstance(declared, list):
+            for number, table in enumerate(declared, start=1):
+                where = f"[[{prefix}archive]] #{number}"
+                if not isinstance(table, dict):
+                    reader.problem(where, "must be a table")
+                    continue
+                archives.append(reader.archive(where, table, None))
+        elif isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
+            for name, table in declared.items():
+                where = f"[{prefix}archive.{_toml_key(name)}]"
+                archives.append(reader.archive(where, table, name))
+        else:
+            reader.problem(
+                f"[{prefix}archive]",
+                "must hold one table per archive: [archive.NAME] tables or [[archive]] "
+                "entries (a lone [archive] table with options is neither)",
+            )
+    elif data:
+        archives.append(reader.archive(top_table, data, None))
+    if not archives and not reader.problems:
+        reader.problem(
+            top_table,
+            "declares no archive: add model-name, version and handler, or [archive.NAME] tables",
+        )
+    seen: dict[str, str] = {}
+    for archive in archives:
+        if archive.name and archive.name in seen:
+            reader.problem(
+                archive.table,
+                f"archive name {archive.name!r} is used twice (also in {seen[archive.name]}); "
+                "use [archive.NAME] tables with distinct names to build one model twice",
+            )
+        seen.setdefault(archive.name, archive.table)
+    if reader.problems:
+        raise BuildSpecError(shown, reader.problems)
+    return BuildSpec(path, tuple(archives))
+
+
+def _toml_key(name: str) -> str:
+    bare = name and all(c.isalnum() or c in "-_" for c in name)
+    return name if bare else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+def plan_archive(archive: ArchiveSpec, overrides: Mapping[str, Any] | None = None) -> Plan:
+    """The plan of one archive, `overrides` (flag values by keyword) replacing the spec's."""
+    options = dict(archive.options)
+    for param, value in (overrides or {}).items():
+        key = KEYS.get(param.replace("_", "-"))
+        if key is None or archive.kind not in key.kinds:
+            flag = flag_of(key.name) if key is not None else f"--{param.replace('_', '-')}"
+            raise UsageError(
+                f"{flag} does not apply to the legacy (MMS) archive {archive.name!r}",
+                hint="Leave the flag out, or build the TorchServe archives only, by NAME.",
+            )
+        options[param] = value
+        if param == "config_file":
+            # A config file named on the command line replaces the spec's inline config.
+            options.pop("config", None)
+    if archive.kind is Kind.LEGACY:
+        from .legacy import plan_legacy
+
+        return plan_legacy(**options)
+    from .builder import plan_create
+
+    return plan_create(
+        model_name=options.pop("model_name", None),
+        version=options.pop("version", None),
+        handler=options.pop("handler", None),
+        **options,
+    )
+
+
+def plan_archives(
+    archives: Sequence[ArchiveSpec], overrides: Mapping[str, Any] | None = None
+) -> list[Plan]:
+    """Plan every archive before anything is written; all failures are reported together."""
+    if overrides and "model_name" in overrides and len(archives) > 1:
+        raise UsageError(
+            "--model-name would give several archives the same name",
+            hint="Build one archive (mararch create NAME) to rename it from the command line.",
+        )
+    plans: list[Plan] = []
+    errors: list[tuple[ArchiveSpec, MararchError]] = []
+    for archive in archives:
+        try:
+            plans.append(plan_archive(archive, overrides))
+        except MararchError as exc:
+            errors.append((archive, exc))
+    if len(archives) == 1 and errors:
+        raise errors[0][1]
+    if errors:
+        lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
+        if all(isinstance(exc, UsageError) for _, exc in errors):
+            raise UsageError("\n".join(lines))
+        raise SpecError(lines, hint="Nothing was written.")
+    outputs: dict[Path, str] = {}
+    for archive, plan in zip(archives, plans):
+        out = Path(os.path.abspath(plan.output))
+        if out in outputs:
+            raise UsageError(
+                f"archives {outputs[out]!r} and {archive.name!r} would both write {str(out)!r}",
+                hint="Give them different model-name, export-path or archive-format values.",
+            )
+        outputs[out] = archive.name
+    return plans
+
+
+# -- mararch init ------------------------------------------------------------------------------
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
+
+
+def detect_defaults(folder: Path) -> dict[str, str]:
+    """Values `mararch init` can propose from what the folder holds."""
+    found: dict[str, str] = {}
+    name = folder.resolve().name
+    if name and _valid_name(name):
+        found["model-name"] = name
+    weights = sorted(
+        p.name for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES
+    )
+    if len(weights) == 1:
+        found["serialized-file"] = weights[0]
+    for key, filename in (
+        ("handler", "handler.py"),
+        ("model-file", "model.py"),
+        ("config-file", "model-config.yaml"),
+        ("requirements-file", "requirements.txt"),
+    ):
+        if (folder / filename).is_file():
+            found[key] = filename
+    return found
+
+
+def _valid_name(name: str) -> bool:
+    from .spec import valid_model_name
+
+    return valid_model_name(name)
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    return f'"{escaped}"'
+
+
+STARTER_OPTIONAL = (
+    ("serialized-file", "the weights: a state_dict, TorchScript or ONNX file"),
+    ("model-file", "the Python file with the model class (eager mode)"),
+    ("requirements-file", "the model's own requirements.txt"),
+    ("config-file", "TorchServe's model-config.yaml (or an inline [archive.NAME.config] table)"),
+)
+
+
+def starter_spec(values: Mapping[str, str]) -> str:
+    """A commented `mararch.toml` for one TorchServe archive with `values` filled in."""
+    name = values["model-name"]
+    lines = [
+        "# mararch build spec: `mararch create` builds what this file declares.",
+        "# Every key is a flag of `mararch create` (see the README's Build specs section);",
+        "# relative paths are relative to this file's folder. Flags given on the command",
+        "# line override these values for one run.",
+        "",
+        f"[archive.{_toml_key(name)}]",
+        f"model-name = {_toml_str(name)}",
+        f"version = {_toml_str(values.get('version') or '1.0')}",
+        "# a built-in handler (image_classifier, ...) or your handler file",
+        f"handler = {_toml_str(values['handler'])}",
+    ]
+    for key, comment in STARTER_OPTIONAL:
+        lines.append(f"# {comment}")
+        value = values.get(key)
+        lines.append(f"{key} = {_toml_str(value)}" if value else f'# {key} = "..."')
+    lines += [
+        "# files packaged at the archive root (folders: their contents)",
+        '# extra-files = ["index_to_name.json"]',
+        "# files and folders packaged where you say, structure kept",
+        '# files = [{ src = "tokenizer/", dest = "tokenizer/" }]',
+        "# gitignore-style patterns left out of extra-files and files",
+        '# exclude = ["*.onnx"]',
+        "# where to write (default: this folder) and in which format",
+        f"export-path = {_toml_str(values.get('export-path') or 'model-store')}",
+        '# archive-format = "default"   # zip-store, tgz, no-archive',
+        "# overwrite an existing archive",
+        "force = true",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_starter(folder: Path, values: Mapping[str, str], *, force: bool = False) -> Path:
+    """Write `folder/mararch.toml` atomically; refuse to replace one unless `force`."""
+    from .errors import OutputError
+
+    target = folder / SPEC_FILE
+    if target.exists() and not force:
+        raise OutputError(
+            f"{str(target)!r} exists already",
+            path=str(target),
+            hint="Edit it, or pass --force to replace it with a new starter spec.",
+        )
+    text = starter_spec(values)
+    tmp = folder / f".{SPEC_FILE}.mararch-tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        # Checked before it replaces anything: the starter must itself be a valid spec.
+        load_spec(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+__all__ = [
+    "ArchiveSpec",
+    "BuildSpec",
+    "BuildSpecError",
+    "Kind",
+    "detect_defaults",
+    "find_spec",
+    "load_spec",
+    "plan_archive",
+    "plan_archives",
+    "starter_spec",
+    "write_starter",
+]
