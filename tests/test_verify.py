@@ -143,6 +143,16 @@ def test_mms_archive_converted_for_torchserve_passes(fmt: str, cli: Cli, tmp_pat
     assert after.stdout.rstrip().endswith("PASSED: 0 error(s), 0 warning(s)")
 
 
+@pytest.mark.parametrize(
+    "name", ["tma_default.mar", "tma_zip_store.mar", "tma_tgz.tar.gz", "tma_no_archive"]
+)
+def test_reference_archives_converted_for_mms_pass(name: str, cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / name
+    assert cli("convert", REFERENCE / name, "--to", "mms", "-o", out).exit_code == 0
+    result = cli("verify", out, "--server", "mms", "--strict")
+    assert result.exit_code == 0, result.stdout
+
+
 # -- container -------------------------------------------------------------------------------------
 
 
