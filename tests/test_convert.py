@@ -1,8 +1,8 @@
 """`mararch convert`: MMS archives to TorchServe and back, every other member unchanged.
 
-The verify command lives on another branch; until it is merged here, the converted manifests are
-checked directly against what TorchServe's `validate()` needs (see shared/reference/servers.md):
-`model`, `model.modelName`, `model.modelVersion`, `runtime` in python/python3, and the handler.
+The converted manifests are checked directly against what TorchServe's `validate()` needs (see
+shared/reference/servers.md): `model`, `model.modelName`, `model.modelVersion`, `runtime` in
+python/python3, and the handler; tests/test_verify.py runs `mararch verify` on converted archives.
 """
 
 from __future__ import annotations

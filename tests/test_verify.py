@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mararch
 from conftest import Cli, ModelInputs
@@ -32,6 +34,7 @@ from crafted import (
 )
 from mararch.checks import Report
 from mararch.errors import VerificationFailed
+from test_extract import _trees
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 MMS_FIXTURES = Path(__file__).parent / "fixtures" / "mms"
@@ -138,6 +141,16 @@ def test_mms_archive_converted_for_torchserve_passes(fmt: str, cli: Cli, tmp_pat
     after = cli("verify", out, "--server", "torchserve")
     assert after.exit_code == 0, after.stdout
     assert after.stdout.rstrip().endswith("PASSED: 0 error(s), 0 warning(s)")
+
+
+@pytest.mark.parametrize(
+    "name", ["tma_default.mar", "tma_zip_store.mar", "tma_tgz.tar.gz", "tma_no_archive"]
+)
+def test_reference_archives_converted_for_mms_pass(name: str, cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / name
+    assert cli("convert", REFERENCE / name, "--to", "mms", "-o", out).exit_code == 0
+    result = cli("verify", out, "--server", "mms", "--strict")
+    assert result.exit_code == 0, result.stdout
 
 
 # -- container -------------------------------------------------------------------------------------
@@ -323,6 +336,27 @@ def test_case_collision_is_a_warning(tmp_path: Path) -> None:
 def test_file_and_folder_on_one_name(tmp_path: Path) -> None:
     path = zip_with(tmp_path / "m.mar", ZEntry("a", b"file"), ZEntry("a/b", b"x"))
     assert errors(mararch.verify(path)) == {"path-conflict"}
+
+
+def test_torchserve_picks_the_container_by_file_name(tmp_path: Path) -> None:
+    zipped = good_mar(tmp_path / "m.zip")
+    report = mararch.verify(zipped)
+    assert errors(report) == {"container-name"}
+    assert "rename it to end in .mar" in report.errors[0].message
+    assert mararch.verify(zipped, server="mms").passed
+    tgz = make_tgz(tmp_path / "t.mar", GOOD)
+    assert errors(mararch.verify(tgz)) == {"container-name"}
+    assert mararch.verify(make_tgz(tmp_path / "t.tar.gz", GOOD)).passed
+
+
+def test_tgz_without_a_top_folder(tmp_path: Path) -> None:
+    path = raw_tgz(
+        tmp_path / "m.tar.gz",
+        [tar_member(MANIFEST, MANIFEST_BYTES), tar_member("handler.py", HANDLER)],
+    )
+    report = mararch.verify(path)
+    assert errors(report) == {"manifest-missing"}
+    assert "the tar has no top folder" in report.errors[0].message
 
 
 # -- manifest --------------------------------------------------------------------------------------
@@ -668,6 +702,17 @@ def test_cli_report_and_exit_codes(cli: Cli, tmp_path: Path) -> None:
     assert result.stdout.rstrip().endswith("FAILED: 1 error(s), 0 warning(s)")
 
 
+def test_cli_report_summarises_many_findings_of_one_code(cli: Cli, tmp_path: Path) -> None:
+    dupes = [ZEntry("w.bin", b"x") for _ in range(31)]
+    path = zip_with(tmp_path / "m.mar", *dupes)
+    result = cli("verify", path)
+    assert result.exit_code == 1
+    assert "errors (30):" in result.stdout
+    assert result.stdout.count("[duplicate-name] w.bin:") == 20
+    assert "  ... and 10 more [duplicate-name] (see --json)" in result.stdout
+    assert len(json.loads(cli("verify", path, "--json").stdout)["findings"]) == 32
+
+
 def test_cli_usage_errors(cli: Cli, tmp_path: Path) -> None:
     assert cli("verify").exit_code == 2
     good = good_mar(tmp_path / "good.mar")
@@ -751,9 +796,7 @@ def test_create_refuses_a_broken_handler_through_the_api(
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def test_legacy_refuses_bad_requirements_named_nowhere_but_checks_the_handler(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_legacy_refuses_a_handler_without_entry_point(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "svc.py").write_text("class A: pass\nclass B: pass\n")
@@ -763,6 +806,21 @@ def test_legacy_refuses_bad_requirements_named_nowhere_but_checks_the_handler(
     assert "[handler-entry] svc.py" in result.stderr
     assert list(cli.cwd.iterdir()) == []
     assert cli(*args, "--no-verify").exit_code == 0
+
+
+def test_legacy_repacks_an_unpacked_archive(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "svc.py").write_bytes(HANDLER)
+    first = mararch.create_legacy(
+        model_name="m", model_path=folder, handler="svc", export_path=tmp_path / "a"
+    )
+    unpacked = mararch.extract(first, tmp_path / "unpacked").destination
+    (unpacked / "svc.py").write_bytes(HANDLER + b"# changed\n")
+    again = mararch.create_legacy(
+        model_name="m", model_path=unpacked, handler="svc", export_path=tmp_path / "b"
+    )
+    assert mararch.verify(again, strict=True).passed
 
 
 def test_convert_runs_the_checks(cli: Cli, tmp_path: Path) -> None:
@@ -803,3 +861,67 @@ def test_every_byte_is_checked(tmp_path: Path) -> None:
     assert f"actual {zlib.crc32(bytes(raw[end - len(data) + 1 : end + 1])):08x}" in (
         report.errors[0].message
     )
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(files=_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
+def test_whatever_mararch_creates_passes_strictly(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
+) -> None:
+    base = tmp_path_factory.mktemp("prop")
+    src = base / "src"
+    for name, data in files.items():
+        path = src.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    made = mararch.create(
+        model_name="p",
+        version="1.0",
+        handler="image_classifier",
+        extra_files=[str(src)],
+        archive_format=fmt,
+        export_path=base / "out",
+    )
+    report = mararch.verify(made, strict=True)
+    assert report.passed, report.to_json()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_corruption_is_a_finding_never_a_crash(data: st.DataObject) -> None:
+    """Flip one byte anywhere in a good .mar: verify reports, and never raises."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = zip_with(
+            Path(tmp) / "m.mar",
+            ZEntry("w.bin", bytes(range(256)) * 4, method=STORED),
+            ZEntry("t.txt", b"text " * 200),
+        )
+        raw = bytearray(path.read_bytes())
+        where = data.draw(st.integers(0, len(raw) - 1))
+        raw[where] ^= data.draw(st.integers(1, 255))
+        path.write_bytes(bytes(raw))
+        report = mararch.verify(path)
+        assert isinstance(report.passed, bool)
+        json.dumps(report.to_json())
+
+
+def test_help_lists_the_new_flags(cli: Cli) -> None:
+    for command, flags in (
+        ("verify", ["--json", "--strict", "--server"]),
+        ("create", ["--no-digests", "--no-verify"]),
+        ("legacy", ["--no-digests", "--no-verify"]),
+        ("convert", ["--no-verify"]),
+    ):
+        result = cli(command, "--help")
+        assert result.exit_code == 0
+        for flag in flags:
+            assert flag in result.stdout, (command, flag)

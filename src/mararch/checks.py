@@ -34,6 +34,7 @@ from .reader import (
     MemberKind,
     PathLike,
     open_archive,
+    parse_manifest,
 )
 from .spec import (
     MANIFEST_NAME,
@@ -51,6 +52,9 @@ MAX_MANIFEST_DEPTH = 32
 #: Handler files and requirements larger than this are not parsed.
 MAX_HANDLER_SIZE = 8 << 20
 MAX_REQUIREMENTS_SIZE = 1 << 20
+#: The integrity pass keeps members up to this size, up to this much in all, for later checks.
+MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
+CACHE_BUDGET = 64 << 20
 #: model.<key> entries naming a file the archive must hold.
 FILE_KEYS = ("serializedFile", "modelFile", "requirementsFile", "configFile")
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
@@ -248,26 +252,54 @@ def container_findings(view: ArchiveView) -> list[Finding]:
     return out
 
 
-def _integrity(
-    view: ArchiveView, skip: set[str], want_hashes: bool
-) -> tuple[list[Finding], dict[str, str]]:
-    """Stream every file member once: the reader checks length and CRC; SHA-256 alongside."""
-    out: list[Finding] = []
-    hashes: dict[str, str] = {}
+@dataclass
+class _Pass:
+    """What one streaming pass over every member found, hashed and kept."""
+
+    findings: list[Finding] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+    #: Small members' bytes, so that reading the manifest, handler or config afterwards needs no
+    #: second pass (a tar.gz cannot seek back without decompressing again from the start).
+    cache: dict[str, bytes] = field(default_factory=dict)
+    damaged: set[str] = field(default_factory=set)
+
+
+def _cacheable(m: Member, used: int) -> bool:
+    if m.name == MANIFEST_NAME:
+        return m.size <= MAX_MANIFEST_SIZE
+    if m.name == digests_mod.DIGESTS_NAME:
+        return m.size <= digests_mod.MAX_DIGESTS_SIZE
+    return m.size <= MAX_CACHED_MEMBER and used + m.size <= CACHE_BUDGET
+
+
+def _integrity(view: ArchiveView, skip: set[str], want_hashes: bool) -> _Pass:
+    """Stream every file member once, in archive order: the reader checks length and CRC;
+    SHA-256 alongside when digests are to be checked; small members are kept."""
+    result = _Pass(damaged=set(skip))
+    used = 0
     for m in view.members:
         if not m.is_file or m.name in skip:
             continue
         digest = hashlib.sha256() if want_hashes else None
+        keep: list[bytes] | None = (
+            [] if m.name not in result.cache and _cacheable(m, used) else None
+        )
         try:
             for chunk in view.iter_member(m):
                 if digest is not None:
                     digest.update(chunk)
+                if keep is not None:
+                    keep.append(chunk)
         except ArchiveError as exc:
-            out.append(_error(exc.code or "member-unreadable", exc.message, m.name))
+            result.findings.append(_error(exc.code or "member-unreadable", exc.message, m.name))
+            result.damaged.add(m.name)
             continue
         if digest is not None:
-            hashes[m.name] = digest.hexdigest()
-    return out, hashes
+            result.hashes[m.name] = digest.hexdigest()
+        if keep is not None:
+            result.cache[m.name] = b"".join(keep)
+            used += m.size
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,8 +322,17 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _read_manifest(view: ArchiveView) -> tuple[dict[str, Any] | None, list[Finding]]:
+def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | None, list[Finding]]:
     member = view.manifest_member()
+    if member is None and view.container is Container.TGZ and view.model_root == "MAR-INF":
+        return None, [
+            _error(
+                "manifest-missing",
+                f"the tar has no top folder: TorchServe strips the first path component of every "
+                f"member, so {MANIFEST_NAME} becomes MANIFEST.json; put every member under "
+                "MODEL_NAME/",
+            )
+        ]
     if member is None:
         legacy = view.get("MANIFEST.json") is not None
         return None, [
@@ -315,11 +356,17 @@ def _read_manifest(view: ArchiveView) -> tuple[dict[str, Any] | None, list[Findi
                 MANIFEST_NAME,
             )
         ]
+    if not member.is_file:
+        return None, [
+            _error("manifest-invalid", f"a {member.kind.value}, not a file", MANIFEST_NAME)
+        ]
+    raw = read(MANIFEST_NAME, MAX_MANIFEST_SIZE)
+    if raw is None:
+        return None, []  # its data is damaged: reported by the integrity pass
     try:
-        manifest = view.manifest()
+        manifest = parse_manifest(raw)
     except ArchiveError as exc:
         return None, [_error(exc.code or "manifest-invalid", exc.message, MANIFEST_NAME)]
-    assert manifest is not None
     if _depth(manifest) > MAX_MANIFEST_DEPTH:
         return None, [
             _error(
@@ -682,11 +729,14 @@ def content_findings(
     return out
 
 
-def _view_reader(view: ArchiveView, damaged: set[str]) -> Reader:
+def _view_reader(view: ArchiveView, done: _Pass) -> Reader:
     def read(name: str, limit: int) -> bytes | None:
         member = view.get(name)
-        if member is None or not member.is_file or name in damaged or member.size > limit:
+        if member is None or not member.is_file or name in done.damaged or member.size > limit:
             return None
+        cached = done.cache.get(name)
+        if cached is not None:
+            return cached
         try:
             return view.read_member(member, limit)
         except ArchiveError:
@@ -722,7 +772,7 @@ def _digest_findings(
     return out
 
 
-def _read_digests(view: ArchiveView) -> tuple[dict[str, str] | None, list[Finding]]:
+def _read_digests(view: ArchiveView, read: Reader) -> tuple[dict[str, str] | None, list[Finding]]:
     dn = digests_mod.DIGESTS_NAME
     member = view.get(dn)
     if member is None:
@@ -733,18 +783,45 @@ def _read_digests(view: ArchiveView) -> tuple[dict[str, str] | None, list[Findin
                 f"no {dn}: only the CRC-32s were checked (mararch create records SHA-256s)",
             )
         ]
-    try:
-        if not member.is_file or member.size > digests_mod.MAX_DIGESTS_SIZE:
-            raise ValueError(f"not a file of at most {digests_mod.MAX_DIGESTS_SIZE} bytes")
-        return digests_mod.parse(view.read_member(member, digests_mod.MAX_DIGESTS_SIZE)), []
-    except (ValueError, ArchiveError) as exc:
-        message = exc.message if isinstance(exc, ArchiveError) else str(exc)
+    if not member.is_file or member.size > digests_mod.MAX_DIGESTS_SIZE:
+        message = f"not a file of at most {digests_mod.MAX_DIGESTS_SIZE} bytes"
         return None, [_error("digests-invalid", f"cannot be used: {message}", dn)]
+    raw = read(dn, digests_mod.MAX_DIGESTS_SIZE)
+    if raw is None:
+        return None, []  # its data is damaged: reported by the integrity pass
+    try:
+        return digests_mod.parse(raw), []
+    except ValueError as exc:
+        return None, [_error("digests-invalid", f"cannot be used: {exc}", dn)]
 
 
 # ---------------------------------------------------------------------------------------------
 # entry points
 # ---------------------------------------------------------------------------------------------
+
+
+def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
+    """TorchServe picks the container by file name: only `*.mar` is read as zip."""
+    if flavour is not Flavour.TORCHSERVE or view.container is Container.FOLDER:
+        return []
+    is_mar = view.path.name.lower().endswith(".mar")
+    if view.container is Container.ZIP and not is_mar:
+        return [
+            _error(
+                "container-name",
+                f"a zip named {view.path.name!r}: TorchServe reads only files named *.mar as zip "
+                "(anything else as tar.gz); rename it to end in .mar",
+            )
+        ]
+    if view.container is Container.TGZ and is_mar:
+        return [
+            _error(
+                "container-name",
+                f"a tar.gz named {view.path.name!r}: TorchServe reads files named *.mar as zip; "
+                "rename it to end in .tar.gz",
+            )
+        ]
+    return []
 
 
 def verify_view(
@@ -758,11 +835,11 @@ def verify_view(
         for f in out
         if f.code in ("member-encrypted", "member-method", "special-member") and f.member
     }
-    recorded, digest_problems = _read_digests(view)
-    integrity, hashes = _integrity(view, static, want_hashes=recorded is not None)
-    out += integrity
-    damaged = static | {f.member for f in integrity if f.member}
-    manifest, manifest_problems = _read_manifest(view)
+    # One pass over the data; everything after reads small members from what it kept.
+    done = _integrity(view, static, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
+    out += done.findings
+    read = _view_reader(view, done)
+    manifest, manifest_problems = _read_manifest(view, read)
     out += manifest_problems
     flavour = server
     if manifest is not None:
@@ -775,11 +852,13 @@ def verify_view(
                 ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
             )
         out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
+        out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
-        out += content_findings(manifest, flavour, names, _view_reader(view, damaged))
+        out += content_findings(manifest, flavour, names, read)
+    recorded, digest_problems = _read_digests(view, read)
     out += digest_problems
     if recorded is not None:
-        out += _digest_findings(view, recorded, hashes, damaged)
+        out += _digest_findings(view, recorded, done.hashes, done.damaged)
     return out, flavour
 
 

@@ -287,6 +287,8 @@ if TYPE_CHECKING:
     from .checks import Report
     from .errors import Finding
 
+#: A hostile archive can hold 200,000 bad names: the report lists this many per code (--json all).
+FINDINGS_PER_CODE = 20
 _SEVERITY_STYLE = {
     "error": ("red", "errors"),
     "warning": ("yellow", "warnings"),
@@ -316,8 +318,16 @@ def show_report(report: Report) -> None:
             continue
         style, title = _SEVERITY_STYLE[group[0].severity.value]
         stdout.print(f"[{style}]{title} ({len(group)}):[/]")
+        shown: dict[str, int] = {}
         for f in group:
+            shown[f.code] = shown.get(f.code, 0) + 1
+            if shown[f.code] > FINDINGS_PER_CODE:
+                continue
             stdout.print(f"[{style}]{_finding_line(f)}[/]" if style == "dim" else _finding_line(f))
+        for code, count in shown.items():
+            if count > FINDINGS_PER_CODE:
+                more = count - FINDINGS_PER_CODE
+                stdout.print(f"  ... and {more} more {escape(f'[{code}]')} (see --json)")
     counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     if report.status == "failed":
         why = " (--strict: warnings fail)" if not report.errors else ""

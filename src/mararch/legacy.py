@@ -22,6 +22,7 @@ from .builder import (
     plan_output,
     resolve_compression,
 )
+from .digests import DIGESTS_NAME
 from .errors import InputError, OutputError, UsageError
 from .ignore import IgnoreRules, load_ignore_file, rules_from_excludes
 from .progress import OptionalProgress
@@ -77,7 +78,8 @@ def collect_model_folder(
         )
 
     def keep_file(name: str, rel: str) -> bool:
-        return mms_keeps_file(name) and not rules.ignored(rel, False)
+        # An unpacked archive's digests are stale once repacked, as its manifest is.
+        return mms_keeps_file(name) and rel != DIGESTS_NAME and not rules.ignored(rel, False)
 
     return list(
         walk_folder(model_path, "--model-path", keep_dir=keep_dir, keep_file=keep_file, skip=skip)

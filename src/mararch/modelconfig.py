@@ -252,7 +252,7 @@ def _unknown(c: _Checker, key: str, value: object) -> Finding:
         Severity.WARNING,
         "config-unknown-key",
         f"unknown key {key!r}: not a TorchServe setting, so the server ignores it "
-        f"(known keys: {', '.join(KNOWN_KEYS)})",
+        "(handler settings belong in a section, e.g. `handler:`)",
     )
 
 

@@ -188,39 +188,7 @@ class ArchiveView:
     def manifest(self) -> dict[str, Any] | None:
         """The parsed manifest, or None if absent; ArchiveError unless it is a JSON object."""
         raw = self.manifest_raw()
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ArchiveError(
-                f"{MANIFEST_NAME} is not UTF-8 text",
-                member=MANIFEST_NAME,
-                hint="Rebuild the archive with mararch create.",
-                code="manifest-invalid",
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise ArchiveError(
-                f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                f"column {exc.colno}",
-                member=MANIFEST_NAME,
-                hint="Rebuild the archive with mararch create.",
-                code="manifest-invalid",
-            ) from None
-        except (RecursionError, ValueError) as exc:
-            # Nesting deeper than the parser's stack, integers longer than Python converts.
-            raise ArchiveError(
-                f"{MANIFEST_NAME} cannot be parsed: {exc}",
-                member=MANIFEST_NAME,
-                code="manifest-invalid",
-            ) from None
-        if not isinstance(data, dict):
-            raise ArchiveError(
-                f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
-                member=MANIFEST_NAME,
-                code="manifest-invalid",
-            )
-        return data
+        return None if raw is None else parse_manifest(raw)
 
     # -- data -------------------------------------------------------------------------------------
     def iter_member(self, member: Member, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
@@ -251,6 +219,41 @@ class ArchiveView:
                 member=member.name,
             )
         return b"".join(self.iter_member(member))
+
+
+def parse_manifest(raw: bytes) -> dict[str, Any]:
+    """A manifest's bytes parsed; ArchiveError unless they are a JSON object."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ArchiveError(
+            f"{MANIFEST_NAME} is not UTF-8 text",
+            member=MANIFEST_NAME,
+            hint="Rebuild the archive with mararch create.",
+            code="manifest-invalid",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ArchiveError(
+            f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}",
+            member=MANIFEST_NAME,
+            hint="Rebuild the archive with mararch create.",
+            code="manifest-invalid",
+        ) from None
+    except (RecursionError, ValueError) as exc:
+        # Nesting deeper than the parser's stack, integers longer than Python converts.
+        raise ArchiveError(
+            f"{MANIFEST_NAME} cannot be parsed: {exc}",
+            member=MANIFEST_NAME,
+            code="manifest-invalid",
+        ) from None
+    if not isinstance(data, dict):
+        raise ArchiveError(
+            f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
+            member=MANIFEST_NAME,
+            code="manifest-invalid",
+        )
+    return data
 
 
 def _read_declared(stream: IO[bytes], size: int, chunk_size: int) -> Generator[bytes, None, int]:
@@ -983,5 +986,6 @@ __all__ = [
     "MemberKind",
     "detect_container",
     "open_archive",
+    "parse_manifest",
     "strip_first_component",
 ]

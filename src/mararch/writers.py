@@ -187,6 +187,9 @@ class Writer(ABC):
     def _digests_entry(self) -> Entry:
         # Written last: it covers every other member, and nothing hashes it.
         assert self.digests is not None
+        # A write path that bypassed `chunks`/`views` would leave a member out silently.
+        unhashed = {e.name for e in self.plan.entries} - set(self.digests.hashes)
+        assert not unhashed, f"members written without hashing: {sorted(unhashed)}"
         data, self.digests = self.digests.render(), None
         self.progress.total += len(data)
         return Entry(DIGESTS_NAME, None, len(data), data=data, origin="digests")
