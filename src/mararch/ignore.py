@@ -147,10 +147,12 @@ def parse_rule(line: str, origin: str) -> IgnoreRule | None:
     negated = text.startswith("!")
     if negated or text.startswith("\\!") or text.startswith("\\#"):
         text = text[1:]
+    # Git strips one trailing and one leading slash; a pattern left with another one (`a//`,
+    # `//a`) can never match a path, and the regex below keeps it that way.
     dir_only = text.endswith("/")
-    body = text.rstrip("/")
+    body = text[:-1] if dir_only else text
     anchored = "/" in body
-    body = body.lstrip("/")
+    body = body[1:] if body.startswith("/") else body
     if not body:
         return None
     try:
