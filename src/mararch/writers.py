@@ -475,14 +475,9 @@ class TarGzWriter(Writer):
 
     def finish(self) -> None:
         end = 2 * tarfile.BLOCKSIZE
-        self.deflater.feed(b"\0" * (end + (-(self.deflater_length + end) % tarfile.RECORDSIZE)))
+        self.deflater.feed(b"\0" * (end + (-(self.deflater.fed + end) % tarfile.RECORDSIZE)))
         self.deflater.finish()
         self.fh.write(struct.pack("<II", self.deflater.crc, self.deflater.size & ZIP32_LIMIT))
-
-    @property
-    def deflater_length(self) -> int:
-        """Bytes of tar fed so far, whether deflated yet or not."""
-        return self.deflater.fed
 
 
 class FolderWriter(Writer):
