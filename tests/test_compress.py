@@ -12,6 +12,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 import tarfile
 import zipfile
 import zlib
@@ -326,3 +327,26 @@ def test_zip64_stored_member_and_offsets_over_4_gib(tmp_path: Path, java_reader:
         assert seen["zz.txt"] == (18, zlib.crc32(b"after the big one\n"))
     finally:
         os.unlink(out)
+
+
+def test_version_and_completion_import_no_heavy_modules() -> None:
+    # Start-up time: completion runs mararch on every Tab, so nothing heavy may load on that path.
+    probe = (
+        "import sys\n"
+        "from mararch.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = {'rich', 'isal', 'zlib_ng', 'pydantic', 'mararch.compress', 'mararch.writers'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    for args, env in [
+        (["--version"], {}),
+        ([], {"_MARARCH_COMPLETE": "complete_bash", "COMP_WORDS": "mararch cr", "COMP_CWORD": "1"}),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            check=False,
+        )
+        assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
