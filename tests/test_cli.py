@@ -59,7 +59,7 @@ def test_help_lists_commands_and_flags(cli: Cli) -> None:
 
 def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = cli(
+    args = [
         "create",
         "--model-name",
         "m",
@@ -74,12 +74,18 @@ def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) ->
         "--export-path",
         out,
         "--dry-run",
-    )
+    ]
+    result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "vocab/words.txt" in result.stdout
-    assert str(model.serialized_file) in result.stdout
     assert '"handler": "image_classifier"' in result.stdout
     assert "nothing was written" in result.stdout
+    assert not out.exists()
+    # Source paths as data: the table wraps a long tmp path at the console's width.
+    as_json = cli(*[a for a in args if a != "--dry-run"], "--dry-run", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    sources = {m["name"]: m["source"] for m in json.loads(as_json.stdout)["members"]}
+    assert sources["model.pt"] == str(model.serialized_file)
     assert not out.exists()
 
 

@@ -181,12 +181,13 @@ def plan_output(
 
 def own_outputs(output: Path) -> Callable[[Path], bool]:
     """A `skip` predicate for input walks: the output itself and mararch's temporaries."""
-    output_abs = Path(os.path.abspath(output))
+    # Plain strings, not Path objects: this runs once per input file (thousands in a model).
+    output_abs = os.path.abspath(output)
 
     def skip(path: Path) -> bool:
         # A previous build must never be packed into the new one (e.g. --extra-files '*').
-        absolute = Path(os.path.abspath(path))
-        return absolute == output_abs or TEMP_MARKER in path.name or ".mararch-" in path.name
+        name = path.name
+        return TEMP_MARKER in name or ".mararch-" in name or os.path.abspath(path) == output_abs
 
     return skip
 
@@ -197,9 +198,9 @@ def check_inputs_outside(
     """A no-archive build replaces its output folder: no input may live inside it."""
     if fmt is not ArchiveFormat.NO_ARCHIVE:
         return
-    output_abs = Path(os.path.abspath(output))
+    inside = os.path.join(os.path.abspath(output), "")
     for src in sources:
-        if output_abs in Path(os.path.abspath(src.path)).parents:
+        if os.path.abspath(src.path).startswith(inside):
             problems.errors.append(
                 InputError(
                     f"input {str(src.path)!r} is inside the output folder {str(output)!r}, "

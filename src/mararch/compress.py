@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Union
 
 from .errors import UsageError
 
@@ -30,6 +30,8 @@ CHUNK_SIZE = 1 << 20
 #: (a Python call, a flush, a fresh dictionary) is lost in the noise, small enough that a few
 #: pieces in flight per core keep memory well under 100 MB.
 PIECE_SIZE = 4 << 20
+#: Smaller inputs to a piece are gathered into one part before they are deflated.
+SMALL_PART = 64 << 10
 #: The reference tool's level; `DEFAULT_LEVEL` is what `--level` means when it is not given.
 REFERENCE_LEVEL = 6
 DEFAULT_LEVEL: int | None = None
@@ -39,13 +41,15 @@ TEXT_LIKE = 0.5
 #: `auto` stores a large member when deflating a sample of it saves less than this fraction.
 MIN_SAVING = 0.02
 ENGINE_VARIABLE = "MARARCH_DEFLATE"
+#: What the engines accept as input.
+Buffer = Union[bytes, bytearray, memoryview]
 ENGINE_NAMES = ("isal", "zlib-ng", "zlib")
 
 
 class Deflater(Protocol):
     """The subset of `zlib.compressobj` the writers use."""
 
-    def compress(self, data: bytes, /) -> bytes: ...
+    def compress(self, data: Buffer, /) -> bytes: ...
 
     def flush(self, mode: int = ..., /) -> bytes: ...
 
@@ -64,7 +68,7 @@ class Engine:
     #: The level of the second pass on text-like pieces; None when `fast_level` is already it.
     strong_level: int | None = None
 
-    def crc32(self, data: bytes | memoryview, value: int = 0) -> int:
+    def crc32(self, data: Buffer, value: int = 0) -> int:
         return int(self.module.crc32(data, value))
 
     def crc32_combine(self, crc1: int, crc2: int, len2: int) -> int:
@@ -175,7 +179,7 @@ def raw_deflater(level: int | None = None) -> Deflater:
     return policy(level).codec.deflater()
 
 
-def crc32(data: bytes | memoryview, value: int = 0) -> int:
+def crc32(data: Buffer, value: int = 0) -> int:
     return engine().crc32(data, value)
 
 
@@ -231,23 +235,30 @@ class Piece:
     size: int
 
 
-def deflate_piece(data: bytes, pol: Policy, final: bool) -> Piece:
-    """Deflate one piece; every piece but the last ends byte-aligned so the next can follow."""
+def deflate_piece(parts: Sequence[bytes | bytearray], pol: Policy, final: bool) -> Piece:
+    """Deflate one piece, given as consecutive parts (no copy to join them); every piece but the
+    last ends byte-aligned, so the next piece's stream can follow it."""
     mode = zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH
-    crc = pol.engine.crc32(data)
+    crc = size = 0
     d = pol.codec.deflater()
-    out = d.compress(data) + d.flush(mode)
-    if pol.strong is not None and len(out) < len(data) * TEXT_LIKE:
+    out = []
+    for part in parts:
+        crc = pol.engine.crc32(part, crc)
+        size += len(part)
+        out.append(d.compress(part))
+    out.append(d.flush(mode))
+    data = b"".join(out)
+    if pol.strong is not None and len(data) < size * TEXT_LIKE:
         d = pol.strong.deflater()
-        second = d.compress(data) + d.flush(mode)
-        if len(second) < len(out):
-            out = second
-    return Piece(out, crc, len(data))
+        second = b"".join([*(d.compress(part) for part in parts), d.flush(mode)])
+        if len(second) < len(data):
+            data = second
+    return Piece(data, crc, size)
 
 
 def deflate_bytes(data: bytes, pol: Policy) -> Piece:
     """Deflate a whole (small) input in the calling thread."""
-    return deflate_piece(data, pol, final=True)
+    return deflate_piece((data,), pol, final=True)
 
 
 def workers() -> int:
@@ -272,31 +283,35 @@ class PieceWriter:
         self.write = write
         self.limit = 2 * workers()
         self.pending: deque[Future[Piece]] = deque()
-        self.buffer = bytearray()
+        self.parts: list[bytes | bytearray] = []
+        self.parts_size = 0
         self.crc = 0
         self.size = 0
         self.compressed = 0
+        #: Bytes fed so far, deflated yet or not (tar pads its end to a record from it).
         self.fed = 0
 
     def feed(self, data: bytes) -> None:
         self.fed += len(data)
-        if not self.buffer and len(data) == PIECE_SIZE:
-            self._submit(data, final=False)  # the common case: whole pieces read from a file
-            return
-        self.buffer += data
-        while len(self.buffer) >= PIECE_SIZE:
-            self._submit(bytes(self.buffer[:PIECE_SIZE]), final=False)
-            del self.buffer[:PIECE_SIZE]
+        if len(data) < SMALL_PART and self.parts and isinstance(self.parts[-1], bytearray):
+            self.parts[-1] += data  # tar headers and small files: one part, not thousands
+        else:
+            self.parts.append(bytearray(data) if len(data) < SMALL_PART else data)
+        self.parts_size += len(data)
+        if self.parts_size >= PIECE_SIZE:
+            self._submit(final=False)
 
     def finish(self) -> None:
         """Deflate what is left as the final piece and wait for every piece to be written."""
-        self._submit(bytes(self.buffer), final=True)
-        self.buffer.clear()
+        self._submit(final=True)
         while self.pending:
             self._write_next()
 
-    def _submit(self, data: bytes, *, final: bool) -> None:
-        self.pending.append(self.executor.submit(deflate_piece, data, self.policy, final))
+    def _submit(self, *, final: bool) -> None:
+        # Pieces are cut at part boundaries (a piece is PIECE_SIZE or a little more): the parts
+        # go to the worker as they are, with no copy to join them.
+        parts, self.parts, self.parts_size = tuple(self.parts), [], 0
+        self.pending.append(self.executor.submit(deflate_piece, parts, self.policy, final))
         while len(self.pending) >= self.limit:
             self._write_next()
 

@@ -131,6 +131,7 @@ def check_size(entry: Entry, seen: int) -> None:
 def sample_file(entry: Entry, count: int = 3, size: int = compress.CHUNK_SIZE) -> list[bytes]:
     """`count` slices of a file spread from its start to its end (auto's store-or-deflate test)."""
     assert entry.source is not None
+    size = min(size, entry.size // count)
     step = (entry.size - size) // max(count - 1, 1)
     with source_errors(entry), entry.source.open("rb", buffering=0) as src:
         samples = []
@@ -234,10 +235,10 @@ class ZipWriter(Writer):
     cannot read a STORED entry with a data descriptor), with ZIP64 where sizes need it."""
 
     def open(self) -> None:
-        self.fh: BinaryIO = self.path.open("wb")
-        self.records: list[_ZipRecord] = []
         self.policy = compress.policy(self.plan.level)
         self.executor: ThreadPoolExecutor | None = None
+        self.fh: BinaryIO = self.path.open("wb")
+        self.records: list[_ZipRecord] = []
 
     def close(self) -> None:
         if self.executor is not None:
@@ -472,11 +473,10 @@ class TarGzWriter(Writer):
     """
 
     def open(self) -> None:
+        pol = compress.policy(self.plan.level)
         self.fh: BinaryIO = self.path.open("wb")
         self.executor = compress.new_executor()
-        self.deflater = compress.PieceWriter(
-            compress.policy(self.plan.level), self.executor, self.fh.write
-        )
+        self.deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         mtime = self.plan.timestamp or 0
         # No file name in the gzip header: the output's temporary name must not leak into it.
         self.fh.write(struct.pack("<BBBBIBB", 0x1F, 0x8B, 8, 0, mtime & ZIP32_LIMIT, 0, 255))
@@ -504,14 +504,9 @@ class TarGzWriter(Writer):
 
     def finish(self) -> None:
         end = 2 * tarfile.BLOCKSIZE
-        self.deflater.feed(b"\0" * (end + (-(self.deflater_length + end) % tarfile.RECORDSIZE)))
+        self.deflater.feed(b"\0" * (end + (-(self.deflater.fed + end) % tarfile.RECORDSIZE)))
         self.deflater.finish()
         self.fh.write(struct.pack("<II", self.deflater.crc, self.deflater.size & ZIP32_LIMIT))
-
-    @property
-    def deflater_length(self) -> int:
-        """Bytes of tar fed so far, whether deflated yet or not."""
-        return self.deflater.fed
 
 
 class FolderWriter(Writer):
