@@ -112,6 +112,13 @@ def read_with_mararch(path: Path) -> dict[str, bytes]:
         }
 
 
+def assert_verifies(path: Path) -> None:
+    """`mararch verify --strict` passes: every CRC, length and SHA-256 digest checks out."""
+    report = mararch.verify(path, strict=True)
+    assert report.passed, [f"{f.code} {f.member}: {f.message}" for f in report.findings]
+    assert not report.warnings
+
+
 @pytest.mark.parametrize(
     ("compression", "level"),
     [("auto", None), ("deflate", None), ("deflate", 0), ("deflate", 1), ("auto", 9)],
@@ -123,6 +130,7 @@ def test_zip_paths_read_back_byte_exact(
     members, methods = read_zip(out)
     assert members == expected
     assert read_with_mararch(out) == expected
+    assert_verifies(out)
     if compression == "deflate":
         assert set(methods.values()) == {zipfile.ZIP_DEFLATED}
     else:
@@ -138,6 +146,7 @@ def test_zip_store_reads_back_byte_exact(tmp_path: Path) -> None:
     members, methods = read_zip(out)
     assert members == expected
     assert set(methods.values()) == {zipfile.ZIP_STORED}
+    assert_verifies(out)
 
 
 def test_auto_is_never_larger_than_store(tmp_path: Path) -> None:
@@ -156,6 +165,7 @@ def test_auto_stores_a_large_member_that_deflate_grew(
     assert members == expected
     assert methods["random.bin"] == zipfile.ZIP_STORED
     assert methods["big_weights.bin"] == zipfile.ZIP_DEFLATED
+    assert_verifies(out)
 
 
 def test_default_level_is_no_larger_than_zlib_level_6_on_weights(tmp_path: Path) -> None:
@@ -180,11 +190,13 @@ def test_tgz_reads_back_byte_exact(tmp_path: Path, engine: str) -> None:
         }
     assert members == expected
     assert read_with_mararch(out) == expected
+    assert_verifies(out)
 
 
 def test_no_archive_copies_byte_exact(tmp_path: Path) -> None:
     out, expected = build(tmp_path, "no-archive")
     assert {n: (out / n).read_bytes() for n in expected} == expected
+    assert_verifies(out)
 
 
 def test_unknown_engine_is_a_usage_error(
@@ -322,6 +334,7 @@ def test_zip64_stored_member_and_offsets_over_4_gib(tmp_path: Path, java_reader:
             member = view.get("zz.txt")
             assert member is not None
             assert b"".join(view.iter_member(member)) == b"after the big one\n"
+        assert_verifies(out)  # ZIP64 records, offsets past 4 GiB and the digests all check out
         seen = java_read(java_reader, out)
         assert seen["zeros.bin"][0] == BIG  # Java checked its CRC-32 as it read
         assert seen["zz.txt"] == (18, zlib.crc32(b"after the big one\n"))
