@@ -234,8 +234,7 @@ def parse_manifest(raw: bytes) -> dict[str, Any]:
         ) from None
     except json.JSONDecodeError as exc:
         raise ArchiveError(
-            f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}",
+            f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             member=MANIFEST_NAME,
             hint="Rebuild the archive with mararch create.",
             code="manifest-invalid",
@@ -504,8 +503,9 @@ class ZipView(ArchiveView):
         """Yield a file member's data as stored (still compressed), for copying it into another
         zip unchanged; the data is inflated alongside and checked exactly as `iter_member` does."""
         if not member.is_file:
-            raise ArchiveError(f"member {member.name!r} is a {member.kind.value}, not a file",
-                               member=member.name)
+            raise ArchiveError(
+                f"member {member.name!r} is a {member.kind.value}, not a file", member=member.name
+            )
         return self._iter_zip(member, chunk_size, raw=True)
 
     def _iter_zip(self, member: Member, chunk_size: int, raw: bool) -> Iterator[bytes]:
