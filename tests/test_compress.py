@@ -363,3 +363,15 @@ def test_version_and_completion_import_no_heavy_modules() -> None:
             check=False,
         )
         assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_zip_store_without_kernel_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # copy_file_range refuses some pairs of file systems (EXDEV): the plain copy takes over.
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    out, expected = build(tmp_path, "zip-store")
+    members, methods = read_zip(out)
+    assert members == expected
+    assert set(methods.values()) == {zipfile.ZIP_STORED}

@@ -32,9 +32,8 @@ CHUNK_SIZE = 1 << 20
 PIECE_SIZE = 4 << 20
 #: Smaller inputs to a piece are gathered into one part before they are deflated.
 SMALL_PART = 64 << 10
-#: The reference tool's level; `DEFAULT_LEVEL` is what `--level` means when it is not given.
+#: torch-model-archiver's level (zlib's default), and the default of engines without isal's speed.
 REFERENCE_LEVEL = 6
-DEFAULT_LEVEL: int | None = None
 #: A piece that the fast level shrinks below this fraction is text-like: a second pass at the
 #: engine's strongest level is cheap on such data and can halve it (isal 1 -> 3 on prose).
 TEXT_LIKE = 0.5
