@@ -768,6 +768,9 @@ def test_create_refuses_a_bad_config(model: ModelInputs, cli: Cli) -> None:
     assert list(cli.cwd.iterdir()) == []
     forced = cli(*args, "-c", model.config_file, "--no-verify")
     assert forced.exit_code == 0
+    # Written, but the user still hears what is wrong with it.
+    assert "[config-type] model-config.yaml: batchSize: '8' is a string" in forced.stderr
+    assert "written anyway: --no-verify" in forced.stderr
     assert not mararch.verify(cli.cwd / "m.mar").passed
 
 

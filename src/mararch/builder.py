@@ -395,12 +395,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pre_write_checks(plan: Plan) -> tuple[Finding, ...]:
-    """`verify`'s checks on what is about to be written; VerificationFailed on any error."""
+def pre_write_checks(plan: Plan, *, enforce: bool = True) -> tuple[Finding, ...]:
+    """`verify`'s checks on what is about to be written; with `enforce`, VerificationFailed on any
+    error (without it, --no-verify, the errors are only returned, so they can still be shown)."""
     from .checks import check_plan
 
     findings = tuple(check_plan(plan))
-    if any(f.severity is Severity.ERROR for f in findings):
+    if enforce and any(f.severity is Severity.ERROR for f in findings):
         raise VerificationFailed(
             findings, hint="Fix them, or pass --no-verify to write the archive anyway."
         )
@@ -415,7 +416,7 @@ def build(
     With `verify`, the plan is checked first (manifest, handler, model-config.yaml,
     requirements) and nothing is written when there are errors (VerificationFailed).
     """
-    findings = pre_write_checks(plan) if verify else ()
+    findings = pre_write_checks(plan, enforce=verify)
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE

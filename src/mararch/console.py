@@ -339,7 +339,11 @@ def show_report(report: Report) -> None:
 
 
 def show_build_findings(findings: tuple[Finding, ...]) -> None:
-    """The pre-write checks' warnings (errors stopped the build; notes are for `verify`)."""
+    """The pre-write checks' warnings, and errors written anyway with --no-verify (errors stop
+    the build otherwise; notes are for `verify`)."""
     for f in findings:
+        where = f"{f.member}: " if f.member else ""
         if f.severity.value == "warning":
-            warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")
+            warn(f"[{f.code}] {where}{f.message}")
+        elif f.severity.value == "error":
+            warn(f"[{f.code}] {where}{f.message} (written anyway: --no-verify)")
