@@ -24,11 +24,12 @@ from typing import Callable, Protocol, Union
 
 from .errors import UsageError
 
-#: Read and write in chunks this large: big enough for disk speed, small enough for flat memory.
+#: Files are read in chunks this large (sampled too): big enough for disk speed, small enough
+#: for flat memory.
 CHUNK_SIZE = 1 << 20
 #: Inputs are compressed in independent pieces this large. Big enough that the per-piece cost
 #: (a Python call, a flush, a fresh dictionary) is lost in the noise, small enough that a few
-#: pieces in flight per core keep memory well under 100 MB.
+#: pieces in flight per core keep memory well under 150 MB.
 PIECE_SIZE = 4 << 20
 #: Smaller inputs to a piece are gathered into one part before they are deflated.
 SMALL_PART = 64 << 10
@@ -77,6 +78,9 @@ class Engine:
         return crc32_combine(crc1, crc2, len2)
 
 
+ZLIB = Engine("zlib", zlib, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
+
+
 def _load(name: str) -> Engine | None:
     try:
         if name == "isal":
@@ -94,10 +98,7 @@ def _load(name: str) -> Engine | None:
             return Engine("zlib-ng", zlib_ng, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
     except ImportError:
         return None
-    return Engine("zlib", zlib, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
-
-
-ZLIB = Engine("zlib", zlib, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
+    return ZLIB
 
 
 def engine(name: str | None = None) -> Engine:
@@ -171,15 +172,6 @@ def policy(level: int | None = None, engine_name: str | None = None) -> Policy:
     if level == 0:
         return Policy(Codec(ZLIB, 0), None)
     return Policy(Codec(eng, eng.levels[level - 1]), None)
-
-
-def raw_deflater(level: int | None = None) -> Deflater:
-    """A compressor emitting a raw deflate stream (no zlib/gzip wrapper), as zip and gzip hold."""
-    return policy(level).codec.deflater()
-
-
-def crc32(data: Buffer, value: int = 0) -> int:
-    return engine().crc32(data, value)
 
 
 # CRC-32 combination in GF(2) (the algorithm of zlib's crc32_combine, for engines without it).

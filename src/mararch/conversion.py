@@ -364,7 +364,8 @@ def plan_convert(
             # The new manifest takes the old one's place; every other member keeps its order.
             entries.append(Entry(MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
         elif member.name == DIGESTS_NAME:
-            # origin "digests" tells `build` that the archive's own digests are kept, not redone.
+            # The archive's own digests are kept, with the manifest's line updated: a convert plan
+            # records no digests of its own (Plan.digests stays False).
             digests = _updated_digests(view, member, data)
             entries.append(
                 Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests")

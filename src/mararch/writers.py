@@ -33,6 +33,8 @@ ZIP_STORED = 0
 COPY_SIZE = 4 << 20
 #: Stored members from files this large are copied by the kernel (below, the loop is as fast).
 KERNEL_COPY_MIN = 1 << 20
+#: Bytes asked of one copy_file_range/sendfile call.
+KERNEL_COPY_STEP = 64 << 20
 ZIP_DEFLATED = 8
 ZIP32_LIMIT = 0xFFFFFFFF
 ZIP16_LIMIT = 0xFFFF
@@ -132,15 +134,19 @@ def check_size(entry: Entry, seen: int) -> None:
         )
 
 
-def file_crc(path: Path, engine: compress.Engine, sha256: bool = False) -> tuple[int, int, str]:
-    """CRC-32, length and (when asked) SHA-256 of a file, read through one reused buffer."""
+def file_crc(
+    path: Path, engine: compress.Engine | None, sha256: bool = False
+) -> tuple[int, int, str]:
+    """CRC-32 (with an engine; else 0), length and (when asked) SHA-256 of a file, read through one
+    reused buffer."""
     buf = bytearray(COPY_SIZE)
     view = memoryview(buf)
     crc = seen = 0
     digest = hashlib.sha256() if sha256 else None
     with path.open("rb", buffering=0) as src:
         while n := src.readinto(buf):
-            crc = engine.crc32(view[:n], crc)
+            if engine is not None:
+                crc = engine.crc32(view[:n], crc)
             if digest is not None:
                 digest.update(view[:n])
             seen += n
@@ -222,6 +228,29 @@ class Writer(ABC):
         views = read_views(entry, progress)
         return views if self.digests is None else self.digests.tee(entry.name, views)
 
+    def copy_beside_read(
+        self,
+        entry: Entry,
+        dst: int,
+        progress: Progress,
+        executor: ThreadPoolExecutor,
+        engine: compress.Engine | None,
+    ) -> int:
+        """Copy a file into the file descriptor `dst` (in the kernel where it can) while a worker
+        reads it for what the copy cannot give: its CRC-32 (with `engine`) and, when digests are
+        recorded, its SHA-256. The two passes read the file separately, so it must not change in
+        between."""
+        assert entry.source is not None
+        before = source_stat(entry)
+        job = executor.submit(file_crc, entry.source, engine, self.digests is not None)
+        copy_file(entry, dst, progress)
+        with source_errors(entry):
+            crc, seen, sha = job.result()
+        check_unchanged(entry, before, seen)
+        if self.digests is not None:
+            self.digests.record(entry.name, sha)
+        return crc
+
     def _digests_entry(self) -> Entry:
         # Written last: it covers every other member, and nothing hashes it.
         assert self.digests is not None
@@ -273,20 +302,14 @@ class ZipWriter(Writer):
 
     def open(self) -> None:
         self.policy = compress.policy(self.plan.level)
-        self.executor: ThreadPoolExecutor | None = None
-        self.fh: BinaryIO = self.path.open("wb")
+        # A pool starts no thread before its first task: small-file models never pay for threads.
+        self.executor = compress.new_executor()
+        self.fh: io.BufferedWriter = self.path.open("wb")
         self.records: list[_ZipRecord] = []
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)
         self.fh.close()
-
-    def pool(self) -> ThreadPoolExecutor:
-        # Started on the first large member only: small-file models never pay for threads.
-        if self.executor is None:
-            self.executor = compress.new_executor()
-        return self.executor
 
     def add(self, entry: Entry) -> WrittenMember:
         fh = self.fh
@@ -305,7 +328,9 @@ class ZipWriter(Writer):
         if (
             entry.stored is not None
             and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED)
-            and self.digests is None  # copied bytes are not hashed (convert keeps its digests)
+            # Copied bytes are never hashed; convert's plans, the only ones with `stored`, record
+            # no digests (they keep the archive's own).
+            and self.digests is None
         ):
             method = entry.stored.method
             crc = entry.stored.crc
@@ -349,59 +374,20 @@ class ZipWriter(Writer):
 
     def _store(self, entry: Entry, progress: Progress) -> int:
         if entry.source is not None and entry.size >= KERNEL_COPY_MIN:
-            crc = self._store_in_kernel(entry, progress)
-            if crc is not None:
-                return crc
+            # copy_file_range with a worker computing the CRC-32 was measured steadier than a
+            # read/CRC/write loop, and near `cp`.
+            self.fh.flush()
+            start = self.fh.tell()
+            crc = self.copy_beside_read(
+                entry, self.fh.fileno(), progress, self.executor, self.policy.engine
+            )
+            self.fh.seek(start + entry.size)
+            return crc
         crc = 0
         crc32 = self.policy.engine.crc32
         for view in self.views(entry, progress):
             crc = crc32(view, crc)
             self.fh.write(view)
-        return crc
-
-    def _store_in_kernel(self, entry: Entry, progress: Progress) -> int | None:
-        """Copy a file into the archive with copy_file_range while a worker computes its CRC-32
-        (measured steadier than a read/CRC/write loop, and near `cp`). None: no kernel copy here.
-        """
-        assert entry.source is not None
-        copy_file_range = getattr(os, "copy_file_range", None)
-        if copy_file_range is None:
-            return None
-        self.fh.flush()
-        out = self.fh.fileno()
-        start = self.fh.tell()
-        copied = 0
-        with source_errors(entry), entry.source.open("rb", buffering=0) as src:
-            before = os.fstat(src.fileno())
-            crc_job = self.pool().submit(
-                file_crc, entry.source, self.policy.engine, self.digests is not None
-            )
-            while copied < entry.size:
-                count = min(64 * compress.CHUNK_SIZE, entry.size - copied)
-                try:
-                    n = copy_file_range(src.fileno(), out, count, copied, start + copied)
-                except OSError:
-                    if copied:
-                        raise
-                    crc_job.result()
-                    return None  # e.g. EXDEV across file systems on older kernels
-                if n == 0:
-                    break
-                copied += n
-                progress.advance(n)
-            crc, seen, sha = crc_job.result()
-            after = os.fstat(src.fileno())
-        self.fh.seek(start + copied)
-        # The copy and the CRC read the file separately: it must not have changed in between.
-        unchanged = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
-        if not unchanged or copied != entry.size or seen != entry.size:
-            raise InputError(
-                f"{str(entry.source)!r} changed while it was being packaged",
-                path=str(entry.source),
-                hint="Run the build again once nothing writes to the file.",
-            )
-        if self.digests is not None:
-            self.digests.record(entry.name, sha)
         return crc
 
     def _deflate(self, entry: Entry, start: int) -> tuple[int, int]:
@@ -425,7 +411,7 @@ class ZipWriter(Writer):
             ratio = compress.sample_ratio(sample_file(entry), pol)
             if ratio > 1 - compress.MIN_SAVING:
                 return ZIP_STORED, self._store(entry, self.progress)
-        deflater = compress.PieceWriter(pol, self.pool(), self.fh.write)
+        deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         for chunk in self.chunks(entry, compress.PIECE_SIZE):
             deflater.feed(chunk)
         deflater.finish()
@@ -560,6 +546,7 @@ class TarGzWriter(Writer):
 
     def open(self) -> None:
         pol = compress.policy(self.plan.level)
+        self.crc32 = pol.engine.crc32
         self.fh: BinaryIO = self.path.open("wb")
         self.executor = compress.new_executor()
         self.deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
@@ -577,7 +564,7 @@ class TarGzWriter(Writer):
         self.deflater.feed(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
         crc = 0
         for chunk in self.chunks(entry, compress.PIECE_SIZE):
-            crc = compress.crc32(chunk, crc)
+            crc = self.crc32(chunk, crc)
             self.deflater.feed(chunk)
         padding = -entry.size % tarfile.BLOCKSIZE
         if padding:
@@ -601,9 +588,11 @@ class FolderWriter(Writer):
     def open(self) -> None:
         self.path.mkdir()
         self.folders = {str(self.path)}
+        # Hashes files beside their kernel copy when digests are recorded.
+        self.executor = ThreadPoolExecutor(1)
 
     def close(self) -> None:
-        pass
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
     def add(self, entry: Entry) -> WrittenMember:
         # Strings, unbuffered files and a cache of the folders made: with thousands of small
@@ -615,20 +604,12 @@ class FolderWriter(Writer):
             self.folders.add(parent)
         with open(target, "wb", buffering=0) as dst:
             if entry.source is not None and entry.size > 0 and self.digests is None:
-                copy_file(entry, dst, self.progress)
+                copy_file(entry, dst.fileno(), self.progress)
             elif entry.source is not None and entry.size >= KERNEL_COPY_MIN:
-                # A kernel copy, and a worker reading the file for its SHA-256 meanwhile.
-                assert self.digests is not None
-                with ThreadPoolExecutor(1) as worker:
-                    job = worker.submit(file_crc, entry.source, compress.engine(), True)
-                    before = source_stat(entry)
-                    copy_file(entry, dst, self.progress)
-                    _, seen, sha = job.result()
-                check_unchanged(entry, before, seen)
-                self.digests.record(entry.name, sha)
+                self.copy_beside_read(entry, dst.fileno(), self.progress, self.executor, None)
             else:
                 for chunk in self.chunks(entry):
-                    write_all(dst, chunk)
+                    write_fully(dst.fileno(), chunk)
         os.chmod(target, entry_mode(entry))
         if self.plan.timestamp is not None:
             os.utime(target, (self.plan.timestamp, self.plan.timestamp))
@@ -650,46 +631,36 @@ def _kernel_copy(src: int, dst: int, count: int) -> int:
     return 0
 
 
-def write_all(dst: io.FileIO, data: bytes) -> None:
-    """Write all of `data` to an unbuffered file (a raw write may write less)."""
+def write_fully(dst: int, data: bytes) -> None:
+    """Write all of `data` to a file descriptor (a raw write may write less)."""
     view = memoryview(data)
     while view:
-        view = view[dst.write(view) or 0 :]
+        view = view[os.write(dst, view) :]
 
 
-def copy_file(entry: Entry, dst: io.FileIO, progress: Progress) -> None:
-    """Copy a source into an open file, in the kernel where it can, reporting progress."""
+def copy_file(entry: Entry, dst: int, progress: Progress) -> None:
+    """Copy a source into the file descriptor `dst` at its position, in the kernel where it can,
+    reporting progress."""
     assert entry.source is not None
     copied = 0
-    try:
-        with open(entry.source, "rb", buffering=0) as src:
-            step = 64 * compress.CHUNK_SIZE
-            while copied < entry.size:
-                sent = _kernel_copy(src.fileno(), dst.fileno(), min(step, entry.size - copied))
-                if sent == 0:
-                    break
-                copied += sent
-                progress.advance(sent)
-            if copied < entry.size:
-                # No kernel copy here (or it stopped early): plain reads finish the job.
-                src.seek(copied)
-                while chunk := src.read(COPY_SIZE):
-                    write_all(dst, chunk)
-                    copied += len(chunk)
-                    progress.advance(len(chunk))
-            # The copy stops at the planned size; a file that grew meanwhile must still fail.
-            if os.fstat(src.fileno()).st_size != copied:
-                copied = -1
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {str(entry.source)!r}: {exc.strerror}", path=str(entry.source)
-        ) from None
-    if copied != entry.size:
-        raise InputError(
-            f"{str(entry.source)!r} changed while it was being packaged",
-            path=str(entry.source),
-            hint="Run the build again once nothing writes to the file.",
-        )
+    with source_errors(entry), open(entry.source, "rb", buffering=0) as src:
+        while copied < entry.size:
+            step = min(KERNEL_COPY_STEP, entry.size - copied)
+            sent = _kernel_copy(src.fileno(), dst, step)
+            if sent == 0:
+                break
+            copied += sent
+            progress.advance(sent)
+        if copied < entry.size:
+            # No kernel copy here (or it stopped early): plain reads finish the job.
+            src.seek(copied)
+            while chunk := src.read(min(COPY_SIZE, entry.size - copied)):
+                write_fully(dst, chunk)
+                copied += len(chunk)
+                progress.advance(len(chunk))
+        # The copy stops at the planned size; a file that grew meanwhile must still fail.
+        now = os.fstat(src.fileno()).st_size
+    check_size(entry, copied if now == copied else now)
 
 
 WRITERS: dict[ArchiveFormat, type[Writer]] = {
