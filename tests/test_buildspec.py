@@ -118,6 +118,17 @@ def test_several_archives_need_a_name_or_all(spec_model: ModelInputs, cli: Cli) 
     assert not (spec_model.root / "store").exists()
 
 
+def test_all_checks_every_archive_before_writing_any(spec_model: ModelInputs, cli: Cli) -> None:
+    # The last archive's handler does not parse: the first one must not be written either.
+    (spec_model.root / "mms" / "service.py").write_text("def handle(:\n")
+    spec = write(spec_model.root, TWO_ARCHIVES)
+    result = cli("create", "--spec", spec, "--all")
+    assert result.exit_code == 1
+    assert "1 error in what would be written; nothing was written" in result.stderr
+    assert "mms_model.tar.gz: service.py" in result.stderr
+    assert not (spec_model.root / "store").exists()
+
+
 def test_name_builds_one_archive(spec_model: ModelInputs, cli: Cli) -> None:
     spec = write(spec_model.root, TWO_ARCHIVES)
     result = cli("create", "--spec", spec, "mms")
@@ -406,6 +417,22 @@ def test_runtime_lsp_and_absolute_paths(model: ModelInputs, cli: Cli) -> None:
     manifest = manifest_of(cli.cwd / "single.mar")
     assert manifest["runtime"] == "LSP"
     assert manifest["model"]["handler"] == "BaseHandler"  # type: ignore[index]
+
+
+def test_no_digests_applies_to_spec_builds_as_to_flag_builds(model: ModelInputs, cli: Cli) -> None:
+    # Without digests, MAR-INF/digests.json is a name like any other, as in a flag build.
+    write(
+        model.root,
+        SINGLE + 'files = [{ src = "index_to_name.json", dest = "MAR-INF/digests.json" }]\n',
+    )
+    spec = model.root / "mararch.toml"
+    refused = cli("create", "--spec", spec)
+    assert refused.exit_code == 1
+    assert "the generated digests" in refused.stderr
+    result = cli("create", "--spec", spec, "--no-digests")
+    assert result.exit_code == 0, result.output
+    got = members(model.root / "single.mar")
+    assert got["MAR-INF/digests.json"] == model.index.read_bytes()
 
 
 def test_files_keep_their_structure(model: ModelInputs, cli: Cli) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -398,25 +398,46 @@ def sha256_of(path: Path) -> str:
 def pre_write_checks(plan: Plan, *, enforce: bool = True) -> tuple[Finding, ...]:
     """`verify`'s checks on what is about to be written; with `enforce`, VerificationFailed on any
     error (without it, --no-verify, the errors are only returned, so they can still be shown)."""
+    return check_plans([plan], enforce=enforce)[0]
+
+
+def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Finding, ...]]:
+    """`pre_write_checks` for several archives at once (a build spec's --all): with `enforce`,
+    an error in any of them stops them all, before anything is written."""
     from .checks import check_plan
 
-    findings = tuple(check_plan(plan))
-    if enforce and any(f.severity is Severity.ERROR for f in findings):
+    found = [tuple(check_plan(plan)) for plan in plans]
+    errors = [
+        # With several archives, say which one each finding is about.
+        replace(f, member=f"{plan.output.name}: {f.member}" if f.member else plan.output.name)
+        if len(plans) > 1
+        else f
+        for plan, findings in zip(plans, found)
+        for f in findings
+        if f.severity is Severity.ERROR
+    ]
+    if enforce and errors:
         raise VerificationFailed(
-            findings, hint="Fix them, or pass --no-verify to write the archive anyway."
+            errors, hint="Fix them, or pass --no-verify to write the archive anyway."
         )
-    return findings
+    return found
 
 
 def build(
-    plan: Plan, *, progress: OptionalProgress = None, digest: bool = False, verify: bool = True
+    plan: Plan,
+    *,
+    progress: OptionalProgress = None,
+    digest: bool = False,
+    verify: bool = True,
+    checked: tuple[Finding, ...] | None = None,
 ) -> BuildResult:
     """Write a plan atomically; return what was written.
 
     With `verify`, the plan is checked first (manifest, handler, model-config.yaml,
     requirements) and nothing is written when there are errors (VerificationFailed).
+    `checked` are the findings of those checks when the caller ran them already (`check_plans`).
     """
-    findings = pre_write_checks(plan, enforce=verify)
+    findings = checked if checked is not None else pre_write_checks(plan, enforce=verify)
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE

@@ -497,9 +497,13 @@ def _toml_key(name: str) -> str:
 # -- planning ----------------------------------------------------------------------------------
 
 
-def plan_archive(archive: ArchiveSpec, overrides: Mapping[str, Any] | None = None) -> Plan:
-    """The plan of one archive, `overrides` (flag values by keyword) replacing the spec's."""
+def plan_archive(
+    archive: ArchiveSpec, overrides: Mapping[str, Any] | None = None, *, digests: bool = True
+) -> Plan:
+    """The plan of one archive, `overrides` (flag values by keyword) replacing the spec's;
+    `digests=False` is --no-digests."""
     options = dict(archive.options)
+    options["digests"] = digests
     for param, value in (overrides or {}).items():
         key = KEYS.get(param.replace("_", "-"))
         if key is None or archive.kind not in key.kinds:
@@ -527,7 +531,10 @@ def plan_archive(archive: ArchiveSpec, overrides: Mapping[str, Any] | None = Non
 
 
 def plan_archives(
-    archives: Sequence[ArchiveSpec], overrides: Mapping[str, Any] | None = None
+    archives: Sequence[ArchiveSpec],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    digests: bool = True,
 ) -> list[Plan]:
     """Plan every archive before anything is written; all failures are reported together."""
     if overrides and "model_name" in overrides and len(archives) > 1:
@@ -539,7 +546,7 @@ def plan_archives(
     errors: list[tuple[ArchiveSpec, MararchError]] = []
     for archive in archives:
         try:
-            plans.append(plan_archive(archive, overrides))
+            plans.append(plan_archive(archive, overrides, digests=digests))
         except MararchError as exc:
             errors.append((archive, exc))
     if len(archives) == 1 and errors:

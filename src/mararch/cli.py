@@ -18,6 +18,7 @@ from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 
 if TYPE_CHECKING:
+    from .errors import Finding
     from .spec import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -292,22 +293,22 @@ def run_spec(
     verify: bool = True,
 ) -> None:
     """Build the archives a spec declares (NAME, --all or its only one), flags overriding it."""
-    import dataclasses
-
     from . import console
+    from .builder import check_plans
     from .buildspec import load_spec, plan_archives
 
     overrides = given_options(ctx, SPEC_OPTIONS)
     build_spec = load_spec(spec_path, given=overrides.keys())
-    plans = plan_archives(build_spec.select(name, build_all), overrides)
-    if not digests:
-        plans = [dataclasses.replace(plan, digests=False) for plan in plans]
+    plans = plan_archives(build_spec.select(name, build_all), overrides, digests=digests)
     if len(plans) == 1 and not build_all:
         run_plan(plans[0], dry_run=dry_run, json_output=json_output, verify=verify)
         return
+    # Every archive is checked before the first is written: an error in the last one must not
+    # leave the others built.
+    checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=verify)
     reports = [
-        execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify)
-        for plan in plans
+        execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify, checked=c)
+        for plan, c in zip(plans, checked)
     ]
     if json_output:
         console.print_json(reports)
@@ -324,7 +325,12 @@ def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = Tru
 
 
 def execute_plan(
-    plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True
+    plan: Plan,
+    *,
+    dry_run: bool,
+    json_output: bool,
+    verify: bool = True,
+    checked: Optional[tuple[Finding, ...]] = None,
 ) -> Optional[dict[str, Any]]:
     """run_plan's work; with --json the report is returned (build specs print a list of them)."""
     from . import console
@@ -336,7 +342,7 @@ def execute_plan(
         console.show_plan(plan)
         return None
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-        result = build(plan, progress=progress, digest=json_output, verify=verify)
+        result = build(plan, progress=progress, digest=json_output, verify=verify, checked=checked)
     console.show_build_findings(result.findings)
     if json_output:
         return console.result_json(result)
