@@ -22,7 +22,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import digests as digests_mod
 from . import modelconfig
 from .errors import ArchiveError, Finding, Severity
-from .extraction import name_problem
+from .extraction import member_name_problem, parent_conflicts
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
 from .manifest import Flavour, detect_flavour
 from .reader import (
@@ -45,7 +45,7 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
-from .summary import HandlerOrigin, handler_origin
+from .summary import FILE_KEYS, HandlerOrigin, handler_origin
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -56,7 +56,6 @@ MAX_REQUIREMENTS_SIZE = 1 << 20
 MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
 CACHE_BUDGET = 64 << 20
 #: model.<key> entries naming a file the archive must hold.
-FILE_KEYS = ("serializedFile", "modelFile", "requirementsFile", "configFile")
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 
 #: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
@@ -146,12 +145,7 @@ def container_findings(view: ArchiveView) -> list[Finding]:
     folded: dict[str, Member] = {}
     in_folder = view.container is Container.FOLDER
     for m in view.members:
-        reason = name_problem(m.name)
-        if reason is None and m.raw_name and m.raw_name != m.name and not in_folder:
-            raw = m.raw_name.rstrip("/")
-            hidden = name_problem(raw[2:] if raw.startswith("./") else raw)
-            if hidden is not None:
-                reason = f"{hidden} (stored as {m.raw_name!r})"
+        reason = member_name_problem(m)
         if reason is not None:
             out.append(_error("unsafe-name", f"unsafe member name {m.name!r}: {reason}", m.name))
         if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
@@ -235,20 +229,14 @@ def container_findings(view: ArchiveView) -> list[Finding]:
                 )
             )
         folded.setdefault(key, m)
-    for name, m in seen.items():
-        parts = name.split("/")
-        for i in range(1, len(parts)):
-            parent = seen.get("/".join(parts[:i]))
-            if parent is not None and parent.kind is not MemberKind.DIR:
-                out.append(
-                    _error(
-                        "path-conflict",
-                        f"{parent.name!r} is a {parent.kind.value} but this member needs it to "
-                        "be a folder",
-                        m.name,
-                    )
-                )
-                break
+    for m, parent in parent_conflicts(seen):
+        out.append(
+            _error(
+                "path-conflict",
+                f"{parent.name!r} is a {parent.kind.value} but this member needs it to be a folder",
+                m.name,
+            )
+        )
     return out
 
 
@@ -830,13 +818,17 @@ def verify_view(
     """Every finding for an open archive, and the server it was checked for (None without a
     readable manifest)."""
     out = container_findings(view)
-    static = {
-        f.member
-        for f in out
-        if f.code in ("member-encrypted", "member-method", "special-member") and f.member
+    # Members whose data cannot be read (already reported above); special files are skipped
+    # by the pass anyway, since it reads only files.
+    unreadable = {
+        m.name
+        for m in view.members
+        if view.container is Container.ZIP
+        and m.is_file
+        and (m.encrypted or m.method not in ZIP_METHODS_JAVA_READS)
     }
     # One pass over the data; everything after reads small members from what it kept.
-    done = _integrity(view, static, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
+    done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
     out += done.findings
     read = _view_reader(view, done)
     manifest, manifest_problems = _read_manifest(view, read)

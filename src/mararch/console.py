@@ -14,9 +14,12 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from .errors import Severity
+
 if TYPE_CHECKING:
     from .builder import BuildResult
-    from .errors import MararchError
+    from .checks import Report
+    from .errors import Finding, MararchError
     from .progress import OptionalProgress
     from .spec import Plan
 
@@ -283,10 +286,6 @@ def show_extract(result: ExtractResult) -> None:
 
 # -- verify -----------------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    from .checks import Report
-    from .errors import Finding
-
 #: A hostile archive can hold 200,000 bad names: the report lists this many per code (--json all).
 FINDINGS_PER_CODE = 20
 _SEVERITY_STYLE = {
@@ -343,7 +342,7 @@ def show_build_findings(findings: tuple[Finding, ...]) -> None:
     the build otherwise; notes are for `verify`)."""
     for f in findings:
         where = f"{f.member}: " if f.member else ""
-        if f.severity.value == "warning":
+        if f.severity is Severity.WARNING:
             warn(f"[{f.code}] {where}{f.message}")
-        elif f.severity.value == "error":
+        elif f.severity is Severity.ERROR:
             warn(f"[{f.code}] {where}{f.message} (written anyway: --no-verify)")

@@ -13,7 +13,7 @@ import re
 import shutil
 import stat
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +70,7 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
     problems: list[tuple[Member, str]] = []
     seen: dict[str, Member] = {}
     for m in members:
-        reason = name_problem(m.name)
-        if reason is None and m.raw_name and m.raw_name != m.name:
-            # A tar's first component is dropped; what it hid (e.g. '../x' -> 'x') still counts.
-            raw = m.raw_name.rstrip("/")
-            reason = name_problem(raw[2:] if raw.startswith("./") else raw)
-            if reason is not None:
-                reason = f"{reason} (stored as {m.raw_name!r})"
+        reason = member_name_problem(m)
         if reason is None and m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
             target = f" -> {m.link_target!r}" if m.link_target else ""
             reason = f"{m.kind.value}{target}: links are not extracted"
@@ -97,16 +91,32 @@ def unsafe_members(members: Iterable[Member]) -> list[tuple[Member, str]]:
             problems.append((m, "duplicate name: a later member would silently replace the first"))
             continue
         seen.setdefault(key, m)
-    for key, m in seen.items():
-        parts = key.split("/")
-        for i in range(1, len(parts)):
-            parent = seen.get("/".join(parts[:i]))
-            if parent is not None and parent.is_file:
-                problems.append(
-                    (m, f"{parent.name!r} is a file but this member needs it to be a folder")
-                )
-                break
+    for m, parent in parent_conflicts(seen):
+        problems.append((m, f"{parent.name!r} is a file but this member needs it to be a folder"))
     return problems
+
+
+def member_name_problem(m: Member) -> str | None:
+    """Why a member's name is unsafe (`name_problem`), on its name and on the name it is stored
+    under: a tar's first component is dropped, but what it hid (e.g. '../x' -> 'x') still counts."""
+    reason = name_problem(m.name)
+    if reason is None and m.raw_name and m.raw_name != m.name:
+        raw = m.raw_name.rstrip("/")
+        hidden = name_problem(raw[2:] if raw.startswith("./") else raw)
+        if hidden is not None:
+            reason = f"{hidden} (stored as {m.raw_name!r})"
+    return reason
+
+
+def parent_conflicts(by_name: dict[str, Member]) -> Iterator[tuple[Member, Member]]:
+    """(member, parent) for every member below a name that is not a folder."""
+    for name, m in by_name.items():
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = by_name.get("/".join(parts[:i]))
+            if parent is not None and parent.kind is not MemberKind.DIR:
+                yield m, parent
+                break
 
 
 def default_destination(archive: Path) -> Path:
