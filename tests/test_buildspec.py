@@ -478,6 +478,23 @@ def test_exclude_applies_to_extra_files_and_files(model: ModelInputs, cli: Cli) 
     ]
 
 
+def test_excluded_folders_are_not_walked(model: ModelInputs, cli: Cli) -> None:
+    # A broken link below an excluded folder would fail the build if the folder were read.
+    cache = model.root / "assets" / "cache"
+    cache.mkdir()
+    (cache / "broken").symlink_to(model.root / "gone")
+    write(
+        model.root,
+        SINGLE + 'extra-files = ["assets"]\nfiles = [{ src = "assets", dest = "copy" }]\n'
+        'exclude = ["cache/"]\n',
+    )
+    result = cli("create", "--spec", model.root / "mararch.toml")
+    assert result.exit_code == 0, result.output
+    got = members(model.root / "single.mar")
+    assert "copy/vocab/words.txt" in got
+    assert not [n for n in got if "cache" in n]
+
+
 def test_inline_config_is_written_as_yaml(cli: Cli) -> None:
     write(
         cli.cwd,

@@ -305,16 +305,16 @@ def plan_create(
         )
     ]
     try:
-        for src in expand_extra_files(extra_items, skip=skip):
-            if not rules.excludes(src.name):
-                members.add(src)
+        for src in expand_extra_files(extra_items, skip=skip, excluded=rules.excludes):
+            members.add(src)
     except MararchError as exc:
         problems.errors.append(exc)
     for src_path, dest in files:
         try:
-            for src in expand_file_mapping(Path(src_path), dest, skip=skip):
-                if not rules.excludes(src.name):
-                    members.add(src)
+            for src in expand_file_mapping(
+                Path(src_path), dest, skip=skip, excluded=rules.excludes
+            ):
+                members.add(src)
         except MararchError as exc:
             problems.errors.append(exc)
     generated: list[Entry] = []

@@ -19,7 +19,16 @@ from typing import Any, Union
 
 from .errors import MararchError, SpecError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
-from .spec import Plan
+from .legacy import LEGACY_FORMATS
+from .spec import (
+    MMS_RUNTIMES,
+    TORCHSERVE_RUNTIMES,
+    ArchiveFormat,
+    Compression,
+    Plan,
+    Runtime,
+    valid_model_name,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,7 +106,7 @@ KEYS: dict[str, Key] = {
         Key("force", "bool", BOTH, flag="-f/--force"),
         Key("requirements-file", "path", TS, flag="-r/--requirements-file"),
         Key("config-file", "path", TS, flag="-c/--config-file"),
-        Key("compression", "choice", TS, ("auto", "deflate", "store")),
+        Key("compression", "choice", TS, tuple(c.value for c in Compression)),
         Key("level", "int", TS),
         Key("exclude", "strings", BOTH),
         Key("files", "files", TS),
@@ -107,10 +116,10 @@ KEYS: dict[str, Key] = {
 }
 #: Choices that differ between the two kinds.
 KIND_CHOICES: dict[tuple[str, Kind], tuple[str, ...]] = {
-    ("runtime", Kind.TORCHSERVE): ("python", "python3", "LSP"),
-    ("runtime", Kind.LEGACY): ("python", "python2", "python3"),
-    ("archive-format", Kind.TORCHSERVE): ("default", "zip-store", "tgz", "no-archive"),
-    ("archive-format", Kind.LEGACY): ("default", "tgz", "no-archive"),
+    ("runtime", Kind.TORCHSERVE): tuple(r.value for r in Runtime if r in TORCHSERVE_RUNTIMES),
+    ("runtime", Kind.LEGACY): tuple(r.value for r in Runtime if r in MMS_RUNTIMES),
+    ("archive-format", Kind.TORCHSERVE): tuple(f.value for f in ArchiveFormat),
+    ("archive-format", Kind.LEGACY): tuple(f.value for f in ArchiveFormat if f in LEGACY_FORMATS),
 }
 REQUIRED: dict[Kind, tuple[str, ...]] = {
     Kind.TORCHSERVE: ("model-name", "version", "handler"),
@@ -186,9 +195,10 @@ class BuildSpec:
         )
 
 
-def find_spec(explicit: PathLike | None = None, folder: Path | None = None) -> Path | None:
+def find_spec(explicit: PathLike | None = None) -> Path | None:
     """The spec to use: `explicit`, else `mararch.toml`, else a `pyproject.toml` with
-    `[tool.mararch]` in `folder` (the working directory); None when there is none."""
+    `[tool.mararch]` in the working directory (relative paths, as shown in messages); None when
+    there is none."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
@@ -198,15 +208,14 @@ def find_spec(explicit: PathLike | None = None, folder: Path | None = None) -> P
                 hint="Give --spec the path of a mararch.toml (or a pyproject.toml).",
             )
         return path
-    base = folder if folder is not None else Path.cwd()
-    candidate = base / SPEC_FILE
+    candidate = Path(SPEC_FILE)
     if candidate.is_file():
-        return candidate if folder is not None else Path(SPEC_FILE)
-    pyproject = base / PYPROJECT
+        return candidate
+    pyproject = Path(PYPROJECT)
     if pyproject.is_file():
-        data = _read_toml(pyproject, Path(PYPROJECT) if folder is None else pyproject)
+        data = _read_toml(pyproject, pyproject)
         if isinstance(data.get("tool"), dict) and "mararch" in data["tool"]:
-            return pyproject if folder is not None else Path(PYPROJECT)
+            return pyproject
     return None
 
 
@@ -577,7 +586,7 @@ def detect_defaults(folder: Path) -> dict[str, str]:
     """Values `mararch init` can propose from what the folder holds."""
     found: dict[str, str] = {}
     name = folder.resolve().name
-    if name and _valid_name(name):
+    if name and valid_model_name(name):
         found["model-name"] = name
     weights = sorted(
         p.name for p in folder.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES
@@ -593,12 +602,6 @@ def detect_defaults(folder: Path) -> dict[str, str]:
         if (folder / filename).is_file():
             found[key] = filename
     return found
-
-
-def _valid_name(name: str) -> bool:
-    from .spec import valid_model_name
-
-    return valid_model_name(name)
 
 
 def _toml_str(value: str) -> str:
@@ -662,16 +665,12 @@ def write_starter(folder: Path, values: Mapping[str, str], *, force: bool = Fals
             path=str(target),
             hint="Edit it, or pass --force to replace it with a new starter spec.",
         )
-    text = starter_spec(values)
-    tmp = folder / f".{SPEC_FILE}.mararch-tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
+    from .output import atomic_output
+
+    with atomic_output(target, is_dir=False, force=True) as tmp:
+        tmp.write_text(starter_spec(values), encoding="utf-8")
         # Checked before it replaces anything: the starter must itself be a valid spec.
         load_spec(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

@@ -253,7 +253,7 @@ def create(
                     verify=not no_verify,
                 )
                 return
-            if spec is not None or name is not None or build_all:
+            if name is not None or build_all:  # (an explicit --spec was found, or refused)
                 raise UsageError(
                     f"no build spec in {str(Path.cwd())!r}: no mararch.toml, and no "
                     "[tool.mararch] in pyproject.toml",

@@ -176,14 +176,15 @@ class IgnoreRules:
                 decision = not rule.negated
         return decision
 
-    def excludes(self, member: str) -> bool:
-        """Whether a member name (`a/b/c.txt`) is excluded, by itself or by one of its folders."""
+    def excludes(self, member: str, is_dir: bool = False) -> bool:
+        """Whether a member name (`a/b/c.txt`, or a folder's `a/b`) is excluded, by itself or by
+        one of its folders."""
         parts = member.split("/")
         # As in git, a file below an excluded folder stays excluded whatever later rules say.
         for depth in range(1, len(parts)):
             if self.ignored("/".join(parts[:depth]), True):
                 return True
-        return self.ignored(member, False)
+        return self.ignored(member, is_dir)
 
     def __add__(self, other: IgnoreRules) -> IgnoreRules:
         return IgnoreRules(self.rules + other.rules)

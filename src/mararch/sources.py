@@ -6,7 +6,7 @@ import glob
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -117,10 +117,37 @@ def walk_folder(
             yield file_source(path, rel, origin)
 
 
-def expand_extra_files(
-    items: Iterable[str], *, skip: Callable[[Path], bool] = lambda path: False
+#: Whether a member name (a folder's when the flag is set) is excluded; folders it excludes are
+#: not walked at all, so nothing below them (unreadable files, broken links) can fail the build.
+Excluded = Callable[[str, bool], bool]
+
+
+def _nothing_excluded(name: str, is_dir: bool) -> bool:
+    return False
+
+
+def walk_members(
+    root: Path, origin: str, prefix: str, excluded: Excluded, skip: Callable[[Path], bool]
 ) -> Iterator[Source]:
-    """Expand --extra-files items as torch-model-archiver does.
+    """`walk_folder` for members named `prefix/REL`, leaving out what `excluded` says."""
+    lead = f"{prefix}/" if prefix else ""
+    for source in walk_folder(
+        root,
+        origin,
+        keep_dir=lambda name, rel: default_dir_filter(name) and not excluded(lead + rel, True),
+        keep_file=lambda name, rel: not excluded(lead + rel, False),
+        skip=skip,
+    ):
+        yield replace(source, name=lead + source.name) if lead else source
+
+
+def expand_extra_files(
+    items: Iterable[str],
+    *,
+    skip: Callable[[Path], bool] = lambda path: False,
+    excluded: Excluded = _nothing_excluded,
+) -> Iterator[Source]:
+    """Expand --extra-files items as torch-model-archiver does, minus what `excluded` says.
 
     A file lands at the archive root under its base name; a folder contributes its contents
     (keeping their structure below it); a pattern is globbed (not recursively). A missing
@@ -145,8 +172,8 @@ def expand_extra_files(
                 continue
             origin = f"--extra-files {item}"
             if path.is_dir():
-                yield from walk_folder(path, origin, skip=skip)
-            else:
+                yield from walk_members(path, origin, "", excluded, skip)
+            elif not excluded(path.name, False):
                 yield file_source(path, path.name, origin)
 
 
@@ -163,10 +190,15 @@ def member_dest_problem(dest: str) -> str | None:
 
 
 def expand_file_mapping(
-    src: Path, dest: str | None, *, skip: Callable[[Path], bool] = lambda path: False
+    src: Path,
+    dest: str | None,
+    *,
+    skip: Callable[[Path], bool] = lambda path: False,
+    excluded: Excluded = _nothing_excluded,
 ) -> Iterator[Source]:
     """One `files` item: a folder's contents below `dest` (default: the folder's own name),
-    or a file named `dest` (default: its base name; a `dest` ending in '/' is a folder)."""
+    or a file named `dest` (default: its base name; a `dest` ending in '/' is a folder), minus
+    what `excluded` says."""
     origin = f"files {src}"
     if dest is not None and (problem := member_dest_problem(dest)) is not None:
         raise InputError(problem, path=str(src), hint="Fix the 'dest' of this files item.")
@@ -175,9 +207,8 @@ def expand_file_mapping(
     if src.is_dir():
         if dest is None:
             prefix = src.resolve().name if src.name in ("", ".", "..") else src.name
-        for source in walk_folder(src, origin, skip=skip):
-            name = f"{prefix}/{source.name}" if prefix else source.name
-            yield Source(name, source.path, source.size, source.executable, origin, source.mtime)
+        if not (prefix and excluded(prefix, True)):
+            yield from walk_members(src, origin, prefix, excluded, skip)
         return
     if not os.path.lexists(src):
         raise InputError(
@@ -191,4 +222,5 @@ def expand_file_mapping(
         name = f"{prefix}/{src.name}" if prefix else src.name
     else:
         name = prefix
-    yield file_source(src, name, origin)
+    if not excluded(name, False):
+        yield file_source(src, name, origin)
