@@ -250,7 +250,7 @@ def plan_create(
     zip_policy, level = resolve_compression(fmt, compression, level)
     timestamp = source_date_epoch()
     # One pattern given as a plain string is one pattern, not one per character.
-    rules = rules_from_excludes([exclude] if isinstance(exclude, str) else list(exclude))
+    rules = rules_from_excludes(exclude)
 
     problems = _Collector()
     if not model_name:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import digests as digests_mod
 from . import manifest as manifest_mod
 from .builder import PathLike
 from .digests import DIGESTS_NAME, MAX_DIGESTS_SIZE
+from .digests import parse as parse_digests
+from .digests import render as render_digests
 from .errors import ArchiveError, OutputError, SpecError, UsageError
 from .extraction import unsafe_members
 from .handlers import BUILTIN_HANDLERS, split_function
@@ -278,13 +279,13 @@ def _updated_digests(view: ArchiveView, member: Member, manifest: bytes) -> byte
     """`MAR-INF/digests.json` (written by `mararch create`) with the new manifest's SHA-256, so
     that the converted archive still verifies; None to keep the member as it is."""
     try:
-        members = digests_mod.parse(view.read_member(member, MAX_DIGESTS_SIZE))
+        members = parse_digests(view.read_member(member, MAX_DIGESTS_SIZE))
     except ValueError:
         return None
     if MANIFEST_NAME not in members:
         return None
     members[MANIFEST_NAME] = hashlib.sha256(manifest).hexdigest()
-    return digests_mod.render(members)
+    return render_digests(members)
 
 
 def plan_convert(

@@ -199,8 +199,11 @@ def rules_from_lines(lines: Iterable[str], origin: str) -> IgnoreRules:
     return IgnoreRules(tuple(rules))
 
 
-def rules_from_excludes(patterns: Iterable[str]) -> IgnoreRules:
-    """`--exclude` values: each one is a pattern line with the same syntax as `.marignore`."""
+def rules_from_excludes(patterns: str | Iterable[str]) -> IgnoreRules:
+    """`--exclude` values: each one is a pattern line with the same syntax as `.marignore` (a
+    lone string is one pattern, not a list of one-letter ones)."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
     rules = []
     for pattern in patterns:
         if not pattern.strip():

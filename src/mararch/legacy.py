@@ -131,7 +131,7 @@ def plan_legacy(
             hint="LSP (C++) archives for TorchServe are built by `mararch create`.",
         )
     # One pattern given as a plain string is one pattern, not one per character.
-    rules = rules_from_excludes([exclude] if isinstance(exclude, str) else list(exclude))
+    rules = rules_from_excludes(exclude)
     zip_policy, level = resolve_compression(fmt, None, None)
     timestamp = source_date_epoch()
 
