@@ -125,11 +125,41 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
-def run_case(case: Case, fmt: str, tool: str, work: Path, runs: int) -> Timing:
-    out = work / "out"
-    out.mkdir(exist_ok=True)
+class Outputs:
+    """A fresh folder for every run, removed later rather than just before the next run.
+
+    ext4 skips inodes freed in the last minute when it allocates new ones, scanning past each:
+    deleting 2,000 files and at once creating 2,000 made `cp -r` of the small-file set go from
+    0.09 s to 1.8-2.2 s here (perf: `recently_deleted` in `__ext4_new_inode`). That is the
+    benchmark measuring its own clean-up, for whichever tool ran next; many-file outputs are
+    therefore kept until the end of the whole run.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.count = 0
+        self.later: list[Path] = []
+
+    def fresh(self) -> Path:
+        self.count += 1
+        path = self.root / f"out-{self.count}"
+        path.mkdir()
+        return path
+
+    def done(self, paths: list[Path], many_files: bool) -> None:
+        if many_files:
+            self.later += paths
+        else:
+            for path in paths:
+                remove(path)
+
+    def finish(self) -> None:
+        for path in self.later:
+            remove(path)
+
+
+def tool_argv(case: Case, fmt: str, tool: str, work: Path, out: Path) -> list[str]:
     name = f"bench_{tool.replace('-', '_')}"
-    result = out / (name + SUFFIX[fmt])
     bin_dir = Path(sys.executable).parent
     argv = [
         str(bin_dir / tool),
@@ -150,31 +180,59 @@ def run_case(case: Case, fmt: str, tool: str, work: Path, runs: int) -> Timing:
         argv.insert(1, "create")
     if case.extra_files is not None:
         argv += ["--extra-files", str(case.extra_files)]
-    timing = Timing()
-    for _ in range(runs):
-        remove(result)
-        seconds, rss = timed(argv, work)
-        timing.seconds.append(seconds)
-        timing.rss_kb = max(timing.rss_kb, rss)
-        timing.size = output_size(result)
-    remove(result)
-    return timing
+    return argv
 
 
-def run_cp(case: Case, work: Path, runs: int) -> Timing:
+TOOLS = ("torch-model-archiver", "mararch")
+
+
+def run_case(case: Case, fmt: str, work: Path, runs: int, outputs: Outputs) -> dict[str, Timing]:
+    """Both tools, run after run, alternating which goes first: a drift in the machine's speed
+    (seen here: isal's throughput moved between 330 and 600 MB/s within minutes) then hits
+    both alike instead of one tool's whole series."""
+    timings = {tool: Timing() for tool in TOOLS}
+    used = []
+    for i in range(runs):
+        for tool in TOOLS if i % 2 == 0 else TOOLS[::-1]:
+            out = outputs.fresh()
+            used.append(out)
+            seconds, rss = timed(tool_argv(case, fmt, tool, work, out), work)
+            timing = timings[tool]
+            timing.seconds.append(seconds)
+            timing.rss_kb = max(timing.rss_kb, rss)
+            name = f"bench_{tool.replace('-', '_')}"
+            timing.size = output_size(out / (name + SUFFIX[fmt]))
+    outputs.done(used, case.extra_files is not None)
+    return timings
+
+
+def run_cp(case: Case, work: Path, runs: int, outputs: Outputs) -> Timing:
     """`cp` of the same inputs: the floor for formats that copy bytes (zip-store, no-archive)."""
-    target = work / "cp-target"
     timing = Timing()
+    used = []
     for _ in range(runs):
-        remove(target)
-        target.mkdir()
+        target = outputs.fresh()
+        used.append(target)
         argv = ["cp", "-r", str(case.serialized)]
         if case.extra_files is not None:
             argv.append(str(case.extra_files))
         seconds, _ = timed([*argv, str(target)], work)
         timing.seconds.append(seconds)
-    remove(target)
+    outputs.done(used, case.extra_files is not None)
     return timing
+
+
+def compile_mararch() -> None:
+    """Write mararch's bytecode, as `pip install` does for the reference: an editable install
+    run with PYTHONDONTWRITEBYTECODE set would otherwise compile every module on every run."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mararch")
+    if spec is None or spec.origin is None:
+        sys.exit("mararch is not installed in this environment: pip install -e '.[test,bench]'")
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(spec.origin).parent)], check=True
+    )
 
 
 def table(rows: list[list[str]]) -> str:
@@ -219,6 +277,7 @@ def main() -> None:
         wanted = {w.strip() for w in args.only.split(",")}
         cases = [c for c in cases if c.name in wanted or c.name.split()[0] in wanted]
 
+    compile_mararch()
     with tempfile.TemporaryDirectory(dir=data) as tmp:
         work = Path(tmp)
         (work / "handler.py").write_text(HANDLER)
@@ -235,13 +294,14 @@ def main() -> None:
                 "mararch peak RSS",
             ]
         ]
+        outputs = Outputs(work)
         for case in cases:
             n = case.runs or runs
-            cp = run_cp(case, work, n)
+            cp = run_cp(case, work, n, outputs)
             for fmt in case.formats:
                 print(f"{case.name} {fmt} ...", flush=True)
-                ref = run_case(case, fmt, "torch-model-archiver", work, n)
-                ours = run_case(case, fmt, "mararch", work, n)
+                timings = run_case(case, fmt, work, n, outputs)
+                ref, ours = timings["torch-model-archiver"], timings["mararch"]
                 rows.append(
                     [
                         case.name,
@@ -256,6 +316,7 @@ def main() -> None:
                     ]
                 )
                 print(table(rows), flush=True)
+        outputs.finish()
     print()
     print(f"runs per case: {runs} (median); cpus: {os.cpu_count()}; ", end="")
     print(f"python {sys.version.split()[0]}")

@@ -270,3 +270,103 @@ def test_progress_bar_on_a_terminal_only(model: ModelInputs, tmp_path: Path) -> 
     piped = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False)
     assert piped.returncode == 0
     assert "writing m.mar" not in piped.stderr
+
+
+HOSTILE_NAME = "w[bold]x\x1b.pt"
+
+
+def test_messages_show_names_verbatim_when_piped(tmp_path: Path) -> None:
+    # No terminal: plain text; markup in a name is not interpreted, control characters escaped.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mararch",
+            "create",
+            "--model-name",
+            "m",
+            "-v",
+            "1",
+            "--handler",
+            "image_classifier",
+            "--serialized-file",
+            str(tmp_path / HOSTILE_NAME),
+            "--export-path",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "FORCE_COLOR"},
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ")
+    assert "w[bold]x\\x1b.pt" in proc.stderr
+    assert "\x1b" not in proc.stderr  # neither colour codes nor the raw escape
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_messages_are_styled_on_a_terminal(tmp_path: Path) -> None:
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "mararch",
+            "create",
+            "--model-name",
+            "m",
+            "-v",
+            "1",
+            "--handler",
+            "image_classifier",
+            "--serialized-file",
+            str(tmp_path / HOSTILE_NAME),
+            "--export-path",
+            str(tmp_path / "out"),
+        ],
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "200"},
+        timeout=30,
+        encoding="utf-8",
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "\x1b[" in child.before  # styled by Rich
+    assert "w[bold]x\\x1b.pt" in child.before  # the name as it is, markup not applied
+
+
+def test_scripted_build_does_not_load_rich(model: ModelInputs, tmp_path: Path) -> None:
+    # Every command pays for what it imports (~65 ms for Rich): a build in a pipe needs none.
+    code = (
+        "import sys; from mararch.cli import run; sys.argv = sys.argv[1:]\n"
+        "try:\n    run()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'yaml', 'packaging')))"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "mararch",
+            "create",
+            "--model-name",
+            "m",
+            "-v",
+            "1",
+            "--handler",
+            str(model.handler),
+            "--serialized-file",
+            str(model.serialized_file),
+            "--export-path",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert "wrote " in proc.stderr

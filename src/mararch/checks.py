@@ -17,8 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from . import digests as digests_mod
 from . import modelconfig
 from .errors import ArchiveError, Finding, Severity
@@ -647,6 +645,10 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
                 )
             continue
         spec = line.split(" --", 1)[0].strip()  # per-requirement options, e.g. --hash=...
+        # Imported here: packaging costs every command ~20 ms, and most builds have no
+        # requirements file.
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             Requirement(spec)
         except InvalidRequirement as exc:

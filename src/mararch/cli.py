@@ -70,7 +70,7 @@ def errors_to_exit_codes() -> Iterator[None]:
     except KeyboardInterrupt:
         from . import console
 
-        console.stderr.print("interrupted; nothing was left behind")
+        console.say("interrupted; nothing was left behind")
         raise typer.Exit(130) from None
 
 
@@ -334,6 +334,7 @@ def execute_plan(
 ) -> Optional[dict[str, Any]]:
     """run_plan's work; with --json the report is returned (build specs print a list of them)."""
     from . import console
+    from .allocator import keep_freed_buffers
     from .builder import build
 
     if dry_run:
@@ -341,6 +342,7 @@ def execute_plan(
             return console.plan_json(plan)
         console.show_plan(plan)
         return None
+    keep_freed_buffers()
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
         result = build(plan, progress=progress, digest=json_output, verify=verify, checked=checked)
     console.show_build_findings(result.findings)
@@ -556,9 +558,7 @@ def init(
         path = write_starter(
             folder, {k: v for k, v in values.items() if v is not None}, force=force
         )
-        console.stderr.print(
-            f"[green]wrote[/] {console.safe_text(str(path))}; build with `mararch create`"
-        )
+        console.say(("green", "wrote"), f" {console.clean(str(path))}; build with `mararch create`")
 
 
 @app.command()

@@ -219,11 +219,20 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
 
 @dataclass(frozen=True)
 class Piece:
-    """One compressed piece: its raw deflate bytes, and the CRC-32 and length of its input."""
+    """One compressed piece: its raw deflate bytes (in the parts the engine returned: joining
+    them would copy every byte once more), and the CRC-32 and length of its input."""
 
-    data: bytes
+    parts: tuple[bytes, ...]
     crc: int
     size: int
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(map(len, self.parts))
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def deflate_piece(parts: Sequence[bytes | bytearray], pol: Policy, final: bool) -> Piece:
@@ -238,13 +247,13 @@ def deflate_piece(parts: Sequence[bytes | bytearray], pol: Policy, final: bool) 
         size += len(part)
         out.append(d.compress(part))
     out.append(d.flush(mode))
-    data = b"".join(out)
-    if pol.strong is not None and len(data) < size * TEXT_LIKE:
+    packed = sum(map(len, out))
+    if pol.strong is not None and packed < size * TEXT_LIKE:
         d = pol.strong.deflater()
-        second = b"".join([*(d.compress(part) for part in parts), d.flush(mode)])
-        if len(second) < len(data):
-            data = second
-    return Piece(data, crc, size)
+        second = [*(d.compress(part) for part in parts), d.flush(mode)]
+        if sum(map(len, second)) < packed:
+            out = second
+    return Piece(tuple(out), crc, size)
 
 
 def deflate_bytes(data: bytes, pol: Policy) -> Piece:
@@ -308,10 +317,11 @@ class PieceWriter:
 
     def _write_next(self) -> None:
         piece = self.pending.popleft().result()
-        self.write(piece.data)
+        for part in piece.parts:
+            self.write(part)
         self.crc = self.policy.engine.crc32_combine(self.crc, piece.crc, piece.size)
         self.size += piece.size
-        self.compressed += len(piece.data)
+        self.compressed += piece.compressed_size
 
 
 def sample_ratio(samples: Iterable[bytes], pol: Policy) -> float:

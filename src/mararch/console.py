@@ -1,4 +1,8 @@
-"""Everything the user sees: the only module that imports Rich. The core never prints."""
+"""Everything the user sees: the only module that imports Rich. The core never prints.
+
+Rich is imported on first use (~65 ms): one-line messages to a stream that is not a terminal
+(CI logs, pipes) are written plainly, so a scripted build does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
+from functools import cache
+from typing import TYPE_CHECKING, Any, TextIO, Union
 
 from .errors import Severity
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
     from .builder import BuildResult
     from .checks import Report
     from .errors import Finding, MararchError
@@ -25,9 +29,51 @@ if TYPE_CHECKING:
 
 #: Below this many bytes a progress bar would only flicker.
 PROGRESS_THRESHOLD = 32 << 20
+#: A piece of a one-line message: plain text, or (Rich style, text).
+Part = Union[str, tuple[str, str]]
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def _console(err: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+def out() -> Console:
+    """Rich's console on stdout (tables, panels, reports)."""
+    return _console(False)
+
+
+def err() -> Console:
+    """Rich's console on stderr (progress, messages on a terminal)."""
+    return _console(True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _styled(stream: TextIO) -> bool:
+    # What Rich itself looks at to decide on colour for a stream that is not a terminal.
+    return stream.isatty() or bool(os.environ.get("FORCE_COLOR"))
+
+
+def say(*parts: Part, to_stderr: bool = True) -> None:
+    """One message line from parts already made safe by `clean`: through Rich (styles) on a
+    terminal, written as plain text elsewhere."""
+    stream = sys.stderr if to_stderr else sys.stdout
+    if _styled(stream):
+        _console(to_stderr).print(
+            "".join(
+                f"[{p[0]}]{escape(p[1])}[/]" if isinstance(p, tuple) else escape(p) for p in parts
+            )
+        )
+    else:
+        stream.write("".join(p[1] if isinstance(p, tuple) else p for p in parts) + "\n")
+        stream.flush()
 
 
 def human_size(n: float) -> str:
@@ -38,27 +84,36 @@ def human_size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def safe_text(text: str) -> str:
-    """Escape control characters so hostile names cannot drive the terminal, then Rich markup."""
-    cleaned = "".join(
+def clean(text: str) -> str:
+    """Escape control characters so hostile names cannot drive the terminal."""
+    return "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
     )
-    return escape(cleaned)
+
+
+def clean_lines(text: str) -> str:
+    """`clean` per line: a message's own line breaks (problem lists) stay line breaks."""
+    return "\n".join(clean(line) for line in text.split("\n"))
+
+
+def safe_text(text: str) -> str:
+    """`clean`, then escaped for Rich markup."""
+    return escape(clean(text))
 
 
 def safe_lines(text: str) -> str:
-    """`safe_text` per line: a message's own line breaks (problem lists) stay line breaks."""
+    """`safe_text` per line, as `clean_lines`."""
     return "\n".join(safe_text(line) for line in text.split("\n"))
 
 
 def error(exc: MararchError) -> None:
-    stderr.print(f"[bold red]error:[/] {safe_lines(exc.message)}")
+    say(("bold red", "error:"), " ", clean_lines(exc.message))
     if exc.hint:
-        stderr.print(f"  [dim]hint:[/] {safe_text(exc.hint)}")
+        say("  ", ("dim", "hint:"), " ", clean(exc.hint))
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/] {safe_text(message)}")
+    say(("yellow", "warning:"), " ", clean(message))
 
 
 def print_json(data: Any) -> None:
@@ -69,7 +124,12 @@ def print_json(data: Any) -> None:
 @contextmanager
 def progress_bar(total: int, description: str) -> Iterator[OptionalProgress]:
     """A byte-driven progress bar on stderr, only for large jobs and only on a terminal."""
-    if total < PROGRESS_THRESHOLD or not stderr.is_terminal or os.environ.get("CI"):
+    if (
+        total < PROGRESS_THRESHOLD
+        or os.environ.get("CI")
+        or not _styled(sys.stderr)  # decided before Rich is imported for nothing
+        or not err().is_terminal
+    ):
         yield None
         return
     from rich.progress import (
@@ -87,7 +147,7 @@ def progress_bar(total: int, description: str) -> Iterator[OptionalProgress]:
         DownloadColumn(binary_units=True),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=stderr,
+        console=err(),
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
@@ -99,6 +159,8 @@ def progress_bar(total: int, description: str) -> Iterator[OptionalProgress]:
 
 
 def plan_table(plan: Plan) -> Table:
+    from rich.table import Table
+
     table = Table(
         title=f"{safe_text(str(plan.output))} ({plan.archive_format.value})", title_justify="left"
     )
@@ -112,13 +174,13 @@ def plan_table(plan: Plan) -> Table:
 
 
 def show_plan(plan: Plan) -> None:
-    stdout.print(plan_table(plan))
-    stdout.print(f"{len(plan.entries)} members, {human_size(plan.total_size)} in all")
-    stdout.print("MAR-INF/MANIFEST.json:")
+    out().print(plan_table(plan))
+    out().print(f"{len(plan.entries)} members, {human_size(plan.total_size)} in all")
+    out().print("MAR-INF/MANIFEST.json:")
     # Line by line: safe_text escapes control characters, newlines included.
     for line in json.dumps(plan.manifest, indent=2).splitlines():
-        stdout.print(safe_text(line))
-    stdout.print("[dim]dry run: nothing was written[/]")
+        out().print(safe_text(line))
+    out().print("[dim]dry run: nothing was written[/]")
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -161,10 +223,10 @@ def result_json(result: BuildResult) -> dict[str, Any]:
 
 
 def show_result(result: BuildResult) -> None:
-    stderr.print(
-        f"[green]wrote[/] {safe_text(str(result.path))} "
-        f"({result.archive_format.value}, {len(result.members)} members, "
-        f"{human_size(result.size)})"
+    say(
+        ("green", "wrote"),
+        f" {clean(str(result.path))} ({result.archive_format.value}, "
+        f"{len(result.members)} members, {human_size(result.size)})",
     )
 
 
@@ -185,6 +247,9 @@ def _ratio(size: int, compressed: int) -> str:
 
 
 def summary_panel(s: ArchiveSummary) -> Panel:
+    from rich.panel import Panel
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -237,6 +302,8 @@ def summary_panel(s: ArchiveSummary) -> Panel:
 def members_table(s: ArchiveSummary, limit: int | None) -> Table:
     # Only zip compresses and checksums member by member; for tar and folders those columns
     # would say nothing.
+    from rich.table import Table
+
     zipped = s.container.value == "zip"
     table = Table(title_justify="left", show_edge=False)
     table.add_column("name", overflow="fold")
@@ -266,21 +333,21 @@ def members_table(s: ArchiveSummary, limit: int | None) -> Table:
 
 
 def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
-    stdout.print(summary_panel(s))
+    out().print(summary_panel(s))
     limit = None if show_all else MEMBER_ROWS
-    stdout.print(members_table(s, limit))
+    out().print(members_table(s, limit))
     if limit is not None and len(s.members) > limit:
-        stdout.print(
+        out().print(
             f"[dim]... and {len(s.members) - limit} more members "
             "(--all shows them, --json lists them)[/]"
         )
 
 
 def show_extract(result: ExtractResult) -> None:
-    stderr.print(
-        f"[green]extracted[/] {len(result.members)} file{'s' * (len(result.members) != 1)} "
-        f"({human_size(result.size)}) "
-        f"to {safe_text(str(result.destination))}"
+    say(
+        ("green", "extracted"),
+        f" {len(result.members)} file{'s' * (len(result.members) != 1)} "
+        f"({human_size(result.size)}) to {clean(str(result.destination))}",
     )
 
 
@@ -311,30 +378,30 @@ def show_report(report: Report) -> None:
         if p
     ]
     where = f" ({', '.join(parts)})" if parts else ""
-    stdout.print(f"verify {safe_text(report.path)}{where}")
+    out().print(f"verify {safe_text(report.path)}{where}")
     for group in (report.errors, report.warnings, report.infos):
         if not group:
             continue
         style, title = _SEVERITY_STYLE[group[0].severity.value]
-        stdout.print(f"[{style}]{title} ({len(group)}):[/]")
+        out().print(f"[{style}]{title} ({len(group)}):[/]")
         shown: dict[str, int] = {}
         for f in group:
             shown[f.code] = shown.get(f.code, 0) + 1
             if shown[f.code] > FINDINGS_PER_CODE:
                 continue
-            stdout.print(f"[{style}]{_finding_line(f)}[/]" if style == "dim" else _finding_line(f))
+            out().print(f"[{style}]{_finding_line(f)}[/]" if style == "dim" else _finding_line(f))
         for code, count in shown.items():
             if count > FINDINGS_PER_CODE:
                 more = count - FINDINGS_PER_CODE
-                stdout.print(f"  ... and {more} more {escape(f'[{code}]')} (see --json)")
+                out().print(f"  ... and {more} more {escape(f'[{code}]')} (see --json)")
     counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     if report.status == "failed":
         why = " (--strict: warnings fail)" if not report.errors else ""
-        stdout.print(f"[bold red]FAILED[/]: {counts}{why}")
+        out().print(f"[bold red]FAILED[/]: {counts}{why}")
     elif report.status == "passed-with-warnings":
-        stdout.print(f"[bold yellow]PASSED with warnings[/]: {counts}")
+        out().print(f"[bold yellow]PASSED with warnings[/]: {counts}")
     else:
-        stdout.print(f"[bold green]PASSED[/]: {counts}")
+        out().print(f"[bold green]PASSED[/]: {counts}")
 
 
 def show_build_findings(findings: tuple[Finding, ...]) -> None:

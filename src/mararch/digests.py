@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from typing import TypeVar
 
 from .spec import MAR_INF
@@ -18,6 +20,8 @@ Chunk = TypeVar("Chunk", bytes, memoryview)
 
 DIGESTS_NAME = f"{MAR_INF}/digests.json"
 ALGORITHM = "sha256"
+#: Chunks handed to the hashing thread and not hashed yet, at most (memory stays flat).
+HASH_AHEAD = 4
 #: digests.json larger than this is refused (200,000 members take about 20 MiB).
 MAX_DIGESTS_SIZE = 64 << 20
 
@@ -34,6 +38,20 @@ class DigestRecorder:
         for chunk in chunks:
             digest.update(chunk)
             yield chunk
+        self.hashes[name] = digest.hexdigest()
+
+    def tee_bytes(self, name: str, chunks: Iterator[bytes], executor: Executor) -> Iterator[bytes]:
+        """Like `tee`, but the hashing runs on `executor` (one thread: the updates stay in order)
+        while the caller works on the chunks; for immutable chunks only."""
+        digest = hashlib.sha256()
+        pending: deque[Future[None]] = deque()
+        for chunk in chunks:
+            pending.append(executor.submit(digest.update, chunk))
+            if len(pending) > HASH_AHEAD:
+                pending.popleft().result()
+            yield chunk
+        while pending:
+            pending.popleft().result()
         self.hashes[name] = digest.hexdigest()
 
     def record(self, name: str, hexdigest: str) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
-
-import yaml
 
 from .errors import Finding, Severity
 
@@ -68,22 +67,29 @@ class ConfigParseError(Exception):
     """The file is not YAML mararch accepts (the reason is the message)."""
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader counting alias uses: a handful of aliases can expand to billions of nodes."""
+@cache
+def _bounded_loader() -> type[Any]:
+    """A SafeLoader counting alias uses: a handful of aliases can expand to billions of nodes.
+    (Built on first use: importing yaml costs every command ~20 ms, and most builds have no
+    config file.)"""
+    import yaml
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.aliases = 0
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.aliases = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise ConfigParseError(
-                    f"more than {MAX_ALIASES} YAML aliases (TorchServe's YAML parser refuses "
-                    "them too; an alias bomb?)"
-                )
-        return super().compose_node(parent, index)
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise ConfigParseError(
+                        f"more than {MAX_ALIASES} YAML aliases (TorchServe's YAML parser refuses "
+                        "them too; an alias bomb?)"
+                    )
+            return super().compose_node(parent, index)
+
+    return BoundedLoader
 
 
 def load(data: bytes) -> Any:
@@ -94,7 +100,9 @@ def load(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigParseError("not UTF-8 text") from None
-    loader = _BoundedLoader(text)
+    import yaml
+
+    loader = _bounded_loader()(text)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
