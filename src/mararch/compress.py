@@ -67,6 +67,8 @@ class Engine:
     fast_level: int
     #: The level of the second pass on text-like pieces; None when `fast_level` is already it.
     strong_level: int | None = None
+    #: zlib's memLevel argument (8 is zlib's default).
+    mem_level: int = 8
 
     def crc32(self, data: Buffer, value: int = 0) -> int:
         return int(self.module.crc32(data, value))
@@ -88,8 +90,15 @@ def _load(name: str) -> Engine | None:
 
             # isal has levels 0-3; its level 0 is a Huffman-only mode that can grow float data,
             # so user levels start at 1. isal 1 and 2 compress float weights to zlib 6's size.
+            # memLevel 9 selects isal's largest level buffer: ~10% faster on weights (median of
+            # six alternating runs, 504 against 452 MB/s per core) and a few bytes smaller.
             return Engine(
-                "isal", isal_zlib, (1, 1, 1, 2, 2, 2, 3, 3, 3), fast_level=1, strong_level=3
+                "isal",
+                isal_zlib,
+                (1, 1, 1, 2, 2, 2, 3, 3, 3),
+                fast_level=1,
+                strong_level=3,
+                mem_level=9,
             )
         if name == "zlib-ng":
             from zlib_ng import zlib_ng
@@ -138,7 +147,7 @@ class Codec:
 
     def deflater(self) -> Deflater:
         compressobj = self.engine.module.compressobj
-        deflater: Deflater = compressobj(self.level, zlib.DEFLATED, -15)
+        deflater: Deflater = compressobj(self.level, zlib.DEFLATED, -15, self.engine.mem_level)
         return deflater
 
 
