@@ -275,25 +275,30 @@ def test_progress_bar_on_a_terminal_only(model: ModelInputs, tmp_path: Path) -> 
 HOSTILE_NAME = "w[bold]x\x1b.pt"
 
 
+def hostile_create(tmp_path: Path) -> list[str]:
+    """`python -m mararch create` arguments naming a missing file with markup and a control
+    character in its name."""
+    return [
+        "-m",
+        "mararch",
+        "create",
+        "--model-name",
+        "m",
+        "-v",
+        "1",
+        "--handler",
+        "image_classifier",
+        "--serialized-file",
+        str(tmp_path / HOSTILE_NAME),
+        "--export-path",
+        str(tmp_path / "out"),
+    ]
+
+
 def test_messages_show_names_verbatim_when_piped(tmp_path: Path) -> None:
     # No terminal: plain text; markup in a name is not interpreted, control characters escaped.
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mararch",
-            "create",
-            "--model-name",
-            "m",
-            "-v",
-            "1",
-            "--handler",
-            "image_classifier",
-            "--serialized-file",
-            str(tmp_path / HOSTILE_NAME),
-            "--export-path",
-            str(tmp_path / "out"),
-        ],
+        [sys.executable, *hostile_create(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -312,21 +317,7 @@ def test_messages_are_styled_on_a_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI")}
     child = pexpect.spawn(
         sys.executable,
-        [
-            "-m",
-            "mararch",
-            "create",
-            "--model-name",
-            "m",
-            "-v",
-            "1",
-            "--handler",
-            "image_classifier",
-            "--serialized-file",
-            str(tmp_path / HOSTILE_NAME),
-            "--export-path",
-            str(tmp_path / "out"),
-        ],
+        hostile_create(tmp_path),
         env={**env, "TERM": "xterm-256color", "COLUMNS": "200"},
         timeout=30,
         encoding="utf-8",
