@@ -42,11 +42,19 @@ class Case:
 class Timing:
     seconds: list[float] = field(default_factory=list)
     rss_kb: int = 0
+    #: (user, system) CPU seconds of each run, in the order of `seconds`.
+    cpu: list[tuple[float, float]] = field(default_factory=list)
     size: int = 0
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def median_cpu(self) -> tuple[float, float]:
+        """User and system seconds of the median run (by wall time)."""
+        ranked = sorted(zip(self.seconds, self.cpu))
+        return ranked[(len(ranked) - 1) // 2][1]
 
 
 def weights(path: Path, size: int, dtype: str, seed: int) -> None:
@@ -105,8 +113,9 @@ def warm(case: Case) -> None:
                 pass
 
 
-def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KB) of one run; pending writes are flushed first (not timed).
+def timed(argv: list[str], cwd: Path) -> tuple[float, int, tuple[float, float]]:
+    """Wall seconds, peak RSS (KB) and (user, system) CPU seconds of one run; pending writes are
+    flushed first (not timed).
 
     The peak RSS comes from GNU time: a child forked from this process would inherit this
     process's high-water mark (numpy arrays) in its own `ru_maxrss`.
@@ -115,7 +124,7 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *argv],
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", rss.name, *argv],
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -124,8 +133,8 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             sys.exit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-        peak = int(rss.read().strip().splitlines()[-1])
-    return elapsed, peak
+        peak, user, system = rss.read().strip().splitlines()[-1].split()
+    return elapsed, int(peak), (float(user), float(system))
 
 
 def output_size(path: Path) -> int:
@@ -217,9 +226,10 @@ def run_case(case: Case, fmt: str, work: Path, runs: int, outputs: Outputs) -> d
             out = outputs.fresh()
             used.append(out)
             warm(case)
-            seconds, rss = timed(tool_argv(case, fmt, tool, work, out), work)
+            seconds, rss, cpu = timed(tool_argv(case, fmt, tool, work, out), work)
             timing = timings[tool]
             timing.seconds.append(seconds)
+            timing.cpu.append(cpu)
             timing.rss_kb = max(timing.rss_kb, rss)
             name = f"bench_{tool.replace('-', '_')}"
             timing.size = output_size(out / (name + SUFFIX[fmt.split(maxsplit=1)[0]]))
@@ -238,7 +248,7 @@ def run_cp(case: Case, work: Path, runs: int, outputs: Outputs) -> Timing:
         if case.extra_files is not None:
             argv.append(str(case.extra_files))
         warm(case)
-        seconds, _ = timed([*argv, str(target)], work)
+        seconds, _, _ = timed([*argv, str(target)], work)
         timing.seconds.append(seconds)
     outputs.done(used, case.extra_files is not None)
     return timing
@@ -321,6 +331,7 @@ def main() -> None:
                 "mararch / cp",
                 "size vs reference",
                 "mararch peak RSS",
+                "mararch user / sys s",
             ]
         ]
         outputs = Outputs(work)
@@ -342,6 +353,7 @@ def main() -> None:
                         f"{ours.median / cp.median:.2f}",
                         f"{ours.size / ref.size:.4f}",
                         f"{ours.rss_kb / 1024:.0f} MB",
+                        "{:.2f} / {:.2f}".format(*ours.median_cpu),
                     ]
                 )
                 print(table(rows), flush=True)
