@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,13 @@ def _plain_console(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+
+def sigint_default() -> None:
+    """`preexec_fn` for a child that must see Ctrl-C: a shell starts background jobs with SIGINT
+    ignored, and Python keeps ignoring it, so a signal test must not depend on how the suite was
+    launched."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sigint_default
 from crafted import MANIFEST_BYTES
 
 SIZE = 384 << 20
@@ -43,6 +44,7 @@ def test_signal_mid_extract(sig: signal.Signals, big_mar: Path, tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - one signal call between fork and exec
     )
     deadline = time.monotonic() + 30
     # Wait until the big member is being written into the temporary folder.

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sigint_default
+
 SIZE = 384 << 20
 
 
@@ -56,6 +58,7 @@ def test_signal_mid_build(sig: signal.Signals, big_weights: Path, tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - one signal call between fork and exec
     )
     deadline = time.monotonic() + 30
     while not any(p.name.startswith(".m.mar.mararch-tmp-") for p in out.iterdir()):
