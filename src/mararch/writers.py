@@ -206,7 +206,9 @@ class Writer(ABC):
         self.progress = progress
         self.members: list[WrittenMember] = []
         self.digests = DigestRecorder() if plan.digests else None
-        self.hasher = ThreadPoolExecutor(1, thread_name_prefix="mararch-sha256")
+        # The one reading/hashing worker: SHA-256 of streamed members (`chunks`), and the second
+        # read beside a kernel copy (`copy_beside_read`); entries are written one at a time.
+        self.hasher = ThreadPoolExecutor(1, thread_name_prefix="mararch-hash")
 
     def write_all(self) -> list[WrittenMember]:
         self.open()
@@ -244,16 +246,15 @@ class Writer(ABC):
         entry: Entry,
         dst: int,
         progress: Progress,
-        executor: ThreadPoolExecutor,
         engine: compress.Engine | None,
     ) -> int:
-        """Copy a file into the file descriptor `dst` (in the kernel where it can) while a worker
-        reads it for what the copy cannot give: its CRC-32 (with `engine`) and, when digests are
-        recorded, its SHA-256. The two passes read the file separately, so it must not change in
-        between."""
+        """Copy a file into the file descriptor `dst` (in the kernel where it can) while the
+        hashing worker reads it for what the copy cannot give: its CRC-32 (with `engine`) and,
+        when digests are recorded, its SHA-256. The two passes read the file separately, so it
+        must not change in between."""
         assert entry.source is not None
         before = source_stat(entry)
-        job = executor.submit(file_crc, entry.source, engine, self.digests is not None)
+        job = self.hasher.submit(file_crc, entry.source, engine, self.digests is not None)
         copy_file(entry, dst, progress)
         with source_errors(entry):
             crc, seen, sha = job.result()
@@ -389,9 +390,7 @@ class ZipWriter(Writer):
             # read/CRC/write loop, and near `cp`.
             self.fh.flush()
             start = self.fh.tell()
-            crc = self.copy_beside_read(
-                entry, self.fh.fileno(), progress, self.executor, self.policy.engine
-            )
+            crc = self.copy_beside_read(entry, self.fh.fileno(), progress, self.policy.engine)
             self.fh.seek(start + entry.size)
             return crc
         crc = 0
@@ -599,11 +598,9 @@ class FolderWriter(Writer):
     def open(self) -> None:
         self.path.mkdir()
         self.folders = {str(self.path)}
-        # Hashes files beside their kernel copy when digests are recorded.
-        self.executor = ThreadPoolExecutor(1)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        """Nothing stays open between entries."""
 
     def add(self, entry: Entry) -> WrittenMember:
         # Strings, unbuffered files and a cache of the folders made: with thousands of small
@@ -617,7 +614,7 @@ class FolderWriter(Writer):
             if entry.source is not None and entry.size > 0 and self.digests is None:
                 copy_file(entry, dst.fileno(), self.progress)
             elif entry.source is not None and entry.size >= KERNEL_COPY_MIN:
-                self.copy_beside_read(entry, dst.fileno(), self.progress, self.executor, None)
+                self.copy_beside_read(entry, dst.fileno(), self.progress, None)
             else:
                 for chunk in self.chunks(entry):
                     write_fully(dst.fileno(), chunk)
