@@ -61,12 +61,12 @@ def _styled(stream: TextIO) -> bool:
     return stream.isatty() or bool(os.environ.get("FORCE_COLOR"))
 
 
-def say(*parts: Part, to_stderr: bool = True) -> None:
-    """One message line from parts already made safe by `clean`: through Rich (styles) on a
-    terminal, written as plain text elsewhere."""
-    stream = sys.stderr if to_stderr else sys.stdout
+def say(*parts: Part) -> None:
+    """One message line on stderr from parts already made safe by `clean`: through Rich
+    (styles) on a terminal, written as plain text elsewhere."""
+    stream = sys.stderr
     if _styled(stream):
-        _console(to_stderr).print(
+        err().print(
             "".join(
                 f"[{p[0]}]{escape(p[1])}[/]" if isinstance(p, tuple) else escape(p) for p in parts
             )
@@ -102,8 +102,8 @@ def safe_text(text: str) -> str:
 
 
 def safe_lines(text: str) -> str:
-    """`safe_text` per line, as `clean_lines`."""
-    return "\n".join(safe_text(line) for line in text.split("\n"))
+    """`clean_lines`, then escaped for Rich markup."""
+    return escape(clean_lines(text))
 
 
 def error(exc: MararchError) -> None:
