@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Union
 
+from . import compress
 from . import manifest as manifest_mod
 from .digests import DIGESTS_NAME
 from .errors import (
@@ -69,8 +70,7 @@ def resolve_compression(
     """The zip member policy for a format; --compression only makes sense for `default`."""
     if compression is not None:
         compression = Compression(parse_enum(Compression, compression, "--compression"))
-    if level is not None and not 0 <= level <= 9:
-        raise UsageError(f"invalid --level {level}: choose a whole number from 0 to 9")
+    compress.check_level(level)
     if archive_format is ArchiveFormat.ZIP_STORE:
         if compression not in (None, Compression.STORE):
             raise UsageError(

@@ -164,6 +164,12 @@ class Policy:
         return self.codec.engine
 
 
+def check_level(level: int | None) -> None:
+    """Refuse a `--level` outside 0-9 (None: mararch chooses)."""
+    if level is not None and not 0 <= level <= 9:
+        raise UsageError(f"invalid --level {level}: choose a whole number from 0 to 9")
+
+
 def policy(level: int | None = None, engine_name: str | None = None) -> Policy:
     """The policy for a user's `--level` (0-9, or None for mararch's choice).
 
@@ -176,8 +182,7 @@ def policy(level: int | None = None, engine_name: str | None = None) -> Policy:
     if level is None:
         strong = None if eng.strong_level is None else Codec(eng, eng.strong_level)
         return Policy(Codec(eng, eng.fast_level), strong)
-    if not 0 <= level <= 9:
-        raise UsageError(f"invalid --level {level}: choose a whole number from 0 to 9")
+    check_level(level)
     if level == 0:
         return Policy(Codec(ZLIB, 0), None)
     return Policy(Codec(eng, eng.levels[level - 1]), None)
