@@ -26,6 +26,8 @@ from pathlib import Path
 GIB = 1 << 30
 MIB = 1 << 20
 SUFFIX = {"default": ".mar", "zip-store": ".mar", "tgz": ".tar.gz", "no-archive": ""}
+#: Every run writes into its own folder, so both tools can use the same model name.
+MODEL_NAME = "bench"
 HANDLER = "def handle(data, context):\n    return data\n"
 
 
@@ -187,12 +189,11 @@ def tool_argv(case: Case, variant: str, tool: str, work: Path, out: Path) -> lis
     """`variant` is a format, optionally followed by mararch-only flags ("zip-store --no-digests"):
     the reference runs the bare format."""
     fmt, *ours = variant.split()
-    name = f"bench_{tool.replace('-', '_')}"
     bin_dir = Path(sys.executable).parent
     argv = [
         str(bin_dir / tool),
         "--model-name",
-        name,
+        MODEL_NAME,
         "-v",
         "1.0",
         "--serialized-file",
@@ -231,8 +232,7 @@ def run_case(case: Case, fmt: str, work: Path, runs: int, outputs: Outputs) -> d
             timing.seconds.append(seconds)
             timing.cpu.append(cpu)
             timing.rss_kb = max(timing.rss_kb, rss)
-            name = f"bench_{tool.replace('-', '_')}"
-            timing.size = output_size(out / (name + SUFFIX[fmt.split(maxsplit=1)[0]]))
+            timing.size = output_size(out / (MODEL_NAME + SUFFIX[fmt.split(maxsplit=1)[0]]))
     outputs.done(used, case.extra_files is not None)
     return timings
 
