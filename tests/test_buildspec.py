@@ -646,52 +646,54 @@ def test_spec_errors(case: str, cli: Cli) -> None:
         assert "(at line 2, column" in stderr
 
 
-def test_every_problem_is_reported_at_once(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+#: Specs that `create --spec` refuses as a whole: (spec text, exit code, every message stderr must
+#: hold). Exit 2 for a spec that is wrong in itself, 1 for inputs that are missing on disk.
+PROBLEMS: dict[str, tuple[str, int, list[str]]] = {
+    "every problem is reported at once": (
         '[archive.a]\nhanlder = "x"\nversion = 1\n[archive.b]\nkind = "mms"\n'
         '[archive.c]\nversion = "1"\nhandler = "x"\nlevel = -1\n',
-    )
-    assert code == 2
-    assert "mararch.toml: 5 problems:" in stderr
-    for line in (
-        "[archive.a]: unknown key 'hanlder' (did you mean 'handler'?)",
-        "[archive.a]: 'version' must be a string",
-        "[archive.a]: missing required key 'handler'",
-        "[archive.b]: invalid kind 'mms'",
-        "[archive.c]: invalid level -1",
-    ):
-        assert f"  - mararch.toml {line}" in stderr
-
-
-def test_two_archives_writing_the_same_file(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+        2,
+        [
+            "mararch.toml: 5 problems:",
+            *(
+                f"  - mararch.toml {line}"
+                for line in (
+                    "[archive.a]: unknown key 'hanlder' (did you mean 'handler'?)",
+                    "[archive.a]: 'version' must be a string",
+                    "[archive.a]: missing required key 'handler'",
+                    "[archive.b]: invalid kind 'mms'",
+                    "[archive.c]: invalid level -1",
+                )
+            ),
+        ],
+    ),
+    "two archives writing the same file": (
         '[archive.a]\nmodel-name = "m"\nversion = "1"\nhandler = "base_handler"\n'
         '[archive.b]\nmodel-name = "m"\nversion = "2"\nhandler = "base_handler"\n',
-    )
-    assert code == 2
-    assert "archives 'a' and 'b' would both write" in stderr
-
-
-def test_input_problems_are_exit_1_and_name_the_archive(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+        2,
+        ["archives 'a' and 'b' would both write"],
+    ),
+    "input problems are exit 1 and name the archive": (
         '[archive.a]\nversion = "1"\nhandler = "base_handler"\nserialized-file = "no.pt"\n'
         '[archive.b]\nversion = "1"\nhandler = "nohandler.py"\n',
-    )
-    assert code == 1
-    assert "archive 'a': --serialized-file" in stderr
-    assert "no.pt' does not exist" in stderr
-    assert "archive 'b': handler file" in stderr
+        1,
+        ["archive 'a': --serialized-file", "no.pt' does not exist", "archive 'b': handler file"],
+    ),
+    "files source missing": (
+        SINGLE + 'files = [{ src = "gone/" }]\n',
+        1,
+        ["files item", "gone' does not exist", "relative to the spec file's folder"],
+    ),
+}
 
 
-def test_files_source_missing(cli: Cli) -> None:
-    code, stderr = run_spec(cli, SINGLE + 'files = [{ src = "gone/" }]\n')
-    assert code == 1
-    assert "files item" in stderr
-    assert "gone' does not exist" in stderr
-    assert "relative to the spec file's folder" in stderr
+@pytest.mark.parametrize("case", list(PROBLEMS))
+def test_spec_problems(case: str, cli: Cli) -> None:
+    text, exit_code, messages = PROBLEMS[case]
+    code, stderr = run_spec(cli, text)
+    assert code == exit_code
+    for message in messages:
+        assert message in stderr
 
 
 def test_the_example_spec_matches_the_quick_start(
