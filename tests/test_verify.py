@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs
+from conftest import Cli, ModelInputs, write_files
 from crafted import (
     HANDLER,
     MANIFEST_BYTES,
@@ -879,11 +879,7 @@ def test_whatever_mararch_creates_passes_strictly(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
 ) -> None:
     base = tmp_path_factory.mktemp("prop")
-    src = base / "src"
-    for name, data in files.items():
-        path = src.joinpath(*name.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    src = write_files(base / "src", files)
     made = mararch.create(
         model_name="p",
         version="1.0",
