@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -120,3 +122,26 @@ def write_files(root: Path, files: Mapping[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
+
+
+def spawn_mararch(*args: str | Path, cwd: Path) -> Any:
+    """`mararch ARGS` in a pseudo-terminal (pexpect, POSIX only): it prompts as for a person."""
+    import pexpect
+
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "mararch", *map(str, args)],
+        cwd=str(cwd),
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=30,
+        encoding="utf-8",
+    )
+
+
+def assert_exits_ok(child: Any) -> None:
+    """Waits for a spawn_mararch child to end; it must exit 0."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
