@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -111,3 +113,35 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def write_files(root: Path, files: Mapping[str, bytes]) -> Path:
+    """Writes {relative posix path: bytes} below `root` (the inverse of `tree`); returns `root`."""
+    for name, data in files.items():
+        path = root.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def spawn_mararch(*args: str | Path, cwd: Path) -> Any:
+    """`mararch ARGS` in a pseudo-terminal (pexpect, POSIX only): it prompts as for a person."""
+    import pexpect
+
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "mararch", *map(str, args)],
+        cwd=str(cwd),
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=30,
+        encoding="utf-8",
+    )
+
+
+def assert_exits_ok(child: Any) -> None:
+    """Waits for a spawn_mararch child to end; it must exit 0."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before

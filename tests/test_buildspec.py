@@ -51,6 +51,12 @@ def write(folder: Path, text: str, name: str = "mararch.toml") -> Path:
     return path
 
 
+def create_from_spec(cli: Cli, folder: Path, text: str) -> None:
+    """Writes `folder`/mararch.toml and builds it with `create --spec`, which must succeed."""
+    result = cli("create", "--spec", write(folder, text))
+    assert result.exit_code == 0, result.output
+
+
 def members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
@@ -278,13 +284,12 @@ def test_missing_spec_file(cli: Cli) -> None:
 
 
 def test_relative_paths_are_relative_to_the_spec_not_the_cwd(model: ModelInputs, cli: Cli) -> None:
-    write(
+    create_from_spec(
+        cli,
         model.root,
         'model-name = "m"\nversion = "1"\nhandler = "my_handler"\n'
         'serialized-file = "model.pt"\nextra-files = ["assets/vocab"]\n',
     )
-    result = cli("create", "--spec", model.root / "mararch.toml")
-    assert result.exit_code == 0, result.output
     # The default output folder is the spec's folder too.
     out = model.root / "m.mar"
     assert sorted(members(out)) == [
@@ -385,13 +390,12 @@ def test_table_name_is_the_default_model_name(cli: Cli) -> None:
 
 
 def test_snake_case_keys_are_accepted(model: ModelInputs, cli: Cli) -> None:
-    write(
+    create_from_spec(
+        cli,
         model.root,
         'model_name = "m"\nversion = "1"\nhandler = "base_handler"\n'
         'serialized_file = "model.pt"\narchive_format = "tgz"\n',
     )
-    result = cli("create", "--spec", model.root / "mararch.toml")
-    assert result.exit_code == 0, result.output
     assert (model.root / "m.tar.gz").is_file()
 
 
@@ -436,7 +440,8 @@ def test_no_digests_applies_to_spec_builds_as_to_flag_builds(model: ModelInputs,
 
 
 def test_files_keep_their_structure(model: ModelInputs, cli: Cli) -> None:
-    write(
+    create_from_spec(
+        cli,
         model.root,
         SINGLE + "files = [\n"
         '  { src = "assets/", dest = "tokenizer/" },\n'
@@ -446,8 +451,6 @@ def test_files_keep_their_structure(model: ModelInputs, cli: Cli) -> None:
         '  { src = "model.py", dest = "." },\n'
         "]\n",
     )
-    result = cli("create", "--spec", model.root / "mararch.toml")
-    assert result.exit_code == 0, result.output
     got = members(model.root / "single.mar")
     assert sorted(got) == [
         "MAR-INF/MANIFEST.json",
@@ -464,13 +467,12 @@ def test_files_keep_their_structure(model: ModelInputs, cli: Cli) -> None:
 
 
 def test_exclude_applies_to_extra_files_and_files(model: ModelInputs, cli: Cli) -> None:
-    write(
+    create_from_spec(
+        cli,
         model.root,
         SINGLE + 'extra-files = ["assets"]\nfiles = [{ src = "assets", dest = "copy" }]\n'
         'exclude = ["labels.txt", "/copy/vocab/", ".*"]\n',
     )
-    result = cli("create", "--spec", model.root / "mararch.toml")
-    assert result.exit_code == 0, result.output
     assert sorted(members(model.root / "single.mar")) == [
         "MAR-INF/MANIFEST.json",
         "MAR-INF/digests.json",
@@ -483,13 +485,12 @@ def test_excluded_folders_are_not_walked(model: ModelInputs, cli: Cli) -> None:
     cache = model.root / "assets" / "cache"
     cache.mkdir()
     (cache / "broken").symlink_to(model.root / "gone")
-    write(
+    create_from_spec(
+        cli,
         model.root,
         SINGLE + 'extra-files = ["assets"]\nfiles = [{ src = "assets", dest = "copy" }]\n'
         'exclude = ["cache/"]\n',
     )
-    result = cli("create", "--spec", model.root / "mararch.toml")
-    assert result.exit_code == 0, result.output
     got = members(model.root / "single.mar")
     assert "copy/vocab/words.txt" in got
     assert not [n for n in got if "cache" in n]
@@ -646,52 +647,54 @@ def test_spec_errors(case: str, cli: Cli) -> None:
         assert "(at line 2, column" in stderr
 
 
-def test_every_problem_is_reported_at_once(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+#: Specs that `create --spec` refuses as a whole: (spec text, exit code, every message stderr must
+#: hold). Exit 2 for a spec that is wrong in itself, 1 for inputs that are missing on disk.
+PROBLEMS: dict[str, tuple[str, int, list[str]]] = {
+    "every problem is reported at once": (
         '[archive.a]\nhanlder = "x"\nversion = 1\n[archive.b]\nkind = "mms"\n'
         '[archive.c]\nversion = "1"\nhandler = "x"\nlevel = -1\n',
-    )
-    assert code == 2
-    assert "mararch.toml: 5 problems:" in stderr
-    for line in (
-        "[archive.a]: unknown key 'hanlder' (did you mean 'handler'?)",
-        "[archive.a]: 'version' must be a string",
-        "[archive.a]: missing required key 'handler'",
-        "[archive.b]: invalid kind 'mms'",
-        "[archive.c]: invalid level -1",
-    ):
-        assert f"  - mararch.toml {line}" in stderr
-
-
-def test_two_archives_writing_the_same_file(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+        2,
+        [
+            "mararch.toml: 5 problems:",
+            *(
+                f"  - mararch.toml {line}"
+                for line in (
+                    "[archive.a]: unknown key 'hanlder' (did you mean 'handler'?)",
+                    "[archive.a]: 'version' must be a string",
+                    "[archive.a]: missing required key 'handler'",
+                    "[archive.b]: invalid kind 'mms'",
+                    "[archive.c]: invalid level -1",
+                )
+            ),
+        ],
+    ),
+    "two archives writing the same file": (
         '[archive.a]\nmodel-name = "m"\nversion = "1"\nhandler = "base_handler"\n'
         '[archive.b]\nmodel-name = "m"\nversion = "2"\nhandler = "base_handler"\n',
-    )
-    assert code == 2
-    assert "archives 'a' and 'b' would both write" in stderr
-
-
-def test_input_problems_are_exit_1_and_name_the_archive(cli: Cli) -> None:
-    code, stderr = run_spec(
-        cli,
+        2,
+        ["archives 'a' and 'b' would both write"],
+    ),
+    "input problems are exit 1 and name the archive": (
         '[archive.a]\nversion = "1"\nhandler = "base_handler"\nserialized-file = "no.pt"\n'
         '[archive.b]\nversion = "1"\nhandler = "nohandler.py"\n',
-    )
-    assert code == 1
-    assert "archive 'a': --serialized-file" in stderr
-    assert "no.pt' does not exist" in stderr
-    assert "archive 'b': handler file" in stderr
+        1,
+        ["archive 'a': --serialized-file", "no.pt' does not exist", "archive 'b': handler file"],
+    ),
+    "files source missing": (
+        SINGLE + 'files = [{ src = "gone/" }]\n',
+        1,
+        ["files item", "gone' does not exist", "relative to the spec file's folder"],
+    ),
+}
 
 
-def test_files_source_missing(cli: Cli) -> None:
-    code, stderr = run_spec(cli, SINGLE + 'files = [{ src = "gone/" }]\n')
-    assert code == 1
-    assert "files item" in stderr
-    assert "gone' does not exist" in stderr
-    assert "relative to the spec file's folder" in stderr
+@pytest.mark.parametrize("case", list(PROBLEMS))
+def test_spec_problems(case: str, cli: Cli) -> None:
+    text, exit_code, messages = PROBLEMS[case]
+    code, stderr = run_spec(cli, text)
+    assert code == exit_code
+    for message in messages:
+        assert message in stderr
 
 
 def test_the_example_spec_matches_the_quick_start(

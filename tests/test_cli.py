@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import Cli, ModelInputs
+from conftest import Cli, ModelInputs, assert_exits_ok, spawn_mararch
 
 
 def test_version(cli: Cli) -> None:
@@ -203,23 +203,13 @@ def test_show_completion_script() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_prompts_for_missing_values_in_a_terminal(model: ModelInputs, tmp_path: Path) -> None:
-    import pexpect
-
-    child = pexpect.spawn(
-        sys.executable,
-        [
-            "-m",
-            "mararch",
-            "create",
-            "--serialized-file",
-            str(model.serialized_file),
-            "--export-path",
-            str(tmp_path),
-        ],
-        cwd=str(model.root),
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=30,
-        encoding="utf-8",
+    child = spawn_mararch(
+        "create",
+        "--serialized-file",
+        model.serialized_file,
+        "--export-path",
+        tmp_path,
+        cwd=model.root,
     )
     child.expect("Model name: ")
     child.sendline("prompted")
@@ -227,9 +217,7 @@ def test_prompts_for_missing_values_in_a_terminal(model: ModelInputs, tmp_path: 
     child.sendline("3.1")
     child.expect(r"Handler \(built-in name or \.py file\): ")
     child.sendline("my_handler")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
+    assert_exits_ok(child)
     with zipfile.ZipFile(tmp_path / "prompted.mar") as zf:
         manifest = json.loads(zf.read("MAR-INF/MANIFEST.json"))
         assert "my_handler.py" in zf.namelist()

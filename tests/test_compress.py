@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli
+from conftest import Cli, write_files
 from mararch import compress
 
 PIECE = 64 * 1024
@@ -67,10 +67,7 @@ def make_inputs(root: Path) -> dict[str, bytes]:
         files[f"text/t{size}.txt"] = text(size)
     files["random.bin"] = random.Random(7).randbytes(5 * PIECE + 3)
     files["big_weights.bin"] = weights(20 * PIECE + 12, 99)
-    for name, data in files.items():
-        path = root / "extra" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_files(root / "extra", files)
     (root / "model.pt").write_bytes(weights(9 * PIECE + 1, 5))
     return files
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs, tree
+from conftest import Cli, ModelInputs, tree, write_files
 from crafted import MANIFEST_BYTES, ZEntry, make_mar, make_tgz, raw_tgz, raw_zip, tar_member
 from test_parity import split_digests
 
@@ -221,11 +221,7 @@ def test_round_trip_create_extract(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes]
 ) -> None:
     base = tmp_path_factory.mktemp("rt")
-    src = base / "src"
-    for name, data in files.items():
-        path = src.joinpath(*name.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    src = write_files(base / "src", files)
     for fmt in ("default", "zip-store", "tgz", "no-archive"):
         made = mararch.create(
             model_name="rt",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
+from conftest import Cli, assert_exits_ok, spawn_mararch
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,17 +136,8 @@ def test_names_that_need_quoting_in_toml(cli: Cli) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_asks_with_defaults_found_in_the_folder(tmp_path: Path) -> None:
-    import pexpect
-
     folder = model_folder(tmp_path / "mymodel")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "mararch", "init"],
-        cwd=str(folder),
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=30,
-        encoding="utf-8",
-    )
+    child = spawn_mararch("init", cwd=folder)
     answers = [
         (r"Model name \[mymodel\]: ", ""),
         (r"Model version \[1\.0\]: ", "3.2"),
@@ -160,9 +151,7 @@ def test_asks_with_defaults_found_in_the_folder(tmp_path: Path) -> None:
     for prompt, answer in answers:
         child.expect(prompt)
         child.sendline(answer)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
+    assert_exits_ok(child)
     assert read_spec(folder)["archive"] == {
         "mymodel": {
             "model-name": "mymodel",
@@ -196,20 +185,11 @@ def test_asks_with_defaults_found_in_the_folder(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_asks_again_for_a_bad_name_and_has_no_default_it_cannot_find(tmp_path: Path) -> None:
-    import pexpect
-
     folder = tmp_path / "two models"
     folder.mkdir()
     (folder / "a.pt").write_bytes(b"a")
     (folder / "b.safetensors").write_bytes(b"b")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "mararch", "init", "--handler", "text_classifier"],
-        cwd=str(folder),
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=30,
-        encoding="utf-8",
-    )
+    child = spawn_mararch("init", "--handler", "text_classifier", cwd=folder)
     child.expect("Model name: ")  # 'two models' is no valid model name: no default
     child.sendline("not valid")
     child.expect("invalid model name 'not valid'")
@@ -225,9 +205,7 @@ def test_asks_again_for_a_bad_name_and_has_no_default_it_cannot_find(tmp_path: P
         child.sendline("")
     child.expect(r"Export path \[model-store\]: ")
     child.sendline("")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
+    assert_exits_ok(child)
     archive = read_spec(folder)["archive"]
     assert archive["valid"] == {  # type: ignore[index]
         "model-name": "valid",

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs
+from conftest import Cli, ModelInputs, write_files
 from crafted import (
     HANDLER,
     MANIFEST_BYTES,
@@ -514,10 +514,17 @@ def test_named_function_exists(tmp_path: Path) -> None:
 # -- model-config.yaml ---------------------------------------------------------------------------
 
 
+def member_report(
+    tmp_path: Path, manifest_key: str, member: str, data: bytes, **files: bytes
+) -> Report:
+    """verify() of a good archive plus `member`, which the manifest's `manifest_key` names."""
+    manifest = manifest_bytes(model={manifest_key: member})
+    all_files = {**GOOD, member: data, **files}
+    return mararch.verify(make_mar(tmp_path / "m.mar", all_files, manifest=manifest))
+
+
 def config_report(tmp_path: Path, config: bytes) -> Report:
-    manifest = manifest_bytes(model={"configFile": "model-config.yaml"})
-    files = {**GOOD, "model-config.yaml": config}
-    return mararch.verify(make_mar(tmp_path / "m.mar", files, manifest=manifest))
+    return member_report(tmp_path, "configFile", "model-config.yaml", config)
 
 
 def test_good_config(tmp_path: Path) -> None:
@@ -590,9 +597,7 @@ def test_deeply_nested_config(tmp_path: Path) -> None:
 
 
 def requirements_report(tmp_path: Path, text: bytes, **files: bytes) -> Report:
-    manifest = manifest_bytes(model={"requirementsFile": "requirements.txt"})
-    all_files = {**GOOD, "requirements.txt": text, **files}
-    return mararch.verify(make_mar(tmp_path / "m.mar", all_files, manifest=manifest))
+    return member_report(tmp_path, "requirementsFile", "requirements.txt", text, **files)
 
 
 def test_good_requirements(tmp_path: Path) -> None:
@@ -879,11 +884,7 @@ def test_whatever_mararch_creates_passes_strictly(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
 ) -> None:
     base = tmp_path_factory.mktemp("prop")
-    src = base / "src"
-    for name, data in files.items():
-        path = src.joinpath(*name.split("/"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    src = write_files(base / "src", files)
     made = mararch.create(
         model_name="p",
         version="1.0",

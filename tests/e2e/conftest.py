@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from . import handlers
 from .servers import MMS, TORCHSERVE, Kind, Server, find_server, new_server_root
 
 HERE = Path(__file__).parent
@@ -96,3 +97,19 @@ def mararch(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
         timeout=300,
         check=False,
     )
+
+
+def eager_model_args(tiny: TinyModels, folder: Path) -> list[str | Path]:
+    """`create` arguments for the tiny eager model with the BaseHandler subclass, written as
+    `folder`/tiny_handler.py."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = folder / "tiny_handler.py"
+    handler.write_text(handlers.BASE_HANDLER_SUBCLASS)
+    return [
+        "--model-file",
+        tiny.model_file,
+        "--serialized-file",
+        tiny.state_dict,
+        "--handler",
+        handler,
+    ]

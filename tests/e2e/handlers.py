@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-#: A custom BaseHandler subclass (TorchServe): BaseHandler loads the eager model or the
-#: TorchScript file; a `handler: {scale: ...}` section of model-config.yaml multiplies the output,
-#: which proves that the config file reached the worker.
-BASE_HANDLER_SUBCLASS = """\
-import json
-
-import torch
-from ts.torch_handler.base_handler import BaseHandler
-
+#: The request's `input` rows, appended to every handler below: TorchServe hands the JSON body
+#: as bytes (or already decoded), MMS as bytes or str, under "body" or "data".
+_REQUEST_INPUT = """
 
 def _rows(request):
     body = request.get("body")
     if body is None:
         body = request.get("data")
     if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8")
+    if isinstance(body, str):
         body = json.loads(body)
     return body["input"]
+"""
+
+#: A custom BaseHandler subclass (TorchServe): BaseHandler loads the eager model or the
+#: TorchScript file; a `handler: {scale: ...}` section of model-config.yaml multiplies the output,
+#: which proves that the config file reached the worker.
+BASE_HANDLER_SUBCLASS = (
+    """\
+import json
+
+import torch
+from ts.torch_handler.base_handler import BaseHandler
 
 
 class TinyHandler(BaseHandler):
@@ -37,9 +44,12 @@ class TinyHandler(BaseHandler):
     def postprocess(self, data):
         return [y.tolist() for y in data]
 """
+    + _REQUEST_INPUT
+)
 
 #: A module-level `handle` function (TorchServe): it loads the TorchScript file itself.
-MODULE_FUNCTION = """\
+MODULE_FUNCTION = (
+    """\
 import json
 import os
 
@@ -58,20 +68,18 @@ def handle(data, context):
         return None
     out = []
     for request in data:
-        body = request.get("body")
-        if body is None:
-            body = request.get("data")
-        if isinstance(body, (bytes, bytearray)):
-            body = json.loads(body)
         with torch.no_grad():
-            out.append(_model(torch.tensor(body["input"], dtype=torch.float32)).tolist())
+            out.append(_model(torch.tensor(_rows(request), dtype=torch.float32)).tolist())
     return out
 """
+    + _REQUEST_INPUT
+)
 
 #: A pure-Python module function (MMS, and TorchServe after `mararch convert`): no torch, no
 #: MXNet. It answers the sum of each input row and the label file's first line, which proves the
 #: extra file was packed and found next to the handler.
-PURE_PYTHON = """\
+PURE_PYTHON = (
+    """\
 import json
 import os
 
@@ -88,13 +96,8 @@ def handle(data, context):
         return None
     out = []
     for request in data:
-        body = request.get("body")
-        if body is None:
-            body = request.get("data")
-        if isinstance(body, (bytes, bytearray)):
-            body = json.loads(body.decode("utf-8"))
-        elif isinstance(body, str):
-            body = json.loads(body)
-        out.append({"sums": [sum(row) for row in body["input"]], "label": _labels[0]})
+        out.append({"sums": [sum(row) for row in _rows(request)], "label": _labels[0]})
     return out
 """
+    + _REQUEST_INPUT
+)

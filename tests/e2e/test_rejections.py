@@ -10,8 +10,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from . import handlers
-from .conftest import TinyModels, mararch
+from .conftest import TinyModels, eager_model_args, mararch
 from .servers import Server
 from .test_mms import legacy, mms_model_folder
 
@@ -39,8 +38,6 @@ def rewrite(
 
 
 def torchserve_archive(tiny: TinyModels, tmp_path: Path) -> Path:
-    handler = tmp_path / "tiny_handler.py"
-    handler.write_text(handlers.BASE_HANDLER_SUBCLASS)
     build = tmp_path / "build"
     result = mararch(
         "create",
@@ -48,12 +45,7 @@ def torchserve_archive(tiny: TinyModels, tmp_path: Path) -> Path:
         "tiny",
         "--version",
         "1.0",
-        "--model-file",
-        tiny.model_file,
-        "--serialized-file",
-        tiny.state_dict,
-        "--handler",
-        handler,
+        *eager_model_args(tiny, tmp_path),
         "--export-path",
         build,
     )
@@ -86,6 +78,16 @@ def assert_verify_refuses(archive: Path, code: str) -> None:
     assert code in [f["code"] for f in findings if f["severity"] == "error"], findings
 
 
+def assert_bad_runtime_refused(server: Server, good: Path) -> None:
+    """Both servers refuse the same way a manifest whose runtime is not one they know."""
+    broken = rewrite(
+        good, server.model_store / "bad_runtime.mar", manifest_edit={"runtime": "python4"}
+    )
+
+    assert_refused(server, broken, "bad_runtime", 400, "Runtime is not defined or invalid.")
+    assert_verify_refuses(broken, "runtime-invalid")
+
+
 def test_torchserve_refuses_a_missing_handler_file(
     torchserve: Server, tiny: TinyModels, tmp_path: Path
 ) -> None:
@@ -110,25 +112,11 @@ def test_torchserve_refuses_a_missing_handler_file(
 def test_torchserve_refuses_a_bad_runtime(
     torchserve: Server, tiny: TinyModels, tmp_path: Path
 ) -> None:
-    broken = rewrite(
-        torchserve_archive(tiny, tmp_path),
-        torchserve.model_store / "bad_runtime.mar",
-        manifest_edit={"runtime": "python4"},
-    )
-
-    assert_refused(torchserve, broken, "bad_runtime", 400, "Runtime is not defined or invalid.")
-    assert_verify_refuses(broken, "runtime-invalid")
+    assert_bad_runtime_refused(torchserve, torchserve_archive(tiny, tmp_path))
 
 
 def test_mms_refuses_a_bad_runtime(mms: Server, tmp_path: Path) -> None:
-    broken = rewrite(
-        mms_archive(tmp_path),
-        mms.model_store / "bad_runtime.mar",
-        manifest_edit={"runtime": "python4"},
-    )
-
-    assert_refused(mms, broken, "bad_runtime", 400, "Runtime is not defined or invalid.")
-    assert_verify_refuses(broken, "runtime-invalid")
+    assert_bad_runtime_refused(mms, mms_archive(tmp_path))
 
 
 def test_mms_refuses_a_missing_handler_file(mms: Server, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from . import handlers
-from .conftest import TinyModels, mararch
+from .conftest import TinyModels, eager_model_args, mararch
 from .servers import Server
 
 #: Where each archive format lands in the model store, and the `url` TorchServe registers it by:
@@ -86,16 +86,10 @@ def test_eager_model_with_base_handler_subclass(
     torchserve: Server, tiny: TinyModels, tmp_path: Path, archive_format: str
 ) -> None:
     name = f"tiny_eager_{archive_format.replace('-', '_')}"
-    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
     url = build(
         torchserve.model_store,
         name,
-        "--model-file",
-        tiny.model_file,
-        "--serialized-file",
-        tiny.state_dict,
-        "--handler",
-        handler,
+        *eager_model_args(tiny, tmp_path),
         archive_format=archive_format,
     )
 
@@ -104,34 +98,34 @@ def test_eager_model_with_base_handler_subclass(
     assert_close(prediction, tiny.output)
 
 
-def test_torchscript_model(torchserve: Server, tiny: TinyModels, tmp_path: Path) -> None:
-    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
+@pytest.mark.parametrize(
+    ("name", "filename", "source", "entry_point"),
+    [
+        ("tiny_scripted", "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS, ""),
+        ("tiny_function", "entry.py", handlers.MODULE_FUNCTION, ":handle"),
+    ],
+    ids=["base-handler-subclass", "module-level-handle-function"],
+)
+def test_torchscript_model(
+    torchserve: Server,
+    tiny: TinyModels,
+    tmp_path: Path,
+    name: str,
+    filename: str,
+    source: str,
+    entry_point: str,
+) -> None:
+    handler = write_handler(tmp_path, filename, source)
     url = build(
         torchserve.model_store,
-        "tiny_scripted",
+        name,
         "--serialized-file",
         tiny.scripted,
         "--handler",
-        handler,
+        f"{handler}{entry_point}",
     )
 
-    prediction, _ = serve_once(torchserve, url, "tiny_scripted", {"input": tiny.input})
-
-    assert_close(prediction, tiny.output)
-
-
-def test_module_level_handle_function(torchserve: Server, tiny: TinyModels, tmp_path: Path) -> None:
-    handler = write_handler(tmp_path, "entry.py", handlers.MODULE_FUNCTION)
-    url = build(
-        torchserve.model_store,
-        "tiny_function",
-        "--serialized-file",
-        tiny.scripted,
-        "--handler",
-        f"{handler}:handle",
-    )
-
-    prediction, _ = serve_once(torchserve, url, "tiny_function", {"input": tiny.input})
+    prediction, _ = serve_once(torchserve, url, name, {"input": tiny.input})
 
     assert_close(prediction, tiny.output)
 
@@ -139,7 +133,6 @@ def test_module_level_handle_function(torchserve: Server, tiny: TinyModels, tmp_
 def test_config_file_values_reach_the_server_and_the_handler(
     torchserve: Server, tiny: TinyModels, tmp_path: Path
 ) -> None:
-    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
     config = tmp_path / "model-config.yaml"
     config.write_text(
         "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 2\nmaxBatchDelay: 77\nresponseTimeout: 93\n"
@@ -148,12 +141,7 @@ def test_config_file_values_reach_the_server_and_the_handler(
     url = build(
         torchserve.model_store,
         "tiny_configured",
-        "--model-file",
-        tiny.model_file,
-        "--serialized-file",
-        tiny.state_dict,
-        "--handler",
-        handler,
+        *eager_model_args(tiny, tmp_path),
         "--config-file",
         config,
     )
@@ -173,18 +161,12 @@ def test_requirements_file_is_accepted(
 ) -> None:
     # The server runs with install_py_dep_per_model=false (no network in CI): the archive must
     # still load, with the requirements file recorded in its manifest.
-    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("numpy\n")
     url = build(
         torchserve.model_store,
         "tiny_requirements",
-        "--model-file",
-        tiny.model_file,
-        "--serialized-file",
-        tiny.state_dict,
-        "--handler",
-        handler,
+        *eager_model_args(tiny, tmp_path),
         "--requirements-file",
         requirements,
     )
@@ -200,7 +182,6 @@ def test_large_member_deflated_in_parallel_pieces(
     # Above compress.PIECE_SIZE (4 MiB) `create` deflates a member in pieces on a thread pool and
     # joins them into one stream: Java's ZipInputStream checks each member's CRC-32 and size as
     # the server unpacks it, so a bad join fails the registration.
-    handler = write_handler(tmp_path, "tiny_handler.py", handlers.BASE_HANDLER_SUBCLASS)
     vocab = tmp_path / "vocab.txt"
     with vocab.open("w") as f:
         for i in range(1_000_000):
@@ -209,12 +190,7 @@ def test_large_member_deflated_in_parallel_pieces(
     url = build(
         torchserve.model_store,
         "tiny_large",
-        "--model-file",
-        tiny.model_file,
-        "--serialized-file",
-        tiny.state_dict,
-        "--handler",
-        handler,
+        *eager_model_args(tiny, tmp_path),
         "--extra-files",
         vocab,
     )
