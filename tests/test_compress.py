@@ -6,6 +6,7 @@ flight on the pool, piece boundaries) run on small files.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import random
@@ -14,8 +15,10 @@ import struct
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,7 @@ from hypothesis import strategies as st
 
 import mararch
 from conftest import Cli, write_files
-from mararch import compress
+from mararch import compress, writers
 
 PIECE = 64 * 1024
 JAVA_SOURCE = Path(__file__).parent / "java" / "ZipRead.java"
@@ -372,3 +375,63 @@ def test_zip_store_without_kernel_copy(tmp_path: Path, monkeypatch: pytest.Monke
     members, methods = read_zip(out)
     assert members == expected
     assert set(methods.values()) == {zipfile.ZIP_STORED}
+
+
+@pytest.mark.parametrize("fmt", ["zip-store", "no-archive"])
+def test_copies_without_any_kernel_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # macOS has no copy_file_range, and its sendfile writes to sockets only (ENOTSOCK on a file):
+    # the copy goes through user space instead of failing the build.
+    monkeypatch.delattr(os, "copy_file_range", raising=False)
+
+    def sockets_only(*args: object) -> int:
+        raise OSError(errno.ENOTSOCK, "Socket operation on non-socket")
+
+    monkeypatch.setattr(os, "sendfile", sockets_only)
+    out, expected = build(tmp_path, fmt)
+    if fmt == "zip-store":
+        assert read_zip(out)[0] == expected
+    else:
+        assert {n: (out / n).read_bytes() for n in expected} == expected
+    assert_verifies(out)
+
+
+def test_output_write_error_names_the_output_and_stops_the_hashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk is the output's problem, not the input's; and the worker hashing the input
+    # beside the failed copy gives up instead of reading the rest of the file.
+    def disk_full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "copy_file_range", disk_full)
+    read = []
+    real_read_views = writers.read_views
+
+    def counting(*args: object, **kwargs: object) -> Iterator[memoryview]:
+        for view in real_read_views(*args, **kwargs):  # type: ignore[arg-type]
+            read.append(len(view))
+            time.sleep(0.01)
+            yield view
+
+    monkeypatch.setattr(writers, "read_views", counting)
+    src = tmp_path / "src"
+    src.mkdir()
+    weights_file = src / "w.bin"
+    weights_file.write_bytes(random.Random(3).randbytes(64 << 20))
+    with pytest.raises(mararch.MararchError) as caught:
+        mararch.create(
+            model_name="m",
+            version="1",
+            handler="image_classifier",
+            serialized_file=weights_file,
+            export_path=tmp_path / "out",
+            archive_format="zip-store",
+        )
+    message = str(caught.value)
+    assert "No space left on device" in message
+    assert str(tmp_path / "out" / "m.mar") in message
+    assert "cannot read" not in message
+    assert sum(read) < weights_file.stat().st_size // 2
+    assert not list((tmp_path / "out").iterdir())
