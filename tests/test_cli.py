@@ -349,3 +349,22 @@ def test_scripted_build_does_not_load_rich(model: ModelInputs, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert "wrote " in proc.stderr
+
+
+def test_styled_messages_print_text_as_given() -> None:
+    # Styled output goes through Rich as text, not markup: a trailing backslash stays one
+    # backslash and brackets stay brackets.
+    code = "from mararch import console; console.warn('C:\\\\models\\\\ [bold]x[/] \\\\')"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "NO_COLOR"},
+            "FORCE_COLOR": "1",
+            "TERM": "xterm-256color",
+        },
+    )
+    assert "\x1b[" in proc.stderr
+    assert proc.stderr.rstrip().endswith("warning:\x1b[0m C:\\models\\ [bold]x[/] \\")

@@ -558,7 +558,7 @@ def init(
         path = write_starter(
             folder, {k: v for k, v in values.items() if v is not None}, force=force
         )
-        console.say(("green", "wrote"), f" {console.clean(str(path))}; build with `mararch create`")
+        console.say(("wrote", "green"), f" {console.clean(str(path))}; build with `mararch create`")
 
 
 @app.command()

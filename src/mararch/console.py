@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Below this many bytes a progress bar would only flicker.
 PROGRESS_THRESHOLD = 32 << 20
-#: A piece of a one-line message: plain text, or (Rich style, text).
+#: A piece of a one-line message: plain text, or (text, Rich style).
 Part = Union[str, tuple[str, str]]
 
 
@@ -62,18 +62,16 @@ def _styled(stream: TextIO) -> bool:
 
 
 def say(*parts: Part) -> None:
-    """One message line on stderr from parts already made safe by `clean`: through Rich
-    (styles) on a terminal, written as plain text elsewhere."""
-    stream = sys.stderr
-    if _styled(stream):
-        err().print(
-            "".join(
-                f"[{p[0]}]{escape(p[1])}[/]" if isinstance(p, tuple) else escape(p) for p in parts
-            )
-        )
+    """One message line on stderr from parts already made safe by `clean`: styled by Rich on a
+    terminal (as Text: no markup is parsed, so nothing in a name can inject any), written as
+    plain text elsewhere."""
+    if _styled(sys.stderr):
+        from rich.text import Text
+
+        err().print(Text.assemble(*parts))
     else:
-        stream.write("".join(p[1] if isinstance(p, tuple) else p for p in parts) + "\n")
-        stream.flush()
+        sys.stderr.write("".join(p if isinstance(p, str) else p[0] for p in parts) + "\n")
+        sys.stderr.flush()
 
 
 def human_size(n: float) -> str:
@@ -107,13 +105,13 @@ def safe_lines(text: str) -> str:
 
 
 def error(exc: MararchError) -> None:
-    say(("bold red", "error:"), " ", clean_lines(exc.message))
+    say(("error:", "bold red"), " ", clean_lines(exc.message))
     if exc.hint:
-        say("  ", ("dim", "hint:"), " ", clean(exc.hint))
+        say("  ", ("hint:", "dim"), " ", clean(exc.hint))
 
 
 def warn(message: str) -> None:
-    say(("yellow", "warning:"), " ", clean(message))
+    say(("warning:", "yellow"), " ", clean(message))
 
 
 def print_json(data: Any) -> None:
@@ -224,7 +222,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
 
 def show_result(result: BuildResult) -> None:
     say(
-        ("green", "wrote"),
+        ("wrote", "green"),
         f" {clean(str(result.path))} ({result.archive_format.value}, "
         f"{len(result.members)} members, {human_size(result.size)})",
     )
@@ -345,7 +343,7 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
 
 def show_extract(result: ExtractResult) -> None:
     say(
-        ("green", "extracted"),
+        ("extracted", "green"),
         f" {len(result.members)} file{'s' * (len(result.members) != 1)} "
         f"({human_size(result.size)}) to {clean(str(result.destination))}",
     )
