@@ -244,10 +244,6 @@ class Piece:
     def compressed_size(self) -> int:
         return sum(map(len, self.parts))
 
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.parts)
-
 
 def deflate_piece(parts: Sequence[bytes | bytearray], pol: Policy, final: bool) -> Piece:
     """Deflate one piece, given as consecutive parts (no copy to join them); every piece but the
