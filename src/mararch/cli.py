@@ -99,15 +99,24 @@ def main(
     """Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS."""
 
 
+def interactive() -> bool:
+    """Whether missing values can be asked for: both ends are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def missing_option(flag: str, hint: str = "") -> UsageError:
+    return UsageError(f"missing option {flag}", hint=hint or f"Pass {flag} VALUE (see --help).")
+
+
 def need(value: Optional[str], flag: str, prompt: str) -> str:
     """A required value: prompted for on a terminal, a usage error (exit 2) without one."""
     if value:
         return value
-    if sys.stdin.isatty() and sys.stdout.isatty():
+    if interactive():
         answer = typer.prompt(prompt)
         if str(answer).strip():
             return str(answer).strip()
-    raise UsageError(f"missing option {flag}", hint=f"Pass {flag} VALUE (see --help).")
+    raise missing_option(flag)
 
 
 #: create's options that a build spec can also set (a flag given overrides the spec's value).
@@ -524,7 +533,7 @@ def init(
             "config-file": config_file,
             "export-path": export_path,
         }
-        if sys.stdin.isatty() and sys.stdout.isatty():
+        if interactive():
             found = detect_defaults(folder)
             questions = (
                 ("model-name", "Model name", True),
@@ -549,9 +558,8 @@ def init(
         else:
             for key, flag in (("model-name", "--model-name"), ("handler", "--handler")):
                 if not values[key]:
-                    raise UsageError(
-                        f"missing option {flag}",
-                        hint=f"Pass {flag} VALUE, or run `mararch init` in a terminal to be asked.",
+                    raise missing_option(
+                        flag, f"Pass {flag} VALUE, or run `mararch init` in a terminal to be asked."
                     )
         if (problem := model_name_problem(str(values["model-name"]))) is not None:
             raise UsageError(problem)
