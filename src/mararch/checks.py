@@ -82,6 +82,8 @@ class Report:
     server: Flavour | None
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
+    #: A remote archive's `remote_read.Transfer`: what was fetched to check it.
+    transfer: Any = None
 
     def _of(self, severity: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity is severity]
@@ -128,6 +130,7 @@ class Report:
                 "info": len(self.infos),
             },
             "findings": [f.to_json() for f in self.findings],
+            **({"transfer": self.transfer.to_json()} if self.transfer is not None else {}),
         }
 
 
@@ -815,10 +818,12 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None
+    view: ArchiveView, server: Flavour | None = None, *, fast: bool = False
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest)."""
+    readable manifest). With `fast`, member data is not read (no CRC-32 or SHA-256 checks):
+    only the listing and the small members the content checks need (a remote archive's
+    weights are not downloaded)."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -830,7 +835,17 @@ def verify_view(
         and (m.encrypted or m.method not in ZIP_METHODS_JAVA_READS)
     }
     # One pass over the data; everything after reads small members from what it kept.
-    done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
+    unchecked: set[str] = set()
+    if fast:
+        done = _Pass(damaged=set(unreadable))
+        unchecked = {m.name for m in view.members if m.is_file}
+        out.append(_f(Severity.INFO, "data-not-read", _fast_note(view)))
+    else:
+        done = _integrity(
+            view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None
+        )
+        if view.transfer is not None:
+            out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = _view_reader(view, done)
     manifest, manifest_problems = _read_manifest(view, read)
@@ -852,16 +867,43 @@ def verify_view(
     recorded, digest_problems = _read_digests(view, read)
     out += digest_problems
     if recorded is not None:
-        out += _digest_findings(view, recorded, done.hashes, done.damaged)
+        out += _digest_findings(view, recorded, done.hashes, done.damaged | unchecked)
     return out, flavour
 
 
-def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = False) -> Report:
-    """Check an archive (.mar, .tar.gz or folder) for `server` ("torchserve" or "mms"; detected
-    from the manifest when None) without running anything from it; never raises for a bad
-    archive: every problem is a finding of the report."""
+def _fast_note(view: ArchiveView) -> str:
+    size = sum(m.compressed_size for m in view.members if m.is_file)
+    return (
+        f"--fast: the data of the members ({size} bytes) was not read; their CRC-32 and "
+        "SHA-256 digests are not checked"
+    )
+
+
+def _full_note(view: ArchiveView) -> str:
+    size = sum(m.compressed_size for m in view.members if m.is_file)
+    return (
+        f"every member's data ({size} bytes) was read from {view.display!r} to check CRC-32 and "
+        "SHA-256 digests; --fast reads only the directory and the small members"
+    )
+
+
+def verify(
+    path: PathLike,
+    server: Flavour | str | None = None,
+    strict: bool = False,
+    *,
+    fast: bool = False,
+) -> Report:
+    """Check an archive (.mar, .tar.gz or folder, or its URL) for `server` ("torchserve" or
+    "mms"; detected from the manifest when None) without running anything from it; never raises
+    for a bad archive: every problem is a finding of the report. `fast`: see `verify_view`."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
-    report = Report(str(path), None, flavour, strict=strict)
+    shown = str(path)
+    if "://" in shown:
+        from .remote import redact
+
+        shown = redact(shown)
+    report = Report(shown, None, flavour, strict=strict)
     try:
         view = open_archive(path)
     except ArchiveError as exc:
@@ -869,7 +911,8 @@ def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = F
         return report
     with view:
         report.container = view.container
-        report.findings, report.server = verify_view(view, flavour)
+        report.findings, report.server = verify_view(view, flavour, fast=fast)
+        report.transfer = view.transfer
     return report
 
 

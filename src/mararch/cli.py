@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional, TypeVar
 
 import typer
 
@@ -51,6 +51,31 @@ class CompressionChoice(str, Enum):
     auto = "auto"
     deflate = "deflate"
     store = "store"
+
+
+#: --storage-option, said once for every command that reads or writes URLs.
+StorageOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--storage-option",
+        metavar="KEY=VALUE",
+        help="An fsspec storage option for s3://, gs:// or http(s):// URLs (repeatable), e.g. "
+        "endpoint_url=http://127.0.0.1:9000. Credentials come from the store's usual sources.",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def remote_options(items: Optional[list[str]]) -> Iterator[None]:
+    """--storage-option values for the URLs the command opens (nothing imported without)."""
+    if not items:
+        yield
+        return
+    from .remote import parse_storage_options, storage_options
+
+    with storage_options(parse_storage_options(items)):
+        yield
 
 
 def fail(exc: MararchError) -> NoReturn:
@@ -571,14 +596,19 @@ def init(
 
 @app.command()
 def inspect(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    archive: str = typer.Argument(
+        ...,
+        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
+        show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
     show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+    storage_option: StorageOpt = None,
 ) -> None:
-    """Show what an archive holds: manifest summary and members, without extracting it."""
-    with errors_to_exit_codes():
+    """Show what an archive holds: manifest summary and members, without extracting it.
+
+    A remote .mar is read by range requests (its directory and manifest only)."""
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .errors import ArchiveError
         from .reader import open_archive
@@ -587,13 +617,18 @@ def inspect(
         with open_archive(archive) as view:
             summary = summarize(view)
         if json_output:
-            console.print_json(summary_json(summary))
+            data = summary_json(summary)
+            if view.transfer is not None:
+                data["transfer"] = view.transfer.to_json()
+            console.print_json(data)
         else:
             console.show_summary(summary, show_all=show_all)
+            if view.transfer is not None:
+                console.show_transfer(view.transfer)
         if summary.problems:
             count = len(summary.problems)
             raise ArchiveError(
-                f"{str(archive)!r} has {count} problem{'s' * (count > 1)}:\n"
+                f"{view.display!r} has {count} problem{'s' * (count > 1)}:\n"
                 + "\n".join(f"  - {p}" for p in summary.problems),
                 hint="Do not deploy this archive; rebuild it (mararch create).",
             )
@@ -601,8 +636,10 @@ def inspect(
 
 @app.command()
 def extract(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    archive: str = typer.Argument(
+        ...,
+        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
+        show_default=False,
     ),
     output: Optional[Path] = typer.Option(
         None,
@@ -627,16 +664,17 @@ def extract(
         "--allow-high-ratio",
         help="Extract members that expand more than 1000 times (refused as likely bombs).",
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Extract an archive safely: nothing outside the destination, all or nothing."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .extraction import extract_view
         from .reader import open_archive
 
         with open_archive(archive) as view:
             total = sum(m.size for m in view.members if m.is_file)
-            with console.progress_bar(total, f"extracting {archive.name}") as progress:
+            with console.progress_bar(total, f"extracting {view.path.name}") as progress:
                 result = extract_view(
                     view,
                     output,
@@ -716,8 +754,10 @@ def convert(
 
 @app.command()
 def verify(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    archive: str = typer.Argument(
+        ...,
+        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
+        show_default=False,
     ),
     json_output: bool = typer.Option(
         False, "--json", help="Print the report as JSON (keys in the README)."
@@ -729,20 +769,29 @@ def verify(
         help="Check for this server. Default: the one the manifest is written for.",
         show_default=False,
     ),
+    fast: bool = typer.Option(
+        False,
+        "--fast",
+        help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
+        "small members. The default reads every member, over the network for a URL.",
+    ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .checks import verify as verify_archive
 
         report = verify_archive(
-            archive, server=server.value if server is not None else None, strict=strict
+            archive, server=server.value if server is not None else None, strict=strict, fast=fast
         )
         if json_output:
             console.print_json(report.to_json())
         else:
             console.show_report(report)
+            if report.transfer is not None:
+                console.show_transfer(report.transfer)
     if not report.passed:
         raise typer.Exit(1)
 

@@ -341,6 +341,18 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
         )
 
 
+def show_transfer(transfer: Any) -> None:
+    """What reading a remote archive fetched (a `remote_read.Transfer`)."""
+    if transfer.note:
+        warn(f"{transfer.url}: {transfer.note}")
+    say(
+        ("fetched", "cyan"),
+        f" {human_size(transfer.bytes_fetched)} ({transfer.bytes_fetched} bytes) of "
+        f"{human_size(transfer.size)} in {transfer.requests} request"
+        f"{'s' * (transfer.requests != 1)} ({transfer.mode})",
+    )
+
+
 def show_extract(result: ExtractResult) -> None:
     say(
         ("extracted", "green"),

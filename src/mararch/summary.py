@@ -129,7 +129,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
             if isinstance(value, str) and value and value not in names:
                 missing[key] = value
     return ArchiveSummary(
-        path=str(view.path),
+        path=view.display,
         container=view.container,
         archive_format=archive_format_of(view),
         model_root=view.model_root,
