@@ -62,6 +62,8 @@ class BuildResult:
     manifest: dict[str, Any]
     #: Warnings and notes of the pre-write checks (errors stop the build).
     findings: tuple[Finding, ...] = ()
+    #: The object's URL (without secrets) when written to a store; `path` is then its name.
+    url: str | None = None
 
 
 def resolve_compression(
@@ -167,7 +169,10 @@ def plan_output(
     fmt: ArchiveFormat,
     force: bool,
 ) -> Path:
-    """The output path for a build; a bad export folder or an existing output is a problem."""
+    """The output path for a build; a bad export folder or an existing output is a problem.
+    A URL's output is only named here: the store is asked when the build starts."""
+    if export_path is not None and "://" in str(export_path):
+        return fmt.output_path(Path(), model_name or "model")
     export_dir = Path(export_path) if export_path is not None else Path.cwd()
     if export_dir.exists() and not export_dir.is_dir():
         problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
@@ -266,7 +271,8 @@ def plan_create(
         )
 
     output = plan_output(problems, model_name, export_path, fmt, force)
-    skip = own_outputs(output)
+    export_url = str(export_path) if export_path is not None and "://" in str(export_path) else None
+    skip = own_outputs(output if export_url is None else Path(TEMP_MARKER))
 
     members = _Members()
     singles: list[tuple[PathLike | None, str]] = [
@@ -340,7 +346,10 @@ def plan_create(
             src = problems.attempt(file_source, p, p.name, origin)
             if src is not None:
                 problems.attempt(members.add, src)
-    check_inputs_outside(problems, members.by_name.values(), output, fmt)
+    if export_url is None:
+        check_inputs_outside(problems, members.by_name.values(), output, fmt)
+    else:
+        problems.attempt(check_export_url, export_url)
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 
@@ -369,7 +378,20 @@ def plan_create(
         timestamp=timestamp,
         force=force,
         digests=digests,
+        export_url=export_url,
     )
+
+
+def check_export_url(url: str) -> None:
+    """An export URL must name an object store mararch can upload to."""
+    from .remote import Scheme, redact, scheme_of
+
+    if scheme_of(url) not in (Scheme.S3, Scheme.GS, Scheme.GCS):
+        raise UsageError(
+            f"cannot write archives to {redact(url)!r}: --export-path takes a folder, an s3:// "
+            "or a gs:// URL",
+            hint="Build locally, then upload with your server's tools.",
+        )
 
 
 #: The member name of an inline model config, the name TorchServe's examples use.
@@ -438,6 +460,20 @@ def build(
     `checked` are the findings of those checks when the caller ran them already (`check_plans`).
     """
     findings = checked if checked is not None else pre_write_checks(plan, enforce=verify)
+    if plan.export_url is not None:
+        from .remote_write import build_remote
+
+        url, size, sha, written = build_remote(plan, findings, progress=progress, digest=digest)
+        return BuildResult(
+            plan.output,
+            plan.archive_format,
+            size,
+            sha,
+            tuple(written),
+            plan.manifest,
+            findings,
+            url=url,
+        )
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE

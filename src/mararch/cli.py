@@ -219,10 +219,11 @@ def create(
         "--runtime",
         help="Runtime of the handler.",
     ),
-    export_path: Optional[Path] = typer.Option(
+    export_path: Optional[str] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). \\[default: current folder]",
+        help="Folder to write into (created if missing), or an s3:// or gs:// URL to upload to. "
+        "\\[default: current folder]",
     ),
     archive_format: FormatChoice = typer.Option(
         FormatChoice.default,

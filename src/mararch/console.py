@@ -201,7 +201,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def result_json(result: BuildResult) -> dict[str, Any]:
     return {
-        "path": str(result.path),
+        "path": result.url or str(result.path),
+        **({"url": result.url} if result.url is not None else {}),
         "format": result.archive_format.value,
         "size": result.size,
         "sha256": result.sha256,
@@ -223,7 +224,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
 def show_result(result: BuildResult) -> None:
     say(
         ("wrote", "green"),
-        f" {clean(str(result.path))} ({result.archive_format.value}, "
+        f" {clean(result.url or str(result.path))} ({result.archive_format.value}, "
         f"{len(result.members)} members, {human_size(result.size)})",
     )
 

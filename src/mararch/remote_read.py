@@ -157,11 +157,11 @@ class RemoteObject:
             self._file = None
 
 
-class RangedFile(io.RawIOBase):
-    """A seekable, read-only view of a `RemoteObject`: each read is one range request."""
+class _OffsetReader(io.RawIOBase):
+    """A seekable, read-only stream over a source read by offset; each reader has its own
+    position, so several members can be read at once."""
 
-    def __init__(self, obj: RemoteObject) -> None:
-        self._obj = obj
+    def __init__(self) -> None:
         self._pos = 0
 
     def readable(self) -> bool:
@@ -174,16 +174,36 @@ class RangedFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._obj.size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end()}[whence]
         self._pos = max(0, base + offset)
         return self._pos
 
     def readinto(self, b: Any) -> int:
         view = memoryview(b).cast("B")
-        data = self._obj.fetch(self._pos, len(view))
+        data = self._read_at(self._pos, len(view))
         view[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        raise NotImplementedError
+
+
+class RangedFile(_OffsetReader):
+    """A `RemoteObject` as a stream: each read is one range request (or a recent block)."""
+
+    def __init__(self, obj: RemoteObject) -> None:
+        super().__init__()
+        self._obj = obj
+
+    def _end(self) -> int:
+        return self._obj.size
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        return self._obj.fetch(start, length)
 
 
 class _SpooledZip:
@@ -200,34 +220,20 @@ class _SpooledZip:
         return io.BufferedReader(_Positioned(self._fh, self._lock))
 
 
-class _Positioned(io.RawIOBase):
+class _Positioned(_OffsetReader):
     def __init__(self, fh: IO[bytes], lock: threading.Lock) -> None:
+        super().__init__()
         self._fh = fh
         self._lock = lock
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+    def _end(self) -> int:
         with self._lock:
-            end = self._fh.seek(0, io.SEEK_END)
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: end}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
+            return self._fh.seek(0, io.SEEK_END)
 
-    def readinto(self, b: Any) -> int:
+    def _read_at(self, start: int, length: int) -> bytes:
         with self._lock:
-            self._fh.seek(self._pos)
-            n = self._fh.readinto(b)  # type: ignore[attr-defined]
-        self._pos += n
-        return int(n)
+            self._fh.seek(start)
+            return self._fh.read(length)
 
 
 def _container_error(display: str, head: bytes) -> ArchiveError:

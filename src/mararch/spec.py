@@ -151,6 +151,8 @@ class Plan:
     force: bool = False
     #: Record MAR-INF/digests.json (SHA-256 of every other member), written last.
     digests: bool = False
+    #: s3:// or gs:// folder the output goes to (then `output` is only its name there).
+    export_url: str | None = None
 
     @property
     def total_size(self) -> int:
