@@ -222,7 +222,7 @@ def create(
     export_path: Optional[str] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing), or an s3:// or gs:// URL to upload to. "
+        help="Folder (created if missing) or s3:// or gs:// URL to write into. "
         "\\[default: current folder]",
     ),
     archive_format: FormatChoice = typer.Option(
