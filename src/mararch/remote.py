@@ -157,7 +157,10 @@ def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     except ImportError:
         missing_backend(url, scheme, "fsspec")
     try:
-        fs, path = url_to_fs(url, **dict(current_options()))
+        # A fresh instance: fsspec caches them by options, not by the environment the
+        # credentials and endpoint come from.
+        options = {"skip_instance_cache": True, **current_options()}
+        fs, path = url_to_fs(url, **options)
     except ImportError as exc:
         missing_backend(url, scheme, getattr(exc, "name", None) or scheme.value)
     except (TypeError, ValueError) as exc:
