@@ -4,6 +4,7 @@ S3 server (as s3fs's own tests use) and nginx (the Debian package, with a config
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -135,14 +136,12 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     return s3_server
 
 
-_bucket_count = 0
+_buckets = itertools.count(1)
 
 
 def new_bucket(server: S3Server) -> str:
     """A fresh bucket per test: tests never see each other's objects."""
-    global _bucket_count
-    _bucket_count += 1
-    name = f"models-{os.getpid()}-{_bucket_count}"
+    name = f"models-{os.getpid()}-{next(_buckets)}"
     server.client().create_bucket(Bucket=name)
     return name
 
@@ -246,9 +245,7 @@ class StrictCli:
         old = Path.cwd()
         os.chdir(self.cwd)
         try:
-            return self.runner.invoke(
-                app, [str(a) for a in args], env=env, catch_exceptions=False
-            )
+            return self.runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
         finally:
             os.chdir(old)
 

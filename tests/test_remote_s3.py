@@ -2,6 +2,8 @@
 127.0.0.1): create into a bucket, inspect/verify/extract back, --force, interrupted uploads,
 missing buckets and wrong credentials."""
 
+# ruff: noqa: F811 - pytest fixtures imported from helpers_remote are parameters by name
+
 from __future__ import annotations
 
 import json
@@ -10,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from mararch import remote_write
 from conftest import ModelInputs, tree
 from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
@@ -20,6 +21,7 @@ from helpers_remote import (  # noqa: F401 - fixtures
     s3,
     s3_server,
 )
+from mararch import remote_write
 
 pytestmark = pytest.mark.remote
 
@@ -50,9 +52,7 @@ def create_args(model: ModelInputs, export: str, *extra: str) -> list[str]:
 def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
     client = server.client()
     found = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {
-        o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found
-    }
+    return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found}
 
 
 def pending_uploads(server: S3Server, bucket: str) -> list[str]:
