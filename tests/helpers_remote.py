@@ -156,8 +156,8 @@ pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 64; }}
 http {{
-    access_log {root}/access.log counted;
     log_format counted '$request_method $uri $status $body_bytes_sent "$http_range"';
+    access_log {root}/access.log counted;
     client_body_temp_path {root}/tmp;
     proxy_temp_path {root}/tmp;
     fastcgi_temp_path {root}/tmp;

@@ -99,15 +99,18 @@ class RemoteObject:
         for at, block in self._recent:
             if at <= start and start + length <= at + len(block):
                 return block[start - at : start - at + length]
+        data: bytes | None = None
         with self._lock, remote_errors(self.url, ArchiveError):
             handle = self._handle()
             try:
                 handle.seek(start)
                 data = bytes(handle.read(length))
             except ValueError as exc:
-                if "range" in str(exc).lower():
-                    raise NoRanges from None
-                raise
+                # fsspec's HTTP file, when a range request is answered with the whole object.
+                if "range" not in str(exc).lower():
+                    raise
+        if data is None:
+            raise NoRanges
         self.transfer.requests += 1
         self.transfer.bytes_fetched += len(data)
         if len(data) != length:
