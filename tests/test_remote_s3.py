@@ -226,3 +226,47 @@ def test_tgz_in_bucket_is_streamed_once(
     out = rcli("extract", f"s3://{bucket}/net.tar.gz", "-o", str(tmp_path / "x"))
     assert out.exit_code == 0, out.output
     assert tree(tmp_path / "x")["model.pt"] == model.serialized_file.read_bytes()
+
+
+def test_inputs_from_urls_make_the_same_archive_as_local_files(
+    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+) -> None:
+    bucket = new_bucket(s3)
+    client = s3.client()
+    client.upload_file(str(model.serialized_file), bucket, "weights/model.pt")
+    client.upload_file(str(model.index), bucket, "weights/index_to_name.json")
+    env = {"SOURCE_DATE_EPOCH": EPOCH}
+    args = create_args(model, str(tmp_path / "remote-in"))
+    args[args.index(str(model.serialized_file))] = f"s3://{bucket}/weights/model.pt"
+    args[args.index(str(model.index))] = f"s3://{bucket}/weights/index_to_name.json"
+    remote_in = rcli(*args, env=env)
+    assert remote_in.exit_code == 0, remote_in.output
+    local = rcli(*create_args(model, str(tmp_path / "local")), env=env)
+    assert local.exit_code == 0, local.output
+    assert (tmp_path / "remote-in" / "net.mar").read_bytes() == (
+        tmp_path / "local" / "net.mar"
+    ).read_bytes()
+    args[args.index(f"s3://{bucket}/weights/model.pt")] = f"s3://{bucket}/weights/gone.pt"
+    missing = rcli(*args, "--force")
+    assert missing.exit_code == 1
+    assert f"error: cannot read 's3://{bucket}/weights/gone.pt': no such object" in missing.stderr
+
+
+def test_build_spec_with_urls(
+    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+) -> None:
+    bucket = new_bucket(s3)
+    s3.client().upload_file(str(model.serialized_file), bucket, "w/model.pt")
+    spec = rcli.cwd / "mararch.toml"
+    spec.write_text(
+        "[archive.net]\n"
+        'model-name = "net"\nversion = "1.0"\n'
+        f'handler = "{model.handler}"\n'
+        f'serialized-file = "s3://{bucket}/w/model.pt"\n'
+        f'export-path = "s3://{bucket}/store/"\n'
+    )
+    result = rcli("create", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["url"] == f"s3://{bucket}/store/net.mar"
+    back = rcli("verify", f"s3://{bucket}/store/net.mar", "--fast")
+    assert back.exit_code == 0, back.output

@@ -124,7 +124,10 @@ class _Members:
         if previous is None:
             self.by_name[source.name] = source
             return
-        if os.path.samefile(previous.path, source.path):
+        if previous.stream is None and source.stream is None:
+            if os.path.samefile(previous.path, source.path):
+                return
+        elif previous.path == source.path:
             return
         raise ConflictError(source.name, str(previous.path), str(source.path))
 
@@ -143,7 +146,15 @@ def entries_with_manifest(
     their names is a conflict too.
     """
     entries = [
-        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
+        Entry(
+            s.name,
+            s.path if s.stream is None else None,
+            s.size,
+            origin=s.origin,
+            executable=s.executable,
+            mtime=s.mtime,
+            stream=s.stream,
+        )
         for s in sources
     ]
     for g in generated:
@@ -171,7 +182,7 @@ def plan_output(
 ) -> Path:
     """The output path for a build; a bad export folder or an existing output is a problem.
     A URL's output is only named here: the store is asked when the build starts."""
-    if export_path is not None and "://" in str(export_path):
+    if export_path is not None and is_url(export_path):
         return fmt.output_path(Path(), model_name or "model")
     export_dir = Path(export_path) if export_path is not None else Path.cwd()
     if export_dir.exists() and not export_dir.is_dir():
@@ -271,7 +282,7 @@ def plan_create(
         )
 
     output = plan_output(problems, model_name, export_path, fmt, force)
-    export_url = str(export_path) if export_path is not None and "://" in str(export_path) else None
+    export_url = str(export_path) if export_path is not None and is_url(export_path) else None
     skip = own_outputs(output if export_url is None else Path(TEMP_MARKER))
 
     members = _Members()
@@ -298,8 +309,7 @@ def plan_create(
             singles.append((handler_spec.file, "--handler"))
     for path, origin in singles:
         if path is not None and str(path) != "":
-            p = Path(path)
-            src = problems.attempt(file_source, p, p.name, origin)
+            src = problems.attempt(input_source, path, origin)
             if src is not None:
                 problems.attempt(members.add, src)
     extra_items = [
@@ -310,6 +320,12 @@ def plan_create(
             else [str(x) for x in extra_files]
         )
     ]
+    for url in [i for i in extra_items if is_url(i)]:
+        # An object from a store is one file, named by its last path component.
+        extra_items.remove(url)
+        src = problems.attempt(input_source, url, "--extra-files")
+        if src is not None:
+            problems.attempt(members.add, src)
     try:
         for src in expand_extra_files(extra_items, skip=skip, excluded=rules.excludes):
             members.add(src)
@@ -342,8 +358,7 @@ def plan_create(
         (config_file, "--config-file"),
     ):
         if path is not None and str(path) != "":
-            p = Path(path)
-            src = problems.attempt(file_source, p, p.name, origin)
+            src = problems.attempt(input_source, path, origin)
             if src is not None:
                 problems.attempt(members.add, src)
     if export_url is None:
@@ -358,10 +373,10 @@ def plan_create(
         version=version,
         handler=handler_spec.manifest_value,
         runtime=rt.value,
-        serialized_file=Path(serialized_file).name if serialized_file else None,
-        model_file=Path(model_file).name if model_file else None,
-        requirements_file=Path(requirements_file).name if requirements_file else None,
-        config_file=CONFIG_NAME if generated else Path(config_file).name if config_file else None,
+        serialized_file=input_name(serialized_file) if serialized_file else None,
+        model_file=input_name(model_file) if model_file else None,
+        requirements_file=input_name(requirements_file) if requirements_file else None,
+        config_file=CONFIG_NAME if generated else input_name(config_file) if config_file else None,
         timestamp=timestamp,
     )
     entries = entries_with_manifest(
@@ -380,6 +395,30 @@ def plan_create(
         digests=digests,
         export_url=export_url,
     )
+
+
+def is_url(value: PathLike) -> bool:
+    """A cheap test first: local builds never import the remote modules."""
+    return "://" in str(value)
+
+
+def input_name(path: PathLike) -> str:
+    """The member name of a single input: the file's name, or the URL's last component."""
+    if is_url(path):
+        from .remote import basename
+
+        return basename(str(path))
+    return Path(path).name
+
+
+def input_source(path: PathLike, origin: str) -> Source:
+    """A single input (--serialized-file, ...): a local file, or an object at a URL."""
+    if is_url(path):
+        from .remote_read import remote_source
+
+        return remote_source(str(path), origin)
+    p = Path(path)
+    return file_source(p, p.name, origin)
 
 
 def check_export_url(url: str) -> None:

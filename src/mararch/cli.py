@@ -193,12 +193,12 @@ def create(
     version: Optional[str] = typer.Option(
         None, "-v", "--version", help="The model's version, e.g. 1.0.", show_default=False
     ),
-    serialized_file: Optional[Path] = typer.Option(
+    serialized_file: Optional[str] = typer.Option(
         None,
         "--serialized-file",
         help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
     ),
-    model_file: Optional[Path] = typer.Option(
+    model_file: Optional[str] = typer.Option(
         None, "--model-file", help="Python file with the model class (eager mode)."
     ),
     handler: Optional[str] = typer.Option(
@@ -232,10 +232,10 @@ def create(
         "no-archive: a folder NAME/.",
     ),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
-    requirements_file: Optional[Path] = typer.Option(
+    requirements_file: Optional[str] = typer.Option(
         None, "-r", "--requirements-file", help="requirements.txt for the model's own packages."
     ),
-    config_file: Optional[Path] = typer.Option(
+    config_file: Optional[str] = typer.Option(
         None, "-c", "--config-file", help="model-config.yaml for TorchServe."
     ),
     compression: Optional[CompressionChoice] = typer.Option(

@@ -12,13 +12,16 @@ from __future__ import annotations
 import io
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Callable
 
-from .errors import ArchiveError
+from .errors import ArchiveError, InputError, MararchError
 from .reader import GZIP_MAGIC, ZIP_EOCD_SIG, ZIP_LOCAL_SIG, ArchiveView, TarView, ZipView
 from .remote import basename, filesystem, redact, remote_errors, scheme_of
+from .sources import Source
 
 #: Smallest range asked for: the zip reader's small reads (headers, names) share one request.
 READAHEAD = 64 << 10
@@ -59,22 +62,23 @@ class NoRanges(Exception):
 
 
 class RemoteObject:
-    """One object in a store, read by offset through one fsspec file shared by every reader."""
+    """One object in a store, read by offset through one fsspec file shared by every reader.
 
-    def __init__(self, url: str) -> None:
+    `error` is the error type opening it raises (ArchiveError for an archive, InputError for
+    an input file)."""
+
+    def __init__(self, url: str, error: Callable[[str], MararchError] = ArchiveError) -> None:
         self.url = url
         self.display = redact(url)
         self._scheme = scheme_of(url)
         self.fs, self.path = filesystem(url)
-        with remote_errors(url, ArchiveError):
+        with remote_errors(url, error):
             info = self.fs.info(self.path)
         if info.get("type") == "directory":
-            raise ArchiveError(
-                f"{self.display!r} is a folder (a prefix), not an archive",
-                hint="Give the URL of a .mar or .tar.gz object.",
-            )
+            raise error(f"{self.display!r} is a folder (a prefix), not a file")
         size = info.get("size")
         self.size = int(size) if size is not None else -1
+        self.mtime = modified(info)
         self.transfer = Transfer(self.display, self.size)
         self._lock = threading.Lock()
         self._file: Any = None
@@ -126,20 +130,25 @@ class RemoteObject:
     def open(self) -> BinaryIO:
         return io.BufferedReader(RangedFile(self), buffer_size=READAHEAD)
 
+    def chunks(self, error: Callable[[str], MararchError] = ArchiveError) -> Iterator[bytes]:
+        """The whole object in order, one request (a plain GET over HTTP)."""
+        with remote_errors(self.url, error):
+            # HTTP: a plain GET (ranges may be what failed); stores: their default reader.
+            kwargs = {"block_size": 0} if self._scheme.ranged_stream_only else {}
+            with self.fs.open(self.path, "rb", **kwargs) as src:
+                while chunk := src.read(STREAM_CHUNK):
+                    yield chunk
+
     def spool(self, note: str) -> IO[bytes]:
         """Stream the whole object once into an anonymous temporary file."""
         self.transfer.mode = TransferMode.STREAM
         self.transfer.note = note
         out = tempfile.TemporaryFile()  # noqa: SIM115 - returned open, closed by the view
         try:
-            with remote_errors(self.url, ArchiveError):
-                # HTTP: a plain GET (ranges may be what failed); stores: their default reader.
-                kwargs = {"block_size": 0} if self._scheme.ranged_stream_only else {}
-                with self.fs.open(self.path, "rb", **kwargs) as src:
-                    while chunk := src.read(STREAM_CHUNK):
-                        out.write(chunk)
-                        self.transfer.requests += 0 if self.transfer.requests else 1
-                        self.transfer.bytes_fetched += len(chunk)
+            self.transfer.requests += 1
+            for chunk in self.chunks():
+                out.write(chunk)
+                self.transfer.bytes_fetched += len(chunk)
             if self.size >= 0 and self.transfer.bytes_fetched < self.size:
                 raise ArchiveError(
                     f"{self.display!r}: the transfer ended after {self.transfer.bytes_fetched} "
@@ -239,6 +248,18 @@ class _Positioned(_OffsetReader):
             return self._fh.read(length)
 
 
+def modified(info: dict[str, Any]) -> float:
+    """An object's modification time from its listing (when a build has no SOURCE_DATE_EPOCH)."""
+    for key in ("mtime", "LastModified", "updated", "last_modified"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+        stamp = getattr(value, "timestamp", None)
+        if callable(stamp):
+            return float(stamp())
+    return time.time()
+
+
 def _container_error(display: str, head: bytes) -> ArchiveError:
     what = "an empty object" if not head else "neither a zip (.mar) nor a gzip (.tar.gz) file"
     return ArchiveError(
@@ -298,4 +319,33 @@ def open_remote_archive(url: str) -> ArchiveView:
     return view
 
 
-__all__ = ["RangedFile", "RemoteObject", "Transfer", "open_remote_archive"]
+def remote_source(url: str, origin: str) -> Source:
+    """An input file in a store (--serialized-file s3://...): streamed into the archive when
+    written, checked against the size it had when planned."""
+    shown = redact(url)
+    obj = RemoteObject(url, InputError)
+    size = obj.size
+    if size < 0:
+        raise InputError(
+            f"{shown!r} ({origin}): the server does not give its size",
+            hint="Download it first, or serve it with a Content-Length.",
+        )
+
+    def stream() -> Iterator[bytes]:
+        seen = 0
+        for chunk in obj.chunks(InputError):
+            seen += len(chunk)
+            if seen > size:
+                break
+            yield chunk
+        if seen != size:
+            raise InputError(
+                f"{shown!r} changed while it was being packaged (expected {size} bytes, "
+                f"read {seen})",
+                hint="Run the build again once nothing writes to the object.",
+            )
+
+    return Source(basename(url), Path(shown), size, False, origin, obj.mtime, stream=stream)
+
+
+__all__ = ["RangedFile", "RemoteObject", "Transfer", "open_remote_archive", "remote_source"]

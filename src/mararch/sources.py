@@ -27,6 +27,8 @@ class Source:
     executable: bool
     origin: str
     mtime: float
+    #: For an object in a store (`path` is then its URL, shown without secrets): its chunks.
+    stream: Callable[[], Iterator[bytes]] | None = None
 
 
 def is_glob(pattern: str) -> bool:
