@@ -275,7 +275,7 @@ class PartSink(io.RawIOBase):
         last = max(self.end - 1, 0) // self.part
         try:
             if not self.started:
-                buf = self.parts.get(0, bytearray())
+                buf = self.parts.pop(0, bytearray())
                 self.store.put(bytes(buf[: self.end]))
             else:
                 for index in range(last + 1):
@@ -360,7 +360,7 @@ def output_url(plan: Plan) -> str:
 def check_remote_destination(fs: Any, path: str, url: str, force: bool) -> bool:
     """Refuse an existing object without --force (before any upload); True when one exists."""
     with remote_errors(url, OutputError, "check"):
-        bucket = path.split("/", 1)[0]
+        bucket = path.lstrip("/").split("/", 1)[0]
         if not fs.exists(bucket):
             raise OutputError(
                 f"cannot write {redact(url)!r}: the bucket {bucket!r} does not exist (or these "
