@@ -26,6 +26,28 @@ NO_AUTH_ACTIONS = 3
 REGION = "us-east-1"
 
 
+def create_args(model: Any, export: str, *extra: str) -> list[str]:
+    """`mararch create` of the test model (`conftest.ModelInputs`) into `export`."""
+    return [
+        "create",
+        "--model-name",
+        "net",
+        "-v",
+        "1.0",
+        "--handler",
+        str(model.handler),
+        "--serialized-file",
+        str(model.serialized_file),
+        "--model-file",
+        str(model.model_file),
+        "--extra-files",
+        str(model.index),
+        "--export-path",
+        export,
+        *extra,
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

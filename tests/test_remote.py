@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import mararch
 from conftest import Cli, ModelInputs
+from helpers_remote import create_args
 from mararch import remote_write
 from mararch.errors import UsageError
 from mararch.remote import parse_storage_options, redact, scrub
@@ -242,17 +243,7 @@ def test_create_to_gs_through_compose(
 
 
 def test_unsupported_urls_are_usage_errors(cli: Cli, model: ModelInputs) -> None:
-    result = cli(
-        "create",
-        "--model-name",
-        "net",
-        "-v",
-        "1",
-        "--handler",
-        str(model.handler),
-        "--export-path",
-        "https://example.invalid/store?token=secret",
-    )
+    result = cli(*create_args(model, "https://example.invalid/store?token=secret"))
     assert result.exit_code == 2
     assert "--export-path takes a folder, an s3:// or a gs:// URL" in result.stderr
     assert "secret" not in result.output
@@ -273,21 +264,7 @@ def test_local_commands_import_nothing_remote(model: ModelInputs, tmp_path: Path
         " or m.startswith('mararch.remote')))"
     )
     out = tmp_path / "out"
-    create = "|".join(
-        [
-            "create",
-            "--model-name",
-            "net",
-            "-v",
-            "1",
-            "--handler",
-            str(model.handler),
-            "--serialized-file",
-            str(model.serialized_file),
-            "--export-path",
-            str(out),
-        ]
-    )
+    create = "|".join(create_args(model, str(out)))
     mar = str(out / "net.mar")
     proc = subprocess.run(
         [sys.executable, "-c", code, create, f"inspect|{mar}", f"verify|{mar}"],

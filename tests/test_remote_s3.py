@@ -16,6 +16,7 @@ from conftest import ModelInputs, tree
 from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
     StrictCli,
+    create_args,
     new_bucket,
     rcli,
     s3,
@@ -26,27 +27,6 @@ from mararch import remote_write
 pytestmark = pytest.mark.remote
 
 EPOCH = "1700000000"
-
-
-def create_args(model: ModelInputs, export: str, *extra: str) -> list[str]:
-    return [
-        "create",
-        "--model-name",
-        "net",
-        "-v",
-        "1.0",
-        "--handler",
-        str(model.handler),
-        "--serialized-file",
-        str(model.serialized_file),
-        "--model-file",
-        str(model.model_file),
-        "--extra-files",
-        str(model.index),
-        "--export-path",
-        export,
-        *extra,
-    ]
 
 
 def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
