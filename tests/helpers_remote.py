@@ -103,12 +103,16 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def moto_server(folder: Path) -> Iterator[S3Server]:
+def moto_server(folder: Path, *, auth: bool = True) -> Iterator[S3Server]:
+    """moto's S3 server; with `auth`, only the IAM user's keys are accepted (moto then cannot
+    serve presigned URLs: it looks for an Authorization header)."""
     import boto3
 
     port = free_port()
     log = folder / "moto.log"
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(NO_AUTH_ACTIONS)}
+    env = dict(os.environ)
+    if auth:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(NO_AUTH_ACTIONS)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

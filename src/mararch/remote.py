@@ -160,6 +160,9 @@ def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
         # A fresh instance: fsspec caches them by options, not by the environment the
         # credentials and endpoint come from.
         options = {"skip_instance_cache": True, **current_options()}
+        if scheme.ranged_stream_only:
+            # A URL is used as given: re-encoding its query breaks a presigned signature.
+            options.setdefault("encoded", True)
         fs, path = url_to_fs(url, **options)
     except ImportError as exc:
         missing_backend(url, scheme, getattr(exc, "name", None) or scheme.value)
