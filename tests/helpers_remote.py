@@ -233,11 +233,11 @@ class HttpServer:
         return [line for line in self.log.read_text().splitlines() if f" {path} " in line]
 
 
-@pytest.fixture(scope="session")
-def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    root = tmp_path_factory.mktemp("nginx")
+@contextlib.contextmanager
+def nginx_server(root: Path) -> Iterator[HttpServer]:
+    """nginx serving `root`/docs on a free port, as its own process with our config."""
     docs = root / "docs"
-    docs.mkdir()
+    docs.mkdir(parents=True)
     (root / "tmp").mkdir()
     port = free_port()
     conf = root / "nginx.conf"
@@ -254,6 +254,12 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer
         yield HttpServer(f"http://127.0.0.1:{port}", docs, root / "access.log")
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    with nginx_server(tmp_path_factory.mktemp("nginx")) as server:
+        yield server
 
 
 class StrictCli:

@@ -29,7 +29,7 @@ from .writers import Progress, TarGzWriter, Writer, WrittenMember, ZipWriter
 MIN_PART = 8 << 20
 MAX_PARTS = 10_000
 #: Parts being uploaded while the writer goes on.
-IN_FLIGHT = 2
+IN_FLIGHT = 4
 #: Sources one compose call of a store may join (Google Cloud Storage: 32).
 COMPOSE_LIMIT = 32
 
