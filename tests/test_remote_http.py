@@ -134,3 +134,37 @@ def test_truncated_archive_on_the_server(
     result = rcli("inspect", f"{http_server.url}/{small_archive}")
     assert result.exit_code == 1
     assert "is not a readable zip archive" in result.stderr
+
+
+@pytest.mark.slow
+def test_zip64_archive_over_4_gib_read_by_ranges_past_32_bit_offsets(
+    http_server: HttpServer, rcli: StrictCli, tmp_path: Path
+) -> None:
+    model = make_model(tmp_path / "src")
+    big = (4 << 30) + (64 << 20)
+    with model.serialized_file.open("wb") as fh:
+        fh.truncate(big)  # sparse: costs no disk
+    # "zz.py" sorts after the weights: its local header lies past a 32-bit offset.
+    (model.root / "zz.py").write_text("print('after the big one')\n")
+    mararch.create(
+        model_name="zip64",
+        version="1.0",
+        handler=str(model.handler),
+        serialized_file=model.serialized_file,
+        extra_files=[model.root / "zz.py"],
+        export_path=http_server.docs,
+        compression="store",
+    )
+    url = f"{http_server.url}/zip64.mar"
+    try:
+        inspected = rcli("inspect", url, "--json")
+        assert inspected.exit_code == 0, inspected.output
+        members = {m["name"]: m["size"] for m in json.loads(inspected.stdout)["members"]}
+        assert members["model.pt"] == big
+        assert http_server.sent("/zip64.mar") < 1 << 20
+        assert rcli("verify", "--fast", url).exit_code == 0
+        out = rcli("extract", url, "-m", "zz.py", "-o", tmp_path / "x")
+        assert out.exit_code == 0, out.output
+        assert (tmp_path / "x" / "zz.py").read_text() == "print('after the big one')\n"
+    finally:
+        (http_server.docs / "zip64.mar").unlink()
