@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Callable
 
+from . import zipformat as zf
 from .errors import ArchiveError, InputError, MararchError
-from .reader import GZIP_MAGIC, ZIP_EOCD_SIG, ZIP_LOCAL_SIG, ArchiveView, TarView, ZipView
+from .reader import GZIP_MAGIC, ArchiveView, TarView, ZipView
 from .remote import basename, filesystem, redact, remote_errors, scheme_of
 from .sources import Source
 
@@ -275,7 +276,7 @@ def _open_spooled(obj: RemoteObject, name: Path, note: str) -> ArchiveView:
         head = fh.read(4)
         fh.seek(0)
         view: ArchiveView
-        if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):
+        if head in (zf.LOCAL_SIG, zf.END_SIG):
             view = ZipView(name, _SpooledZip(fh, obj.display, obj.transfer.size))
             view.close = fh.close  # type: ignore[method-assign]
         elif head[:2] == GZIP_MAGIC:
@@ -299,7 +300,7 @@ def open_remote_archive(url: str) -> ArchiveView:
         head = obj.fetch(0, 4)
         if scheme.ranged_stream_only and obj.size > 4:
             obj.fetch(obj.size - 1, 1)  # does the server honour Range?
-        if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):
+        if head in (zf.LOCAL_SIG, zf.END_SIG):
             view: ArchiveView = ZipView(name, obj)
             view.close = obj.close  # type: ignore[method-assign]
         elif head[:2] == GZIP_MAGIC:

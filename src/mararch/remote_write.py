@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import Finding, OutputError
-from .progress import OptionalProgress
+from .progress import OptionalProgress, Progress
 from .remote import Scheme, filesystem, redact, remote_errors, scheme_of
 from .spec import ArchiveFormat, Plan
-from .writers import Progress, TarGzWriter, Writer, WrittenMember, ZipWriter
+from .writers import TarGzWriter, Writer, WrittenMember, ZipWriter
 
 #: S3 refuses parts under 5 MiB (but the last) and more than 10,000 parts.
 MIN_PART = 8 << 20
