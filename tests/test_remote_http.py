@@ -83,6 +83,8 @@ def test_verify_and_extract_over_http(
     url = f"{http_server.url}/{small_archive}"
     verified = rcli("verify", url)
     assert verified.exit_code == 0, verified.output
+    fetched = verified.stderr.splitlines()[-1]
+    assert fetched.startswith("fetched ") and fetched.endswith("(ranges)"), verified.stderr
     assert "PASSED" in verified.stdout
     assert "[data-read] every member's data" in verified.stdout
     out = rcli("extract", url, "-o", tmp_path / "x")
@@ -97,6 +99,7 @@ def test_server_without_range_support_still_works_and_says_so(
     result = rcli("inspect", url)
     assert result.exit_code == 0, result.output
     assert f"warning: {url}: the server ignores Range requests: streamed once" in result.stderr
+    assert "(stream)" in result.stderr.splitlines()[-1]
     as_json = rcli("inspect", url, "--json")
     assert json.loads(as_json.stdout)["transfer"]["mode"] == "stream"
 

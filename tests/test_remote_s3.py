@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ModelInputs, tree
+from conftest import ModelInputs, sigint_default, tree
 from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
     StrictCli,
@@ -250,3 +254,36 @@ def test_build_spec_with_urls(
     assert json.loads(result.stdout)["url"] == f"s3://{bucket}/store/net.mar"
     back = rcli("verify", f"s3://{bucket}/store/net.mar", "--fast")
     assert back.exit_code == 0, back.output
+
+
+def test_ctrl_c_during_an_upload_aborts_it(
+    s3: S3Server, model: ModelInputs, tmp_path: Path
+) -> None:
+    # A real SIGINT to a real process, sent once the multipart upload is under way.
+    with model.serialized_file.open("wb") as fh:
+        fh.write(os.urandom(1 << 20) * 400)  # 400 MiB: seconds of uploading to moto
+    bucket = new_bucket(s3)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mararch", *create_args(model, f"s3://{bucket}/")],
+        env={**os.environ, **s3.env()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - the child must see SIGINT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not pending_uploads(s3, bucket):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, err
+    assert "interrupted; nothing was left behind" in err
+    assert "Traceback" not in err
+    assert objects(s3, bucket) == {}
+    assert pending_uploads(s3, bucket) == []
