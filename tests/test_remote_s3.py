@@ -287,3 +287,19 @@ def test_ctrl_c_during_an_upload_aborts_it(
     assert "Traceback" not in err
     assert objects(s3, bucket) == {}
     assert pending_uploads(s3, bucket) == []
+
+
+def test_legacy_build_to_a_bucket(s3: S3Server, rcli: StrictCli, tmp_path: Path) -> None:
+    folder = tmp_path / "mms-model"
+    folder.mkdir()
+    (folder / "service.py").write_text("def handle(data, context):\n    return data\n")
+    (folder / "weights.params").write_bytes(os.urandom(50_000))
+    bucket = new_bucket(s3)
+    args = ["legacy", "--model-name", "old", "--model-path", folder, "--handler", "service:handle"]
+    result = rcli(*args, "--export-path", f"s3://{bucket}/mms")
+    assert result.exit_code == 0, result.output
+    local = rcli(*args, "--export-path", tmp_path / "local")
+    assert local.exit_code == 0, local.output
+    assert set(objects(s3, bucket)) == {"mms/old.mar"}
+    back = rcli("verify", f"s3://{bucket}/mms/old.mar")
+    assert back.exit_code == 0, back.output

@@ -281,7 +281,7 @@ def plan_create(
         )
 
     output = plan_output(problems, model_name, export_path, fmt, force)
-    export_url = str(export_path) if export_path is not None and is_url(export_path) else None
+    export_url = plan_export_url(problems, export_path)
     skip = own_outputs(output if export_url is None else Path(TEMP_MARKER))
 
     members = MemberNames()
@@ -362,8 +362,6 @@ def plan_create(
                 problems.attempt(members.add, src)
     if export_url is None:
         check_inputs_outside(problems, members.by_name.values(), output, fmt)
-    else:
-        problems.attempt(check_export_url, export_url)
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 
@@ -418,6 +416,14 @@ def input_source(path: PathLike, origin: str) -> Source:
         return remote_source(str(path), origin)
     p = Path(path)
     return file_source(p, p.name, origin)
+
+
+def plan_export_url(problems: ProblemCollector, export_path: PathLike | None) -> str | None:
+    """The s3:// or gs:// URL a build uploads to, or None for a local export folder."""
+    if export_path is None or not is_url(export_path):
+        return None
+    problems.attempt(check_export_url, str(export_path))
+    return str(export_path)
 
 
 def check_export_url(url: str) -> None:

@@ -421,10 +421,11 @@ def legacy(
     runtime: LegacyRuntimeChoice = typer.Option(
         LegacyRuntimeChoice.python, "--runtime", help="Runtime of the handler."
     ),
-    export_path: Optional[Path] = typer.Option(
+    export_path: Optional[str] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). Default: the current folder.",
+        help="Folder to write into (created if missing), or an s3:// or gs:// URL. Default: the "
+        "current folder.",
     ),
     archive_format: LegacyFormatChoice = typer.Option(
         LegacyFormatChoice.default,
