@@ -315,7 +315,8 @@ def test_zip64_upload_over_4_gib_is_the_local_archive_part_for_part(
     part = remote_write.part_size(plan.total_size)
     store = HashingStore()
     sink = remote_write.PartSink(store, part)
-    remote_write.RemoteZipWriter(sink, plan, Progress(plan.total_size, None)).write_all()
+    out = io.BufferedWriter(sink, buffer_size=1 << 20)  # type: ignore[arg-type]
+    remote_write.RemoteZipWriter(out, plan, Progress(plan.total_size, None)).write_all()
     size = sink.commit()
     local = tmp_path / "local" / "zip64.mar"
     assert size == local.stat().st_size > 4 << 30

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import mararch
 from conftest import ModelInputs, sigint_default, tree
 from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
@@ -303,3 +304,22 @@ def test_legacy_build_to_a_bucket(s3: S3Server, rcli: StrictCli, tmp_path: Path)
     assert set(objects(s3, bucket)) == {"mms/old.mar"}
     back = rcli("verify", f"s3://{bucket}/mms/old.mar")
     assert back.exit_code == 0, back.output
+
+
+def test_object_writer_api_commits_on_success_only(s3: S3Server) -> None:
+    # The small API other commands (deploy) write objects with.
+    bucket = new_bucket(s3)
+    with remote_write.object_writer(f"s3://{bucket}/a.bin") as out:
+        out.file.write(b".....world")
+        out.file.seek(0)
+        out.file.write(b"hello")
+    assert out.size == 10
+    assert objects(s3, bucket) == {"a.bin": b"helloworld"}
+    with pytest.raises(RuntimeError), remote_write.object_writer(f"s3://{bucket}/b.bin") as out:
+        out.file.write(b"x" * (9 << 20))  # past one part: a multipart upload is under way
+        raise RuntimeError("the producer failed")
+    assert set(objects(s3, bucket)) == {"a.bin"}
+    assert pending_uploads(s3, bucket) == []
+    taken = f"s3://{bucket}/a.bin"
+    with pytest.raises(mararch.MararchError, match="already exists"), remote_write.object_writer(taken):
+        pass

@@ -507,7 +507,7 @@ def build(
     if plan.export_url is not None:
         from .remote_write import build_remote
 
-        url, size, sha, written = build_remote(plan, findings, progress=progress, digest=digest)
+        url, size, sha, written = build_remote(plan, progress=progress, digest=digest)
         return BuildResult(
             plan.output,
             plan.archive_format,

@@ -15,11 +15,13 @@ import hashlib
 import io
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import Finding, OutputError
+from .errors import OutputError
 from .progress import OptionalProgress, Progress
 from .remote import Scheme, filesystem, redact, remote_errors, scheme_of
 from .spec import ArchiveFormat, Plan
@@ -153,8 +155,10 @@ def part_store(fs: Any, path: str, scheme: Scheme) -> PartStore:
 class PartSink(io.RawIOBase):
     """A writable, seekable file over a `PartStore`, holding only the parts still needed."""
 
-    def __init__(self, store: PartStore, size: int) -> None:
+    def __init__(self, store: PartStore, size: int, url: str = "") -> None:
         self.store = store
+        #: Named (without secrets) in the OutputError a failed upload becomes.
+        self.url = url
         self.part = size
         self.parts: dict[int, bytearray] = {}
         self.uploaded: set[int] = set()
@@ -256,17 +260,22 @@ class PartSink(io.RawIOBase):
 
     def _send(self, index: int, data: bytes) -> None:
         while len(self.pending) >= IN_FLIGHT:
-            self.pending.popleft().result()
+            self._wait(self.pending.popleft())
         if not self.started:
             # Here, not in a worker: two workers would each start an upload.
-            self.store.start()
+            with remote_errors(self.url, OutputError, "write"):
+                self.store.start()
             self.started = True
         self.uploaded.add(index)
         self.pending.append(self.pool.submit(self.store.upload_part, index + 1, data))
 
+    def _wait(self, job: Future[None]) -> None:
+        with remote_errors(self.url, OutputError, "write"):
+            job.result()
+
     def _drain(self) -> None:
         while self.pending:
-            self.pending.popleft().result()
+            self._wait(self.pending.popleft())
 
     def commit(self) -> int:
         """Upload what is left and make the object; returns its size."""
@@ -300,25 +309,25 @@ class PartSink(io.RawIOBase):
 
 
 class _RemoteOutput:
-    """Mixin for the file writers: write into a `PartSink` instead of a local file."""
+    """Mixin for the file writers: write into an `object_writer` file, not a local file."""
 
-    sink: PartSink
+    out: BinaryIO
     kernel_copy = False
 
     def output_file(self) -> BinaryIO:
-        return io.BufferedWriter(self.sink, buffer_size=1 << 20)
+        return self.out
 
 
 class RemoteZipWriter(_RemoteOutput, ZipWriter):
-    def __init__(self, sink: PartSink, plan: Plan, progress: Progress) -> None:
+    def __init__(self, out: BinaryIO, plan: Plan, progress: Progress) -> None:
         super().__init__(Path(plan.output.name), plan, progress)
-        self.sink = sink
+        self.out = out
 
 
 class RemoteTarGzWriter(_RemoteOutput, TarGzWriter):
-    def __init__(self, sink: PartSink, plan: Plan, progress: Progress) -> None:
+    def __init__(self, out: BinaryIO, plan: Plan, progress: Progress) -> None:
         super().__init__(Path(plan.output.name), plan, progress)
-        self.sink = sink
+        self.out = out
 
 
 class RemoteFolderWriter(Writer):
@@ -397,23 +406,49 @@ def write_remote(
 ) -> tuple[str, int, list[WrittenMember]]:
     """Write `plan` to its URL; returns the URL, the size written and the members."""
     url = output_url(plan)
-    scheme = scheme_of(url)
-    fs, path = filesystem(url)
-    existed = check_remote_destination(fs, path, url, plan.force)
     tracker = Progress(plan.total_size, progress)
     if plan.archive_format is ArchiveFormat.NO_ARCHIVE:
+        fs, path = filesystem(url)
+        existed = check_remote_destination(fs, path, url, plan.force)
         return url, *_write_folder(fs, path, url, plan, tracker, existed)
-    sink = PartSink(part_store(fs, path, scheme), part_size(plan.total_size))
     writer_type = RemoteTarGzWriter if plan.archive_format is ArchiveFormat.TGZ else RemoteZipWriter
+    with object_writer(url, force=plan.force, size_hint=plan.total_size) as out:
+        members = writer_type(out.file, plan, tracker).write_all()
+    return url, out.size, members
+
+
+@dataclass
+class ObjectOutput:
+    """What `object_writer` yields: `file` to write (seekable); `size` once committed."""
+
+    url: str
+    file: BinaryIO
+    size: int = 0
+
+
+@contextlib.contextmanager
+def object_writer(url: str, *, force: bool = False, size_hint: int = 0) -> Iterator[ObjectOutput]:
+    """Write one object at an s3:// or gs:// URL as if it were a local file (seeks included).
+
+    The object appears only when the block ends without error; any failure or Ctrl-C leaves
+    nothing (not even a pending upload). An existing object is an OutputError unless `force`,
+    checked before anything is sent. `size_hint` (the expected size) picks the part size.
+    """
+    fs, path = filesystem(url)
+    check_remote_destination(fs, path, url, force)
+    sink = PartSink(part_store(fs, path, scheme_of(url)), part_size(size_hint), url)
+    out = ObjectOutput(redact(url), io.BufferedWriter(sink, buffer_size=1 << 20))
     try:
+        # The caller's own errors pass through as they are; the store's are OutputErrors.
+        yield out
+        if not out.file.closed:
+            out.file.close()  # flushes what the buffer holds
         with remote_errors(url, OutputError, "write"):
-            members = writer_type(sink, plan, tracker).write_all()
-            size = sink.commit()
+            out.size = sink.commit()
     except BaseException:
         with contextlib.suppress(Exception):
             sink.abort()
         raise
-    return url, size, members
 
 
 def _write_folder(
@@ -439,7 +474,7 @@ def _write_folder(
 
 
 def build_remote(
-    plan: Plan, findings: tuple[Finding, ...], *, progress: OptionalProgress, digest: bool
+    plan: Plan, *, progress: OptionalProgress, digest: bool
 ) -> tuple[str, int, str | None, list[WrittenMember]]:
     """`builder.build` for an `s3://`/`gs://` export path: URL (redacted), size, SHA-256 (with
     `digest`, for archives) and members."""
@@ -452,10 +487,12 @@ def build_remote(
 
 __all__ = [
     "ComposePartStore",
+    "ObjectOutput",
     "PartSink",
     "PartStore",
     "S3PartStore",
     "build_remote",
+    "object_writer",
     "part_size",
     "write_remote",
 ]
