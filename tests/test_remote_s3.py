@@ -320,6 +320,6 @@ def test_object_writer_api_commits_on_success_only(s3: S3Server) -> None:
         raise RuntimeError("the producer failed")
     assert set(objects(s3, bucket)) == {"a.bin"}
     assert pending_uploads(s3, bucket) == []
-    taken = f"s3://{bucket}/a.bin"
-    with pytest.raises(mararch.MararchError, match="already exists"), remote_write.object_writer(taken):
+    refused = pytest.raises(mararch.MararchError, match="already exists")
+    with refused, remote_write.object_writer(f"s3://{bucket}/a.bin"):
         pass
