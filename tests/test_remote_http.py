@@ -171,3 +171,21 @@ def test_zip64_archive_over_4_gib_read_by_ranges_past_32_bit_offsets(
         assert (tmp_path / "x" / "zz.py").read_text() == "print('after the big one')\n"
     finally:
         (http_server.docs / "zip64.mar").unlink()
+
+
+def test_remote_input_is_sampled_by_ranges_and_read_once(
+    http_server: HttpServer, model: ModelInputs, rcli: StrictCli, tmp_path: Path
+) -> None:
+    # Random weights: `auto` must find them incompressible from three sampled ranges and store
+    # them from one streamed read, not deflate them and then fetch them again.
+    weights = http_server.docs / f"weights-{tmp_path.name}.pt"
+    weights.write_bytes(os.urandom(24 << 20))
+    url = f"{http_server.url}/{weights.name}"
+    args = ["create", "--model-name", "w", "-v", "1", "--handler", str(model.handler)]
+    built = rcli(*args, "--serialized-file", url, "--export-path", tmp_path / "out", "--json")
+    assert built.exit_code == 0, built.output
+    stored = {m["name"]: m["method"] for m in json.loads(built.stdout)["members"]}
+    assert stored[weights.name] == "stored"
+    sent = http_server.sent(f"/{weights.name}")
+    assert (24 << 20) <= sent < (24 << 20) + (4 << 20)
+    weights.unlink()

@@ -153,6 +153,7 @@ def entries_with_manifest(
             executable=s.executable,
             mtime=s.mtime,
             stream=s.stream,
+            read_at=s.read_at,
         )
         for s in sources
     ]

@@ -68,11 +68,12 @@ class RemoteObject:
     `error` is the error type opening it raises (ArchiveError for an archive, InputError for
     an input file)."""
 
-    def __init__(self, url: str, error: Callable[[str], MararchError] = ArchiveError) -> None:
+    def __init__(self, url: str, error: type[MararchError] = ArchiveError) -> None:
         self.url = url
         self.display = redact(url)
         self._scheme = scheme_of(url)
         self.fs, self.path = filesystem(url)
+        self._error = error
         with remote_errors(url, error):
             info = self.fs.info(self.path)
         if info.get("type") == "directory":
@@ -89,7 +90,7 @@ class RemoteObject:
 
     def _handle(self) -> Any:
         if self._file is None:
-            with remote_errors(self.url, ArchiveError):
+            with remote_errors(self.url, self._error):
                 # No fsspec cache: each read below is one request, counted here.
                 self._file = self.fs.open(
                     self.path, "rb", block_size=READAHEAD, cache_type="none", size=self.size
@@ -105,7 +106,7 @@ class RemoteObject:
             if at <= start and start + length <= at + len(block):
                 return block[start - at : start - at + length]
         data: bytes | None = None
-        with self._lock, remote_errors(self.url, ArchiveError):
+        with self._lock, remote_errors(self.url, self._error):
             handle = self._handle()
             try:
                 handle.seek(start)
@@ -119,7 +120,7 @@ class RemoteObject:
         self.transfer.requests += 1
         self.transfer.bytes_fetched += len(data)
         if len(data) != length:
-            raise ArchiveError(
+            raise self._error(
                 f"{self.display!r}: the server sent {len(data)} of the {length} bytes asked for "
                 f"at offset {start} (the object changed or the transfer was cut short)",
                 hint="Try again; if it persists, check the object on the server.",
@@ -346,7 +347,9 @@ def remote_source(url: str, origin: str) -> Source:
                 hint="Run the build again once nothing writes to the object.",
             )
 
-    return Source(basename(url), Path(shown), size, False, origin, obj.mtime, stream=stream)
+    return Source(
+        basename(url), Path(shown), size, False, origin, obj.mtime, stream=stream, read_at=obj.fetch
+    )
 
 
 __all__ = ["RangedFile", "RemoteObject", "Transfer", "open_remote_archive", "remote_source"]

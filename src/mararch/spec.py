@@ -135,6 +135,8 @@ class Entry:
     mtime: float | None = None
     stream: Callable[[], Iterator[bytes]] | None = None
     stored: StoredData | None = None
+    #: With `stream`, bytes [offset, offset+n) read directly (`auto` samples a remote input).
+    read_at: Callable[[int, int], bytes] | None = None
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.source, self.data, self.stream)) != 1:

@@ -156,9 +156,11 @@ def check_unchanged(entry: Entry, before: os.stat_result) -> None:
 
 def sample_file(entry: Entry, count: int = 3, size: int = compress.CHUNK_SIZE) -> list[bytes]:
     """`count` slices of a file spread from its start to its end (auto's store-or-deflate test)."""
-    assert entry.source is not None
     size = min(size, entry.size // count)
     step = (entry.size - size) // max(count - 1, 1)
+    if entry.read_at is not None:
+        return [entry.read_at(i * step, size) for i in range(count)]
+    assert entry.source is not None
     with source_errors(entry), entry.source.open("rb", buffering=0) as src:
         samples = []
         for i in range(count):
@@ -411,7 +413,7 @@ class ZipWriter(Writer):
                 return zf.STORED, piece.crc
             self.fh.writelines(piece.parts)
             return zf.DEFLATED, piece.crc
-        if auto and entry.source is not None:
+        if auto and (entry.source is not None or entry.read_at is not None):
             ratio = compress.sample_ratio(sample_file(entry), pol)
             if ratio > 1 - compress.MIN_SAVING:
                 return zf.STORED, self._store(entry, self.progress)
