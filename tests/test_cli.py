@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import Cli, ModelInputs, assert_exits_ok, spawn_mararch
+from helpers import Cli, ModelInputs, assert_exits_ok, spawn_mararch
 
 
 def test_version(cli: Cli) -> None:

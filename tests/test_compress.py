@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, write_files
+from helpers import Cli, write_files
 from mararch import compress, writers
 
 PIECE = 64 * 1024

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, ModelInputs
+from helpers import Cli, ModelInputs
 
 
 def base_args(model: ModelInputs, name: str = "m") -> list[str]:
@@ -43,8 +43,8 @@ def test_missing_serialized_file(model: ModelInputs, cli: Cli, tmp_path: Path) -
         out,
     )
     assert result.exit_code == 1
-    assert f"--serialized-file '{tmp_path / 'nope.pt'}' does not exist" in result.stderr
-    assert "Traceback" not in result.output
+    assert result.stderr == f"error: --serialized-file '{tmp_path / 'nope.pt'}' does not exist\n"
+    assert result.stdout == ""
     assert_nothing_written(out)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sigint_default
+from helpers import sigint_default
 
 SIZE = 384 << 20
 

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs, write_files
 from crafted import (
     HANDLER,
     MANIFEST_BYTES,
@@ -32,9 +31,9 @@ from crafted import (
     raw_zip,
     tar_member,
 )
+from helpers import Cli, ModelInputs, file_trees, write_files
 from mararch.checks import Report
 from mararch.errors import VerificationFailed
-from test_extract import _trees
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 MMS_FIXTURES = Path(__file__).parent / "fixtures" / "mms"
@@ -879,7 +878,7 @@ def test_every_byte_is_checked(tmp_path: Path) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(files=_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
+@given(files=file_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
 def test_whatever_mararch_creates_passes_strictly(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
 ) -> None:
