@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Cli, ModelInputs, tree
+from helpers import Cli, ModelInputs, tree
 from mms_model import KEPT, make_mms_model
 
 EPOCH = 1_700_000_000
@@ -717,12 +717,11 @@ def test_the_example_spec_matches_the_quick_start(
     ).read_bytes()
 
 
-def test_the_readme_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
+def test_the_documented_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
     from mararch.buildspec import KEYS, Kind, load_spec
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Build specs", 1)[1]
-    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).parent.parent / "docs" / "build-specs.md").read_text()
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
     spec = load_spec(write(tmp_path, example))
     assert [(a.name, a.kind) for a in spec.archives] == [
         ("bert", Kind.TORCHSERVE),
