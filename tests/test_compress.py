@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mararch
-from helpers import Cli, write_files
+from helpers import Cli, create_args, write_files
 from mararch import compress, writers
 
 PIECE = 64 * 1024
@@ -204,17 +204,13 @@ def test_unknown_engine_is_a_usage_error(
 ) -> None:
     (tmp_path / "w.bin").write_bytes(b"x")
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--serialized-file",
-        tmp_path / "w.bin",
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        tmp_path / "out",
+        *create_args(
+            "m",
+            "1",
+            "image_classifier",
+            serialized_file=tmp_path / "w.bin",
+            export_path=tmp_path / "out",
+        ),
         env={compress.ENGINE_VARIABLE: "brotli"},
     )
     assert result.exit_code == 2

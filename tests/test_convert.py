@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from helpers import Cli, ModelInputs, tree
+from helpers import Cli, ModelInputs, create_args, tree
 from mararch.errors import SpecError
 from mararch.manifest import Flavour, detect_flavour
 from mms_model import CASES, FIXTURES, MODEL_NAME
@@ -221,17 +221,9 @@ def test_torchserve_archive_with_custom_handler_to_mms(
     model: ModelInputs, cli: Cli, tmp_path: Path
 ) -> None:
     built = cli(
-        "create",
-        "--model-name",
-        "ts",
-        "-v",
-        "4.0",
-        "--serialized-file",
-        model.serialized_file,
-        "--handler",
-        model.handler,
-        "--export-path",
-        tmp_path,
+        *create_args(
+            "ts", "4.0", model.handler, serialized_file=model.serialized_file, export_path=tmp_path
+        ),
     )
     assert built.exit_code == 0, built.output
     result = cli("convert", tmp_path / "ts.mar", "--to", "mms", "--runtime", "python3")
@@ -256,17 +248,13 @@ def test_builtin_handler_and_lsp_cannot_go_to_mms(
 ) -> None:
     assert (
         cli(
-            "create",
-            "--model-name",
-            "b",
-            "-v",
-            "1",
-            "--serialized-file",
-            model.serialized_file,
-            "--handler",
-            "image_classifier",
-            "--export-path",
-            tmp_path,
+            *create_args(
+                "b",
+                "1",
+                "image_classifier",
+                serialized_file=model.serialized_file,
+                export_path=tmp_path,
+            ),
         ).exit_code
         == 0
     )
@@ -322,15 +310,7 @@ def test_digests_are_updated_for_the_new_manifest(tmp_path: Path) -> None:
 def test_already_torchserve(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     assert (
         cli(
-            "create",
-            "--model-name",
-            "t",
-            "-v",
-            "1",
-            "--handler",
-            model.handler,
-            "--export-path",
-            tmp_path,
+            *create_args("t", "1", model.handler, export_path=tmp_path),
         ).exit_code
         == 0
     )

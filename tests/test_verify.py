@@ -31,7 +31,7 @@ from crafted import (
     raw_zip,
     tar_member,
 )
-from helpers import Cli, ModelInputs, file_trees, write_files
+from helpers import Cli, ModelInputs, create_args, file_trees, write_files
 from mararch.checks import Report
 from mararch.errors import VerificationFailed
 
@@ -663,7 +663,7 @@ def test_unusable_digests(folder_with_digests: Path) -> None:
 
 
 def test_no_digests_flag(model: ModelInputs, cli: Cli) -> None:
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler, "--no-digests"]
+    args = create_args("m", "1", model.handler, no_digests=True)
     assert cli(*args).exit_code == 0
     report = mararch.verify(cli.cwd / "m.mar")
     assert report.passed and "digests-absent" in report.codes()
@@ -763,7 +763,7 @@ def test_hostile_names_do_not_reach_the_terminal(cli: Cli, tmp_path: Path) -> No
 
 def test_create_refuses_a_bad_config(model: ModelInputs, cli: Cli) -> None:
     model.config_file.write_text('batchSize: "8"\n')
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler]
+    args = create_args("m", "1", model.handler)
     result = cli(*args, "-c", model.config_file)
     assert result.exit_code == 1
     assert "1 error in what would be written; nothing was written" in result.stderr
@@ -780,7 +780,7 @@ def test_create_refuses_a_bad_config(model: ModelInputs, cli: Cli) -> None:
 
 def test_create_shows_warnings_and_writes(model: ModelInputs, cli: Cli) -> None:
     model.config_file.write_text("batchsize: 8\n")
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler]
+    args = create_args("m", "1", model.handler)
     result = cli(*args, "-c", model.config_file)
     assert result.exit_code == 0
     assert (

@@ -2,7 +2,7 @@
 
 A page asks for it with a marker on a line of its own:
 
-- `<!-- mararch-help create -->`: the help of one command (`<!-- mararch-help -->` for the top level);
+- `<!-- mararch-help create -->`: the help of one command (`<!-- mararch-help -->`: the top level);
 - `<!-- mararch-help-all -->`: the top level and then every command the app registers, so a new
   command appears in the reference without anyone editing the docs.
 
