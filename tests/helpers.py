@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
+import pytest
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
@@ -220,3 +221,20 @@ def _valid_tree(files: dict[str, bytes]) -> bool:
 file_trees = st.dictionaries(_paths, st.binary(max_size=3000), min_size=1, max_size=6).filter(
     _valid_tree
 )
+
+
+#: Set in CI: a tool a test needs (a JDK, a server) missing there is a failure, not a skip.
+REQUIRED_VARIABLES = ("CI", "MARARCH_E2E_REQUIRED")
+
+
+def tools_required() -> bool:
+    return any(os.environ.get(name, "") not in ("", "0", "false") for name in REQUIRED_VARIABLES)
+
+
+def missing_tool(reason: str) -> None:
+    """Skips the test on a workstation; fails it in CI, where a skip would hide the gap."""
+    if tools_required():
+        pytest.fail(
+            f"{reason} (CI or MARARCH_E2E_REQUIRED is set, so this is a failure)", pytrace=False
+        )
+    pytest.skip(reason)
