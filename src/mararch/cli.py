@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
@@ -20,8 +20,6 @@ from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 if TYPE_CHECKING:
     from .errors import Finding
     from .spec import Plan
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="mararch",
@@ -720,7 +718,7 @@ def verify(
         ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
     ),
     json_output: bool = typer.Option(
-        False, "--json", help="Print the report as JSON (keys in the README)."
+        False, "--json", help="Print the report as JSON (keys in the docs: verify)."
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
     server: Optional[ServerChoice] = typer.Option(
@@ -756,10 +754,7 @@ def run() -> None:
     """Entry point of the console script."""
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
-    try:
-        app(prog_name="mararch")
-    except UsageError as exc:  # pragma: no cover - raised inside commands, mapped there
-        fail(exc)
+    app(prog_name="mararch")
 
 
 __all__ = ["EXIT_USAGE", "app", "run"]
