@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,25 @@ def test_bad_source_date_epoch(model: ModelInputs, cli: Cli) -> None:
     result = cli(*base_args(model), env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert result.exit_code == 2
     assert "SOURCE_DATE_EPOCH='yesterday'" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8")
+@pytest.mark.parametrize("where", ["handler", "extra-files", "legacy"])
+def test_file_name_that_is_not_utf8(cli: Cli, tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "svc.py").write_text("def handle(data, context):\n    return data\n")
+    odd = folder / os.fsdecode(b"w\xff.py")
+    odd.write_text("def handle(data, context):\n    return data\n")
+    out = tmp_path / "out"
+    if where == "handler":
+        result = cli(*create_args("m", "1", odd, export_path=out))
+    elif where == "extra-files":
+        result = cli(*create_args("m", "1", "base_handler", extra_files=folder, export_path=out))
+    else:
+        args = ["--model-path", folder, "--handler", "svc", "--export-path", out]
+        result = cli("legacy", "--model-name", "m", *args)
+    assert result.exit_code == 1
+    assert "the member name 'w\\udcff.py' is not valid UTF-8" in result.stderr
+    assert "Rename the file: archive member names must be UTF-8 text." in result.stderr
+    assert_nothing_written(out)
