@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -287,6 +288,18 @@ def test_missing_spec_file(cli: Cli) -> None:
     result = cli("create", "--spec", "nowhere.toml")
     assert result.exit_code == 2
     assert "build spec 'nowhere.toml' does not exist" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_spec_that_is_not_a_file(cli: Cli) -> None:
+    os.mkfifo(cli.cwd / "fifo.toml")
+    result = cli("create", "--spec", "fifo.toml")
+    assert result.exit_code == 2
+    assert "build spec 'fifo.toml' is not a regular file" in result.stderr
+    (cli.cwd / "dir.toml").mkdir()
+    result = cli("create", "--spec", "dir.toml")
+    assert result.exit_code == 2
+    assert "build spec 'dir.toml' is a folder" in result.stderr
 
 
 # -- paths and overrides -----------------------------------------------------------------------

@@ -202,7 +202,13 @@ def find_spec(explicit: PathLike | None = None) -> Path | None:
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            what = "is a folder" if path.is_dir() else "does not exist"
+            what = (
+                "is a folder"
+                if path.is_dir()
+                else "is not a regular file"
+                if path.exists()
+                else "does not exist"
+            )
             raise UsageError(
                 f"build spec {str(path)!r} {what}",
                 hint="Give --spec the path of a mararch.toml (or a pyproject.toml).",
