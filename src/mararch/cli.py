@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
-from . import __version__
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+from .version import __version__
 
 if TYPE_CHECKING:
     from .errors import Finding
