@@ -388,6 +388,13 @@ def test_output_rules(cli: Cli, tmp_path: Path) -> None:
     exists = cli("convert", source, "--to", "torchserve", "-o", out)
     assert exists.exit_code == 1
     assert f"'{out}' already exists" in exists.stderr
+    (tmp_path / "afile").write_text("x")
+    blocked = cli("convert", source, "--to", "torchserve", "-o", tmp_path / "afile" / "x.mar")
+    assert blocked.exit_code == 1
+    assert blocked.stderr.startswith(
+        f"error: --output '{tmp_path / 'afile' / 'x.mar'}': '{tmp_path / 'afile'}' is a file, "
+        "not a folder"
+    )
     assert cli("convert", source, "--to", "torchserve", "-o", out, "-f").exit_code == 0
 
 
