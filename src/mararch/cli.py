@@ -239,6 +239,26 @@ def create(
         show_default=False,
     ),
     build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
+    bundle_requirements: bool = typer.Option(
+        False,
+        "--bundle-requirements",
+        help="Download the wheels -r/--requirements-file needs into the archive (wheels/), so "
+        "that TorchServe's install_py_dep_per_model installs them with no index.",
+    ),
+    target_platform: Optional[str] = typer.Option(
+        None,
+        "--target-platform",
+        help="Platform tag of the server for --bundle-requirements, e.g. "
+        "manylinux2014_x86_64. \\[default: this machine's]",
+        show_default=False,
+    ),
+    target_python: Optional[str] = typer.Option(
+        None,
+        "--target-python",
+        help="Python version of the server for --bundle-requirements, e.g. 3.11. "
+        "\\[default: this Python's]",
+        show_default=False,
+    ),
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
 
@@ -250,6 +270,11 @@ def create(
             from .buildspec import find_spec
 
             spec_path = find_spec(spec)
+            if spec_path is not None and bundle_requirements:
+                raise UsageError(
+                    "--bundle-requirements works with flags only, not with a build spec",
+                    hint="Pass --model-name and the other flags instead of a spec.",
+                )
             if spec_path is not None:
                 run_spec(
                     ctx,
@@ -268,26 +293,59 @@ def create(
                     "[tool.mararch] in pyproject.toml",
                     hint="Write one with `mararch init`, or name one with --spec PATH.",
                 )
+        from contextlib import ExitStack
+
         from .builder import plan_create
 
-        plan = plan_create(
-            model_name=need(model_name, "--model-name", "Model name"),
-            version=need(version, "-v/--version", "Model version"),
-            handler=need(handler, "--handler", "Handler (built-in name or .py file)"),
-            serialized_file=serialized_file,
-            model_file=model_file,
-            extra_files=extra_files,
-            runtime=runtime.value,
-            export_path=export_path,
-            archive_format=archive_format.value,
-            force=force,
-            requirements_file=requirements_file,
-            config_file=config_file,
-            compression=compression.value if compression is not None else None,
-            level=level,
-            digests=not no_digests,
+        # Asked (or refused) before any download.
+        wanted = (
+            need(model_name, "--model-name", "Model name"),
+            need(version, "-v/--version", "Model version"),
+            need(handler, "--handler", "Handler (built-in name or .py file)"),
         )
-        run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
+        stack = ExitStack()
+        files: list[tuple[Path, Optional[str]]] = []
+        if bundle_requirements or target_platform or target_python:
+            from .bundle import WHEELS_DIR, bundled_requirements
+
+            if not bundle_requirements or requirements_file is None:
+                raise UsageError(
+                    "--target-platform and --target-python go with --bundle-requirements, "
+                    "which needs -r/--requirements-file"
+                    if not bundle_requirements
+                    else "--bundle-requirements needs -r/--requirements-file PATH"
+                )
+            bundle = stack.enter_context(
+                bundled_requirements(
+                    requirements_file,
+                    export_path or Path.cwd(),
+                    platform=target_platform,
+                    python_version=target_python,
+                )
+            )
+            requirements_file = bundle.requirements
+            if bundle.names:
+                files.append((bundle.wheels, WHEELS_DIR))
+        with stack:
+            plan = plan_create(
+                model_name=wanted[0],
+                version=wanted[1],
+                handler=wanted[2],
+                serialized_file=serialized_file,
+                model_file=model_file,
+                extra_files=extra_files,
+                runtime=runtime.value,
+                export_path=export_path,
+                archive_format=archive_format.value,
+                force=force,
+                requirements_file=requirements_file,
+                config_file=config_file,
+                compression=compression.value if compression is not None else None,
+                level=level,
+                digests=not no_digests,
+                files=files,
+            )
+            run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
 def run_spec(

@@ -4,11 +4,24 @@ starts it; broken trees refused by `mararch verify` and failing in the server to
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
 import pytest
+
+from helpers_bundle import (
+    DEP_MODULE,
+    DEP_VALUE,
+    closed_port_index,
+    create_args,
+    make_wheel,
+    offline_pip_env,
+)
 
 from .conftest import mararch
 from .kserve import KServeTorchServe, kserve_torchserve
@@ -46,8 +59,6 @@ def torchserve_binary() -> Path:
 
 @pytest.fixture
 def home() -> Iterator[Path]:
-    import shutil
-
     root = new_server_root()
     yield root
     shutil.rmtree(root, ignore_errors=True)
@@ -213,3 +224,50 @@ def test_model_count_as_a_string_is_read_by_torchserve_and_warned_about(
         server.wait_ready(["sums"])
         status, body = predict(server, "sums", [[1, 2]])
         assert (status, json.loads(body)) == (200, {"predictions": [3]})
+
+
+DEP_HANDLER = f"""\
+import {DEP_MODULE}
+
+
+def handle(data, context):
+    if data is None:
+        return None
+    return [{DEP_MODULE}.VALUE + sum(instance) for instance in data]
+"""
+
+
+def test_bundled_wheel_installs_with_no_index(
+    torchserve_binary: Path, home: Path, tmp_path: Path
+) -> None:
+    # The handler imports a package that exists only as the wheel bundled in the archive; pip's
+    # index is a closed port on 127.0.0.1, so only the bundle can satisfy the requirement.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "dep_handler.py").write_text(DEP_HANDLER)
+    (src / "requirements.txt").write_text("mararch-e2e-dep==1.0\n")
+    make_wheel(tmp_path / "links")
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mararch",
+            *create_args(src / "dep_handler.py", src / "requirements.txt", src),
+            "--bundle-requirements",
+        ],
+        env={**os.environ, **offline_pip_env(tmp_path / "links")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    tree = deploy(tmp_path, src / "dep.mar")
+    assert "install_py_dep_per_model=true" in (tree / "config" / "config.properties").read_text()
+
+    with kserve_torchserve(
+        torchserve_binary, tree, home, PIP_INDEX_URL=closed_port_index()
+    ) as server:
+        server.wait_ready(["dep"])
+        status, body = predict(server, "dep", [[1, 2]])
+        assert (status, json.loads(body)) == (200, {"predictions": [DEP_VALUE + 3]})
+        assert "Installed custom pip packages for model dep" in server.logs()
