@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,30 @@ def test_reference_archives_deploy_and_verify(tmp_path: Path, archive: str) -> N
     # Their requirements.txt asks for per-model installs.
     assert "install_py_dep_per_model=true" in config_of(tmp_path / "t")
     assert run("verify", tmp_path / "t").exit_code == 0
+
+
+def test_failure_while_copying_leaves_nothing_and_keeps_the_old_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_archive(tmp_path, "a")
+    second = make_archive(tmp_path, "b")
+    root = tmp_path / "t"
+    assert run("deploy", root, first).exit_code == 0
+    before = (root / "config" / "config.properties").read_bytes()
+    real_copy = shutil.copyfile
+    copied: list[str] = []
+
+    def copy_then_fail(src: str, dst: str, **kwargs: object) -> object:
+        if copied:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        copied.append(str(src))
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_then_fail)
+
+    result = run("deploy", root, first, second, "--force")
+
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert (root / "config" / "config.properties").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
