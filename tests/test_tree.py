@@ -146,6 +146,16 @@ def test_broken_tree_is_refused_naming_file_and_key(
     )
 
 
+def test_plain_torchserve_tree_is_not_held_to_kserve_settings(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    assert run("deploy", root, make_archive(tmp_path, "m")).exit_code == 0
+
+    result = run("verify", root, "--json")
+
+    assert result.exit_code == 0
+    assert codes(result) == []
+
+
 def test_quoted_integers_are_warnings_torchserve_reads_them(tree: Path) -> None:
     edit_config(tree, '"modelCount":2', '"modelCount":"2"')
 

@@ -26,6 +26,7 @@ from .snapshot import (
     CONFIG_NAME,
     DEFAULT_VERSION,
     KSERVE_REQUIRED,
+    KSERVE_TS_PORT,
     KSERVE_WRAPPER_PORTS,
     MAR_NAME,
     OPTIONAL_INTS,
@@ -99,10 +100,6 @@ class Tree:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
-
-    @property
-    def kserve_layout(self) -> bool:
-        return self.config is not None and self.config.parent.name == CONFIG_DIR
 
 
 def _is_store(folder: Path) -> bool:
@@ -267,6 +264,15 @@ def _check_ports(c: _Check, props: dict[str, properties.Property]) -> None:
 def _is_true(props: dict[str, properties.Property], key: str) -> bool:
     prop = props.get(key)
     return prop is not None and prop.value.lower() == "true"
+
+
+def _meant_for_kserve(props: dict[str, properties.Property], envelope: Envelope | None) -> bool:
+    """A tree for KServe: a KServe envelope, or TorchServe on the port KServe's wrapper forwards
+    to (the layout alone says nothing: a plain TorchServe tree looks the same)."""
+    if envelope in (Envelope.KSERVE, Envelope.KSERVEV2):
+        return True
+    prop = props.get("inference_address")
+    return prop is not None and _port_of("inference_address", prop.value)[0] == KSERVE_TS_PORT
 
 
 def _check_kserve(c: _Check, props: dict[str, properties.Property]) -> None:
@@ -568,8 +574,7 @@ def check_tree(tree: Tree) -> TreeResult:
         _check_types(c, props)
         _check_ports(c, props)
         envelope = _check_envelope(c, props)
-        kserve = tree.kserve_layout or envelope in (Envelope.KSERVE, Envelope.KSERVEV2)
-        if kserve:
+        if _meant_for_kserve(props, envelope):
             _check_kserve(c, props)
         snapshot = props.get(SNAPSHOT_KEY)
         if snapshot is None:
