@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, UsageError
-from .writers import remove_path
+from .output import remove_path
 
 WHEELS_DIR = "wheels"
 #: Options that choose where pip looks for packages: the bundle replaces them with its own.

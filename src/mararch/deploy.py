@@ -20,7 +20,7 @@ from . import properties
 from .checks import verify_view
 from .errors import ArchiveError, Finding, OutputError, Severity, SpecError, UsageError
 from .output import atomic_output
-from .reader import Container, PathLike, open_archive
+from .reader import Container, open_archive
 from .snapshot import (
     CONFIG_DIR,
     CONFIG_NAME,
@@ -33,10 +33,10 @@ from .snapshot import (
     STORE_DIR,
     Envelope,
     kserve_settings,
-    read_facts,
     snapshot_json,
 )
-from .spec import model_name_problem, parse_enum
+from .spec import PathLike, model_name_problem, parse_enum
+from .tree import read_facts
 
 #: URL schemes of remote stores; writing to them is the remote-stores work's job.
 REMOTE_PREFIXES = ("s3://", "gs://", "az://", "https://", "http://")

@@ -12,13 +12,8 @@ registers the archive under the snapshot's model name and under the *archive's* 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
-
-from . import modelconfig
-from .errors import ArchiveError
-from .reader import ArchiveView
 
 CONFIG_DIR = "config"
 CONFIG_NAME = "config.properties"
@@ -117,58 +112,7 @@ __all__ = [
     "CONFIG_DIR",
     "CONFIG_NAME",
     "STORE_DIR",
-    "ArchiveFacts",
     "Envelope",
     "kserve_settings",
-    "read_facts",
     "snapshot_json",
 ]
-
-
-@dataclass(frozen=True)
-class ArchiveFacts:
-    """What a snapshot entry needs from an archive: its manifest's name and version, and the
-    worker/batch settings its model-config.yaml sets (ints only: the server ignores the rest)."""
-
-    model_name: str | None
-    version: str | None
-    handler: str | None
-    requirements: bool
-    settings: dict[str, int] = field(default_factory=dict)
-
-
-def read_facts(view: ArchiveView) -> ArchiveFacts:
-    """An open archive's facts; an unreadable manifest or config gives empty facts (`verify`
-    reports why)."""
-    try:
-        manifest = view.manifest() or {}
-    except ArchiveError:
-        manifest = {}
-    model = manifest.get("model")
-    model = model if isinstance(model, dict) else {}
-
-    def text(key: str) -> str | None:
-        value = model.get(key)
-        return value if isinstance(value, str) and value else None
-
-    settings: dict[str, int] = {}
-    config_name = text("configFile")
-    member = view.get(config_name) if config_name else None
-    if member is not None and member.is_file:
-        try:
-            config = modelconfig.load(view.read_member(member, modelconfig.MAX_CONFIG_SIZE))
-        except (ArchiveError, modelconfig.ConfigParseError):
-            config = None
-        if isinstance(config, dict):
-            settings = {
-                key: value
-                for key in SETTINGS
-                if isinstance(value := config.get(key), int) and not isinstance(value, bool)
-            }
-    return ArchiveFacts(
-        model_name=text("modelName"),
-        version=text("modelVersion"),
-        handler=text("handler"),
-        requirements=text("requirementsFile") is not None,
-        settings=settings,
-    )

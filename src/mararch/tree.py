@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import properties
+from . import modelconfig, properties
 from .checks import Report, verify_view
 from .errors import ArchiveError, Finding, Severity
 from .manifest import Flavour
 from .modelconfig import JAVA_INT_MAX
-from .reader import Container, PathLike, open_archive
+from .reader import ArchiveView, Container, open_archive
 from .snapshot import (
     CONFIG_DIR,
     CONFIG_NAME,
@@ -37,9 +37,8 @@ from .snapshot import (
     SNAPSHOT_KEY,
     STORE_DIR,
     Envelope,
-    read_facts,
 )
-from .spec import model_name_problem
+from .spec import PathLike, model_name_problem
 
 MAX_CONFIG_SIZE = 1 << 20
 #: Files in a model store that TorchServe can register by name.
@@ -145,6 +144,55 @@ def _store_for(config: Path) -> Path:
     if store is not None and Path(store.value).is_dir():
         return Path(store.value)
     return config.parent
+
+
+@dataclass(frozen=True)
+class ArchiveFacts:
+    """What a snapshot entry needs from an archive: its manifest's name and version, and the
+    worker/batch settings its model-config.yaml sets (ints only: the server ignores the rest)."""
+
+    model_name: str | None
+    version: str | None
+    handler: str | None
+    requirements: bool
+    settings: dict[str, int] = field(default_factory=dict)
+
+
+def read_facts(view: ArchiveView) -> ArchiveFacts:
+    """An open archive's facts; an unreadable manifest or config gives empty facts (`verify`
+    reports why)."""
+    try:
+        manifest = view.manifest() or {}
+    except ArchiveError:
+        manifest = {}
+    model = manifest.get("model")
+    model = model if isinstance(model, dict) else {}
+
+    def text(key: str) -> str | None:
+        value = model.get(key)
+        return value if isinstance(value, str) and value else None
+
+    settings: dict[str, int] = {}
+    config_name = text("configFile")
+    member = view.get(config_name) if config_name else None
+    if member is not None and member.is_file:
+        try:
+            config = modelconfig.load(view.read_member(member, modelconfig.MAX_CONFIG_SIZE))
+        except (ArchiveError, modelconfig.ConfigParseError):
+            config = None
+        if isinstance(config, dict):
+            settings = {
+                key: value
+                for key in SETTINGS
+                if isinstance(value := config.get(key), int) and not isinstance(value, bool)
+            }
+    return ArchiveFacts(
+        model_name=text("modelName"),
+        version=text("modelVersion"),
+        handler=text("handler"),
+        requirements=text("requirementsFile") is not None,
+        settings=settings,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,4 +687,12 @@ def verify_tree(tree: Tree, strict: bool = False) -> Report:
     return Report(str(tree.root), None, Flavour.TORCHSERVE, list(result.findings), strict=strict)
 
 
-__all__ = ["Tree", "TreeResult", "check_tree", "find_tree", "verify_tree"]
+__all__ = [
+    "ArchiveFacts",
+    "Tree",
+    "TreeResult",
+    "check_tree",
+    "find_tree",
+    "read_facts",
+    "verify_tree",
+]
