@@ -201,3 +201,12 @@ def test_failure_while_copying_leaves_nothing_and_keeps_the_old_tree(
     assert "No space left on device" in result.stderr
     assert (root / "config" / "config.properties").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_mms_archive_is_checked_for_torchserve(tmp_path: Path) -> None:
+    # An MMS archive passes `verify` as an MMS archive; deployed to TorchServe it must load there.
+    result = run("deploy", tmp_path / "t", REFERENCE / "mms_default.mar")
+
+    assert result.exit_code == 1
+    assert "mms_default.mar" in result.stderr
+    assert not (tmp_path / "t").exists()

@@ -852,10 +852,16 @@ class EnvelopeChoice(str, Enum):
 @app.command(name="deploy")
 def deploy_tree(
     root: str = typer.Argument(
-        ..., help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties."
+        ...,
+        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties.",
+        metavar="ROOT",
+        show_default=False,
     ),
     archives: list[Path] = typer.Argument(
-        ..., help="Archives (.mar, .tar.gz) and no-archive model folders.", show_default=False
+        ...,
+        help="Archives (.mar, .tar.gz) and no-archive model folders.",
+        metavar="ARCHIVE...",
+        show_default=False,
     ),
     kserve: bool = typer.Option(
         False,

@@ -19,6 +19,7 @@ from typing import Any
 from . import properties
 from .checks import verify_view
 from .errors import ArchiveError, Finding, OutputError, Severity, SpecError, UsageError
+from .manifest import Flavour
 from .output import atomic_output
 from .reader import Container, open_archive
 from .snapshot import (
@@ -103,7 +104,8 @@ class _Planner:
             return
         with view:
             facts = read_facts(view)
-            found, _ = verify_view(view)
+            # Checked for the server that will load it, whatever the manifest was written for.
+            found, _ = verify_view(view, Flavour.TORCHSERVE)
             size = view.archive_size if view.container is not Container.FOLDER else view.total_size
             empty = [m.name for m in view.members if m.is_file and m.size == 0]
             container = view.container
