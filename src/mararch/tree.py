@@ -645,7 +645,7 @@ def check_tree(tree: Tree) -> TreeResult:
             c.error(
                 "snapshot-mar-missing",
                 f"{entry.key}.{MAR_NAME}={mar!r} is not in {tree.rel(tree.store)}/: TorchServe "
-                "refuses the whole snapshot and starts with no models",
+                "refuses the snapshot and exits at start-up (a KServe pod crash-loops)",
                 _where(tree, tree_prop(props)),
             )
             rows.append(
