@@ -210,3 +210,27 @@ def test_mms_archive_is_checked_for_torchserve(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "mms_default.mar" in result.stderr
     assert not (tmp_path / "t").exists()
+
+
+def test_an_input_that_vanishes_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    def vanished(src: str, dst: str, **kwargs: object) -> object:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(src))
+
+    monkeypatch.setattr(shutil, "copyfile", vanished)
+
+    result = run("deploy", tmp_path / "t", mar)
+
+    assert result.exit_code == 1
+    assert f"cannot read {str(mar)!r}: No such file or directory" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_kservev2_envelope(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    assert run("deploy", tmp_path / "t", mar, "--kserve", "--envelope", "kservev2").exit_code == 0
+
+    assert "service_envelope=kservev2" in config_of(tmp_path / "t").splitlines()
+    assert run("verify", tmp_path / "t").exit_code == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,14 +201,8 @@ def _mark_defaults(models: list[DeployedModel], problems: list[str]) -> list[Dep
             seen[m.version] = m
         # The highest version serves /predictions/NAME, as a user expects of "latest".
         default = max(versions, key=lambda m: _sort_key(m.version))
-        out += [_with_default(m, m is default) for m in versions]
+        out += [replace(m, default=m is default) for m in versions]
     return out
-
-
-def _with_default(m: DeployedModel, default: bool) -> DeployedModel:
-    from dataclasses import replace
-
-    return replace(m, default=default)
 
 
 def remote_root(root: str) -> bool:
@@ -312,6 +306,20 @@ def _place(model: DeployedModel, dest: Path, link: bool) -> None:
         shutil.copyfile(model.source, dest)  # sendfile on Linux, chunked elsewhere
 
 
+def _copy_error(exc: OSError, source: Path, tmp: Path) -> OSError | ArchiveError:
+    """A failed copy: writing into the tree is an output error (atomic_output words it); reading
+    the input, or a folder copy that failed file by file, is reported with the input's path."""
+    if isinstance(exc, shutil.Error):  # copytree: a list of (src, dst, why), one per file
+        src, _, why = exc.args[0][0]
+        return ArchiveError(f"cannot copy {str(src)!r}: {why}", hint="Nothing was written.")
+    if exc.filename is not None and Path(exc.filename).is_relative_to(tmp):
+        return exc
+    return ArchiveError(
+        f"cannot read {str(source)!r}: {exc.strerror}",
+        hint="Check that the archive is still there and readable.",
+    )
+
+
 def deploy(plan: DeployPlan) -> DeployPlan:
     """Write the planned tree atomically; returns the plan (what was written)."""
     if os.path.lexists(plan.root) and not plan.force:
@@ -329,12 +337,7 @@ def deploy(plan: DeployPlan) -> DeployPlan:
             try:
                 _place(model, tmp / STORE_DIR / model.mar_name, plan.link)
             except OSError as exc:
-                if exc.filename is not None and Path(exc.filename).is_relative_to(tmp):
-                    raise
-                raise ArchiveError(
-                    f"cannot read {str(model.source)!r}: {exc.strerror}",
-                    hint="Check that the archive is still there and readable.",
-                ) from None
+                raise _copy_error(exc, model.source, tmp) from None
         (tmp / CONFIG_DIR / CONFIG_NAME).write_bytes(plan.config)
     return plan
 
