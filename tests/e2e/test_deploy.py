@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
@@ -274,3 +275,42 @@ def test_bundled_wheel_installs_with_no_index(
         status, body = predict(server, "dep", [[1, 2]])
         assert (status, json.loads(body)) == (200, {"predictions": [DEP_VALUE + 3]})
         assert "Installed custom pip packages for model dep" in server.logs()
+
+
+def test_two_versions_of_one_model_highest_is_default(
+    torchserve_binary: Path, home: Path, tmp_path: Path
+) -> None:
+    archives = []
+    for version, factor in (("1.0", 1), ("2.0", 10)):
+        src = tmp_path / f"v{version}"
+        src.mkdir()
+        (src / "sums_handler.py").write_text(
+            SUMS_HANDLER.replace("sum(instance)", f"{factor} * sum(instance)")
+        )
+        made = mararch(
+            "create",
+            "--model-name",
+            "sums",
+            "--version",
+            version,
+            "--handler",
+            src / "sums_handler.py",
+            "--export-path",
+            src,
+        )
+        assert made.returncode == 0, made.stderr
+        archives.append((src / "sums.mar").rename(tmp_path / f"sums-{version}.mar"))
+    tree = deploy(tmp_path, *archives)
+    assert mararch("verify", tree).returncode == 0
+
+    with kserve_torchserve(torchserve_binary, tree, home) as server:
+        server.wait_ready(["sums"])
+        for path, expected in (("sums", 30), ("sums/2.0", 30), ("sums/1.0", 3)):
+            # wait_ready saw the default version's worker; the other may still be starting.
+            status, body = predict(server, path, [[1, 2]])
+            for _ in range(120):
+                if status != 503:
+                    break
+                time.sleep(1)
+                status, body = predict(server, path, [[1, 2]])
+            assert (status, json.loads(body)) == (200, {"predictions": [expected]})
