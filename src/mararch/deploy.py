@@ -37,7 +37,7 @@ from .snapshot import (
     snapshot_json,
 )
 from .spec import PathLike, model_name_problem, parse_enum
-from .tree import read_facts
+from .tree import empty_file_findings, read_facts
 
 #: URL schemes of remote stores; writing to them is the remote-stores work's job.
 REMOTE_PREFIXES = ("s3://", "gs://", "az://", "https://", "http://")
@@ -76,14 +76,6 @@ class DeployPlan:
     findings: tuple[Finding, ...] = ()
 
     @property
-    def store(self) -> Path:
-        return self.root / STORE_DIR
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / CONFIG_DIR / CONFIG_NAME
-
-    @property
     def start_command(self) -> str:
         return KSERVE_START.format(root=self.root)
 
@@ -106,8 +98,8 @@ class _Planner:
             facts = read_facts(view)
             # Checked for the server that will load it, whatever the manifest was written for.
             found, _ = verify_view(view, Flavour.TORCHSERVE)
+            found += empty_file_findings(view)
             size = view.archive_size if view.container is not Container.FOLDER else view.total_size
-            empty = [m.name for m in view.members if m.is_file and m.size == 0]
             container = view.container
         where = path.name
         for f in found:
@@ -116,17 +108,6 @@ class _Planner:
                 self.problems.append(f"{where}{member}: [{f.code}] {f.message}")
             elif f.severity is not Severity.INFO:
                 self.findings.append(_at(f, where))
-        if container is Container.FOLDER:
-            self.findings += [
-                Finding(
-                    Severity.WARNING,
-                    "empty-file",
-                    "an empty file: kserve-storage skips zero-size objects when it downloads a "
-                    "model from S3, so the model arrives without it; put something in it",
-                    f"{where}/{name}",
-                )
-                for name in empty
-            ]
         if facts.model_name is None:
             self.problems.append(
                 f"{str(path)!r} names no model (no model.modelName in its manifest): "

@@ -158,6 +158,24 @@ class ArchiveFacts:
     settings: dict[str, int] = field(default_factory=dict)
 
 
+def empty_file_findings(view: ArchiveView) -> list[Finding]:
+    """Empty files of a no-archive model: kserve-storage skips zero-size objects when it
+    downloads a model from S3, so the model arrives without them."""
+    if view.container is not Container.FOLDER:
+        return []
+    return [
+        Finding(
+            Severity.WARNING,
+            "empty-file",
+            "an empty file: kserve-storage skips zero-size objects when it downloads a model "
+            "from S3, so the model arrives without it; put something in it",
+            m.name,
+        )
+        for m in view.members
+        if m.is_file and m.size == 0
+    ]
+
+
 def read_facts(view: ArchiveView) -> ArchiveFacts:
     """An open archive's facts; an unreadable manifest or config gives empty facts (`verify`
     reports why)."""
@@ -541,18 +559,10 @@ def _check_archive(c: _Check, entry: _Entry | None, path: Path) -> dict[str, Any
             container=view.container.value,
             size=view.archive_size if view.container is not Container.FOLDER else view.total_size,
         )
-        empty = [m.name for m in view.members if m.is_file and m.size == 0]
+        found += empty_file_findings(view)
     for f in found:
         if f.severity is not Severity.INFO:
             c.add(f.severity, f.code, f.message, f"{where}/{f.member}" if f.member else where)
-    if view.container is Container.FOLDER:
-        for name in empty:
-            c.warning(
-                "empty-file",
-                "an empty file: kserve-storage skips zero-size objects when it downloads from "
-                "S3, so the model arrives without it",
-                f"{where}/{name}",
-            )
     row.update(name=facts.model_name, version=facts.version or "1.0", handler=facts.handler)
     settings = {k: facts.settings.get(k, SETTING_DEFAULTS[k]) for k in SETTINGS}
     if entry is not None:
@@ -692,6 +702,7 @@ __all__ = [
     "Tree",
     "TreeResult",
     "check_tree",
+    "empty_file_findings",
     "find_tree",
     "read_facts",
     "verify_tree",
