@@ -218,6 +218,17 @@ def test_single_archive_is_not_mistaken_for_a_tree(tree: Path) -> None:
     assert "(folder, torchserve)" in result.stdout.splitlines()[0]
 
 
+def test_model_folder_holding_a_config_properties_is_still_a_model(tmp_path: Path) -> None:
+    folder = make_archive(
+        tmp_path, "m", archive_format="no-archive", extra={"config.properties": b"a=1\n"}
+    )
+
+    result = run("verify", folder)
+
+    assert result.exit_code == 0
+    assert "(folder, torchserve)" in result.stdout.splitlines()[0]
+
+
 def test_inspect_lists_every_model(tree: Path) -> None:
     result = run("inspect", tree, "--json")
 

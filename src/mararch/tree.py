@@ -123,8 +123,10 @@ def find_tree(path: PathLike) -> Tree | None:
         return Tree(p.parent, p, _store_for(p))
     if not p.is_dir():
         return None
+    # A no-archive model may carry a config.properties of its own: MAR-INF says it is a model.
+    model = (p / "MAR-INF").is_dir()
     for config in (p / CONFIG_DIR / CONFIG_NAME, p / CONFIG_NAME):
-        if config.is_file():
+        if config.is_file() and not model:
             store = p / STORE_DIR
             return Tree(p, config, store if store.is_dir() else _store_for(config))
     if _is_store(p):
