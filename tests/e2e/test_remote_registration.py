@@ -15,7 +15,6 @@ from helpers_remote import S3Server, moto_server
 
 from .conftest import TinyModels, eager_model_args, mararch
 from .servers import TORCHSERVE, Server, find_server, new_server_root
-from .test_torchserve import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +77,9 @@ def test_archive_pushed_to_s3_is_registered_by_presigned_url(
     try:
         answer = torchserve_by_url.predict("tiny_from_s3", {"input": tiny.input})
         assert answer.status == 200, answer.text
-        assert_close(answer.json(), tiny.output)
+        # Same torch, same CPU as the expected output: only float printing stands between.
+        got = [v for row in answer.json() for v in row]
+        assert got == pytest.approx([v for row in tiny.output for v in row], abs=1e-5)
     finally:
         torchserve_by_url.unregister("tiny_from_s3")
 
