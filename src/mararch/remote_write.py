@@ -333,10 +333,11 @@ class RemoteTarGzWriter(_RemoteOutput, TarGzWriter):
 class RemoteFolderWriter(Writer):
     """The no-archive format as objects below a prefix; on failure, what was written is removed."""
 
-    def __init__(self, fs: Any, prefix: str, plan: Plan, progress: Progress) -> None:
+    def __init__(self, fs: Any, prefix: str, url: str, plan: Plan, progress: Progress) -> None:
         super().__init__(Path(plan.output.name), plan, progress)
         self.fs = fs
         self.prefix = prefix.rstrip("/")
+        self.url = url.rstrip("/")
         self.written: list[str] = []
 
     def open(self) -> None:
@@ -347,10 +348,12 @@ class RemoteFolderWriter(Writer):
 
     def add(self, entry: Any) -> WrittenMember:
         target = f"{self.prefix}/{entry.name}"
-        self.written.append(target)
-        with self.fs.open(target, "wb") as out:
+        # Each file as one upload that appears whole or not at all (a Ctrl-C mid-file leaves
+        # no partial object and no pending upload behind).
+        with _object_file(self.fs, target, f"{self.url}/{entry.name}", entry.size) as out:
             for chunk in self.chunks(entry):
-                out.write(chunk)
+                out.file.write(chunk)
+        self.written.append(target)
         return WrittenMember(entry.name, entry.size, entry.size, "file", None)
 
     def remove_written(self) -> None:
@@ -436,6 +439,13 @@ def object_writer(url: str, *, force: bool = False, size_hint: int = 0) -> Itera
     """
     fs, path = filesystem(url)
     check_remote_destination(fs, path, url, force)
+    with _object_file(fs, path, url, size_hint) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def _object_file(fs: Any, path: str, url: str, size_hint: int) -> Iterator[ObjectOutput]:
+    """`object_writer` on an open file system, without the existence check."""
     sink = PartSink(part_store(fs, path, scheme_of(url)), part_size(size_hint), url)
     out = ObjectOutput(redact(url), io.BufferedWriter(sink, buffer_size=1 << 20))
     try:
@@ -458,7 +468,7 @@ def _write_folder(
     if existed:
         with remote_errors(url, OutputError, "list"):
             old = {str(p) for p in fs.find(path)}
-    writer = RemoteFolderWriter(fs, path, plan, tracker)
+    writer = RemoteFolderWriter(fs, path, url, plan, tracker)
     try:
         with remote_errors(url, OutputError, "write"):
             members = writer.write_all()
