@@ -167,6 +167,10 @@ def test_storage_option_overrides_the_environment(
         "inspect", f"s3://{bucket}/net.mar", "--storage-option", f"endpoint_url={s3.endpoint}"
     )
     assert result.exit_code == 0, result.output
+    endpoint = ["--storage-option", f"endpoint_url={s3.endpoint}"]
+    again = rcli(*create_args(model, f"s3://{bucket}/again", *endpoint))
+    assert again.exit_code == 0, again.output
+    assert "again/net.mar" in objects(s3, bucket)
     bad = rcli("inspect", f"s3://{bucket}/net.mar", "--storage-option", "nonsense")
     assert bad.exit_code == 2
     assert "invalid --storage-option 'nonsense': expected KEY=VALUE" in bad.stderr

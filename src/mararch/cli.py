@@ -283,13 +283,14 @@ def create(
         "\\[default: this Python's]",
         show_default=False,
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
 
     Without --model-name, the archives declared in mararch.toml (or \\[tool.mararch] in
     pyproject.toml) are built; flags given override the spec's values.
     """
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         if spec is not None or name is not None or build_all or model_name is None:
             from .buildspec import find_spec
 
@@ -516,9 +517,10 @@ def legacy(
         help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
         "requirements) find errors.",
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Build an MMS model archive from a model folder (model-archiver 1.0.3's flags and output)."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from .legacy import convert_unsupported, plan_legacy
 
         if convert:
