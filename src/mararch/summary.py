@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ArchiveError
 from .extraction import MAX_LISTED, unsafe_members
@@ -11,6 +11,9 @@ from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
 from .manifest import Flavour, detect_flavour
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
+
+if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
 
 
 class HandlerOrigin:
@@ -41,6 +44,8 @@ class ArchiveSummary:
     missing_files: dict[str, str] = field(default_factory=dict)
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
 
     @property
     def model(self) -> dict[str, Any]:
@@ -128,6 +133,8 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
             value = model.get(key)
             if isinstance(value, str) and value and value not in names:
                 missing[key] = value
+    from .signing.engine import describe_signature
+
     return ArchiveSummary(
         path=str(view.path),
         container=view.container,
@@ -143,6 +150,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         handler_member=member,
         missing_files=missing,
         problems=tuple(problems),
+        signature=describe_signature(view),
     )
 
 
@@ -172,6 +180,7 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "compressed_size": s.compressed_size,
         "archive_size": s.archive_size,
         "problems": list(s.problems),
+        "signature": s.signature.to_json() if s.signature is not None else None,
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }
