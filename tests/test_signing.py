@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -516,3 +518,38 @@ def test_a_signature_inside_a_folder_model_is_not_a_member(
     code, report = verify_json(folder, "--signature", sig, "--public-key", key.public)
     assert code == 0, report
     assert "model.sig" not in tree(folder).keys() - {"model.sig"}
+
+
+def test_convert_keeps_every_member_but_the_manifest_signed(
+    signed_mar: Path, tmp_path: Path, key: KeyPair
+) -> None:
+    # convert copies members still compressed: only the rewritten manifest differs.
+    converted = tmp_path / "mms.mar"
+    result = mararch("convert", signed_mar, "--to", "mms", "-o", converted)
+    assert result.exit_code == 0, result.output
+    code, report = verify_json(
+        converted, "--signature", f"{signed_mar}.sig", "--public-key", key.public
+    )
+    assert code == 1
+    assert codes(report, about="m.mar.sig") == [("digest-mismatch", "MAR-INF/MANIFEST.json")]
+
+
+def test_signing_refuses_to_overwrite_the_archive(signed_mar: Path, key: KeyPair) -> None:
+    before = signed_mar.read_bytes()
+    result = mararch("sign", signed_mar, "--private-key", key.private, "--signature", signed_mar)
+    assert result.exit_code == 1
+    assert "signing never rewrites the archive" in result.stderr
+    assert signed_mar.read_bytes() == before
+
+
+def test_verify_without_a_key_loads_no_cryptography(signed_mar: Path) -> None:
+    # Checking an archive that has a signature beside it must not pay for the signing stack.
+    code = (
+        "import sys; from mararch.cli import run\n"
+        f"sys.argv = ['mararch', 'verify', {str(signed_mar)!r}]\n"
+        "try:\n    run()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('cryptography', 'model_signing'))))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

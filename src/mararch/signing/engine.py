@@ -145,6 +145,13 @@ def sign_view(
 ) -> SignResult:
     """Sign the model in an open archive; the archive is only read."""
     out = signature if signature is not None else st.signature_path_for(view.path)
+    if os.path.abspath(out) == os.path.abspath(view.path) or out.is_dir():
+        raise SignatureError(
+            f"the signature cannot be written to {str(out)!r}: signing never rewrites the "
+            "archive, nor replaces a folder",
+            path=str(out),
+            hint="Name a new file with --signature (default: ARCHIVE.sig beside the archive).",
+        )
     ignore = _ignored_paths(view, out)
     hashes = hash_members(view, ignore, progress)
     return write_signature(
