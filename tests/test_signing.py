@@ -553,3 +553,38 @@ def test_verify_without_a_key_loads_no_cryptography(signed_mar: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("fmt", ["tgz", "no-archive"])
+def test_mararch_sign_reads_any_container(
+    model: ModelInputs, tmp_path: Path, key: KeyPair, fmt: str
+) -> None:
+    archive = build(model, tmp_path / "out", fmt)
+    result = mararch("sign", archive, "--private-key", key.private)
+    assert result.exit_code == 0, result.output
+    sig = archive.with_name(archive.name + ".sig")
+    folder = archive if fmt == "no-archive" else extract(archive, tmp_path / "d")
+    ok, output = ms_verify(folder, sig, key)
+    assert ok, output
+
+
+def test_a_symlink_cannot_be_signed(model: ModelInputs, tmp_path: Path, key: KeyPair) -> None:
+    folder = build(model, tmp_path / "out", "no-archive")
+    (folder / "link.pt").symlink_to(folder / "model.pt")
+    result = mararch("sign", folder, "--private-key", key.private)
+    assert result.exit_code == 1
+    assert "member 'link.pt' is a symlink; model signatures cover regular files only" in (
+        result.stderr
+    )
+    assert not folder.with_name("m.sig").exists()
+
+
+def test_a_certificate_for_another_key_is_refused(
+    model: ModelInputs, tmp_path: Path, key: KeyPair
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    mar = build(model, tmp_path / "out")
+    result = mararch("sign", mar, "--private-key", key.private, "--certificate", pki.leaf)
+    assert result.exit_code == 1
+    assert f"certificate {str(pki.leaf)!r} is not for private key" in result.stderr
+    assert not Path(f"{mar}.sig").exists()
