@@ -22,6 +22,7 @@ from .files import read_small
 
 if TYPE_CHECKING:
     from ..writers import WrittenMember
+    from .keys import Signer
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def hash_members(
 
 
 def write_signature(
-    signer: object,
+    signer: Signer,
     hashes: Mapping[str, str],
     *,
     model_name: str,
@@ -107,9 +108,7 @@ def write_signature(
 ) -> SignResult:
     """Sign `{member: sha256}` and write the bundle to `out` atomically (replacing it)."""
     from ..output import atomic_output
-    from .keys import Signer
 
-    assert isinstance(signer, Signer)
     payload = st.statement(model_name, hashes, ignore)
     data = st.bundle_json(payload, signer.sign(st.pae(payload)), signer.material())
     with atomic_output(out, is_dir=False, force=True) as tmp:
@@ -124,7 +123,7 @@ def signer_for(
     password_file: Path | None = None,
     certificate: Path | None = None,
     certificate_chain: Sequence[Path] = (),
-) -> object:
+) -> Signer:
     """The key (and certificates) loaded and checked: a wrong password or key type fails before
     any archive is read or written."""
     from .keys import load_signer
@@ -139,7 +138,7 @@ def signer_for(
 
 def sign_view(
     view: ArchiveView,
-    signer: object,
+    signer: Signer,
     signature: Path | None = None,
     progress: OptionalProgress = None,
 ) -> SignResult:
@@ -181,7 +180,7 @@ def sign(
         return sign_view(view, signer, signature, progress)
 
 
-def sign_written(signer: object, output: Path, hashes: Mapping[str, str]) -> SignResult:
+def sign_written(signer: Signer, output: Path, hashes: Mapping[str, str]) -> SignResult:
     """Sign an archive just written, from the digests computed while writing it (the signature
     of a folder model sits beside it, never inside)."""
     out = st.signature_path_for(output)
@@ -192,7 +191,7 @@ def sign_written(signer: object, output: Path, hashes: Mapping[str, str]) -> Sig
     )
 
 
-def sign_built(signer: object, output: Path, members: Sequence[WrittenMember]) -> SignResult:
+def sign_built(signer: Signer, output: Path, members: Sequence[WrittenMember]) -> SignResult:
     """Sign an archive `build` just wrote: from the SHA-256s taken while writing it, or, when
     none were (--no-digests), by reading it back."""
     hashes = {m.name: m.sha256 for m in members if m.sha256 is not None}
