@@ -588,3 +588,25 @@ def test_a_certificate_for_another_key_is_refused(
     assert result.exit_code == 1
     assert f"certificate {str(pki.leaf)!r} is not for private key" in result.stderr
     assert not Path(f"{mar}.sig").exists()
+
+
+def test_a_bad_key_in_a_spec_stops_every_archive(
+    model: ModelInputs, tmp_path: Path, key: KeyPair
+) -> None:
+    rsa = make_rsa_key(tmp_path / "rsa.pem")
+    store = tmp_path / "store"
+    spec = model.root / "mararch.toml"
+    spec.write_text(
+        "".join(
+            f"[archive.{name}]\n"
+            'version = "1.0"\n'
+            'handler = "my_handler.py"\n'
+            f'export-path = "{store}"\n'
+            f'sign-key = "{signing_key}"\n'
+            for name, signing_key in (("a", key.private), ("b", rsa))
+        )
+    )
+    result = mararch("create", "--spec", spec, "--all")
+    assert result.exit_code == 1
+    assert f"error: {str(rsa)!r} is a RSA key" in result.stderr
+    assert not store.exists() or list(store.iterdir()) == []

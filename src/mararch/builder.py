@@ -421,6 +421,13 @@ def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Fi
         raise VerificationFailed(
             errors, hint="Fix them, or pass --no-verify to write the archive anyway."
         )
+    if len(plans) > 1:
+        # A signing key that cannot be used must stop them all too, not the one that needs it.
+        for plan in plans:
+            if plan.sign_key is not None:
+                from .signing.engine import signer_for
+
+                signer_for(plan.sign_key, password_file=plan.sign_password_file)
     return found
 
 
