@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import ModelInputs, tree
-from tests.helpers_signing import (
+from typer.testing import CliRunner, Result
+
+from conftest import ModelInputs, tree
+from helpers_signing import (
     KeyPair,
     make_key,
     make_pki,
     make_rsa_key,
     model_signing,
 )
-from typer.testing import CliRunner, Result
-
 from mararch.cli import app
 
 
@@ -511,13 +511,17 @@ def test_a_signature_inside_a_folder_model_is_not_a_member(
 ) -> None:
     folder = build(model, tmp_path / "out", "no-archive")
     sig = folder / "model.sig"
+    before = tree(folder)
     result = mararch("sign", folder, "--private-key", key.private, "--signature", sig)
     assert result.exit_code == 0, result.output
     ok, output = ms_verify(folder, sig, key)
     assert ok, output
     code, report = verify_json(folder, "--signature", sig, "--public-key", key.public)
     assert code == 0, report
-    assert "model.sig" not in tree(folder).keys() - {"model.sig"}
+    # Nothing of the model changed; the signature lists every file but itself.
+    assert tree(folder).keys() - {"model.sig"} == before.keys()
+    listed = {r["name"] for r in payload(sig)["predicate"]["resources"]}  # type: ignore[index]
+    assert listed == before.keys() - {"MAR-INF/digests.json"}
 
 
 def test_convert_keeps_every_member_but_the_manifest_signed(
