@@ -24,9 +24,10 @@ from helpers_signing import (
 from mararch.cli import app
 
 
-def mararch(*args: str | Path, cwd: Path | None = None) -> Result:
-    runner = CliRunner()
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+def mararch(*args: str | Path) -> Result:
+    """`mararch ARGS` in-process; an exception escaping the CLI fails the test (no traceback
+    can reach a user unnoticed)."""
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def build(
