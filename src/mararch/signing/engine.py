@@ -316,7 +316,7 @@ def check_signature(archive: Path, trust: Trust) -> tuple[st.SignedModel | None,
         return None, [
             Finding(Severity.ERROR, "signature-invalid", f"{str(sig)!r} cannot be trusted: {exc}")
         ]
-    signed = replace(signed, signer=signer, signature=sig.name, path=sig)
+    signed = replace(signed, signer=signer, path=sig)
     note = _info(
         "signature-checked",
         f"{sig.name}: signed by {signer}, {len(signed.resources)} files listed",

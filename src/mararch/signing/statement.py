@@ -195,7 +195,7 @@ class SignedModel:
     signer: str = ""
     #: Members that are not part of the model: the signature file itself, inside a folder.
     skip: frozenset[str] = field(default_factory=frozenset)
-    signature: str = ""
+    #: The signature file it was read from.
     path: Path | None = None
 
     def ignores(self, name: str) -> bool:
@@ -271,7 +271,7 @@ def compare(
     out: list[Finding] = []
     unreadable = set(damaged)
     present: set[str] = set()
-    where = f"in {signed.signature}" if signed.signature else "in the signature"
+    where = f"in {signed.path.name}" if signed.path is not None else "in the signature"
     for name, is_file in members:
         if signed.ignores(name):
             continue
