@@ -299,7 +299,7 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
     if s.signature is not None:
         sig = s.signature
-        row("signature", f"{sig.path} ({sig.mode or '?'} mode)" if sig.mode else sig.path)
+        row("signature", f"{sig.path} ({sig.mode.value} mode)" if sig.mode else sig.path)
         row("signed", sig.covers)
     return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
 
@@ -429,7 +429,7 @@ if TYPE_CHECKING:
 def signature_json(result: SignResult) -> dict[str, Any]:
     return {
         "signature": str(result.signature),
-        "mode": result.mode,
+        "mode": result.mode.value,
         "model_name": result.model_name,
         "files": result.files,
         "subject_sha256": result.subject_digest,
@@ -440,5 +440,5 @@ def show_signature(result: SignResult) -> None:
     say(
         ("signed", "green"),
         f" {result.files} file{'s' * (result.files != 1)} of {clean(result.model_name)} "
-        f"({result.mode} mode): {clean(str(result.signature))}",
+        f"({result.mode.value} mode): {clean(str(result.signature))}",
     )

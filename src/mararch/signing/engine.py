@@ -30,7 +30,7 @@ class SignResult:
     """What `sign` wrote: the signature's path, the mode, and the files it covers."""
 
     signature: Path
-    mode: str
+    mode: st.Mode
     model_name: str
     files: int
     subject_digest: str
@@ -116,7 +116,7 @@ def write_signature(
     data = st.bundle_json(payload, signer.sign(st.pae(payload)), signer.material())
     with atomic_output(out, is_dir=False, force=True) as tmp:
         tmp.write_bytes(data)
-    mode = "certificate" if signer.certificates else "key"
+    mode = st.Mode.CERTIFICATE if signer.certificates else st.Mode.KEY
     return SignResult(out, mode, model_name, len(hashes), st.subject_digest(hashes))
 
 
@@ -209,7 +209,7 @@ class SignatureInfo:
     """What `inspect` says about the signature beside an archive (read, not verified)."""
 
     path: str
-    mode: str | None = None
+    mode: st.Mode | None = None
     signer: str | None = None
     model_name: str | None = None
     files: int = 0
@@ -232,7 +232,7 @@ class SignatureInfo:
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path,
-            "mode": self.mode,
+            "mode": self.mode.value if self.mode is not None else None,
             "signer": self.signer,
             "model_name": self.model_name,
             "files": self.files,

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,13 @@ DIGESTS_MEMBER = "MAR-INF/digests.json"
 SIGNATURE_SUFFIX = ".sig"
 #: A signature file larger than this is not a signature (a model of 200,000 files takes ~30 MiB).
 MAX_SIGNATURE_SIZE = 64 << 20
+
+
+class Mode(str, Enum):
+    """How the signer is identified: by a public key, or by an X.509 certificate chain."""
+
+    KEY = "key"
+    CERTIFICATE = "certificate"
 
 
 class BundleError(ValueError):
@@ -131,8 +139,8 @@ class Bundle:
     certificates: tuple[bytes, ...] = ()
 
     @property
-    def mode(self) -> str:
-        return "certificate" if self.certificates else "key"
+    def mode(self) -> Mode:
+        return Mode.CERTIFICATE if self.certificates else Mode.KEY
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -299,6 +307,7 @@ __all__ = [
     "GIT_PATHS",
     "Bundle",
     "BundleError",
+    "Mode",
     "SignedModel",
     "bundle_json",
     "compare",
