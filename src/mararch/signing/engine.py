@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ArchiveError, Finding, Severity, SignatureError
+from ..names import unsafe_members
 from ..progress import OptionalProgress
 from ..reader import ArchiveView, Container, MemberKind, open_archive
 from . import statement as st
@@ -70,27 +71,24 @@ def hash_members(
 
     (Hashing on a second thread, as the writers do beside deflate, measured slower here: the
     reader's own work per chunk, a CRC-32, is too small to overlap with.)"""
-    seen: set[str] = set()
-    hashes: dict[str, str] = {}
     wanted = [m for m in view.members if not st.is_ignored(m.name, ignore)]
+    # A signature vouches for the files a server unpacks: what extraction refuses (links,
+    # special files, unsafe or duplicate names) cannot be signed (model_signing refuses links).
+    unsafe = unsafe_members(wanted)
+    if unsafe:
+        m, reason = unsafe[0]
+        more = f" (and {len(unsafe) - 1} more)" if len(unsafe) > 1 else ""
+        raise ArchiveError(
+            f"cannot sign {str(view.path)!r}: member {m.name!r}: {reason}{more}",
+            member=m.name,
+            hint="A signature covers regular files only; rebuild the archive (mararch create).",
+        )
+    hashes: dict[str, str] = {}
     total = sum(m.size for m in wanted if m.is_file)
     done = 0
     for m in wanted:
-        if m.kind is MemberKind.DIR:
-            continue
         if not m.is_file:
-            raise ArchiveError(
-                f"cannot sign {str(view.path)!r}: member {m.name!r} is a {m.kind.value}; "
-                "model signatures cover regular files only",
-                member=m.name,
-            )
-        if m.name in seen:
-            raise ArchiveError(
-                f"cannot sign {str(view.path)!r}: member {m.name!r} appears twice",
-                member=m.name,
-                hint="Rebuild the archive (mararch create).",
-            )
-        seen.add(m.name)
+            continue
         digest = hashlib.sha256()
         for chunk in view.iter_member(m):
             digest.update(chunk)
