@@ -6,6 +6,9 @@ the serialization settings; its one subject is the model's name and a SHA-256 ov
 digests' raw bytes, in that order. What is ignored (the `.git*` paths at the model's root, the
 paths the predicate names) is ignored the same way when signing and when verifying, as the
 `model_signing` CLI does, so that either tool verifies the other's signatures.
+
+The bundle and statement are a few JSON objects, written and read here: `sigstore-models` (what
+model_signing uses) is pydantic-based and takes ~0.6 s to import, twice `cryptography`'s cost.
 """
 
 from __future__ import annotations
