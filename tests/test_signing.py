@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import ModelInputs, tree
+from helpers import ModelInputs, tree
 from helpers_signing import (
     KeyPair,
     make_key,
