@@ -15,12 +15,13 @@ import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
 from . import zipformat as zf
-from .errors import ArchiveError, Finding, Severity
+from .errors import ArchiveError, Finding, Severity, UsageError
 from .handlers import (
     BUILTIN_HANDLERS,
     LSP_BUILTIN_HANDLERS,
@@ -49,6 +50,10 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
+
+if TYPE_CHECKING:
+    from .signing.engine import Trust
+    from .signing.statement import SignedModel
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -823,12 +828,17 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None, *, fast: bool = False
+    view: ArchiveView,
+    server: Flavour | None = None,
+    signed: SignedModel | None = None,
+    *,
+    fast: bool = False,
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest). With `fast`, member data is not read (no CRC-32 or SHA-256 checks):
-    only the listing and the small members the content checks need (a remote archive's
-    weights are not downloaded)."""
+    readable manifest); with `signed` (a checked signature), the members against its list.
+    With `fast`, member data is not read (no CRC-32 or SHA-256 checks): only the listing and
+    the small members the content checks need (a remote archive's weights are not
+    downloaded)."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -841,14 +851,13 @@ def verify_view(
     }
     # One pass over the data; everything after reads small members from what it kept.
     unchecked: set[str] = set()
+    want_hashes = signed is not None or view.get(digests_mod.DIGESTS_NAME) is not None
     if fast:
         done = _Pass(damaged=set(unreadable))
         unchecked = {m.name for m in view.members if m.is_file}
         out.append(_f(Severity.INFO, "data-not-read", _fast_note(view)))
     else:
-        done = _integrity(
-            view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None
-        )
+        done = _integrity(view, unreadable, want_hashes=want_hashes)
         if view.transfer is not None:
             out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
@@ -871,8 +880,16 @@ def verify_view(
         out += content_findings(manifest, flavour, names, read)
     recorded, digest_problems = _read_digests(view, read)
     out += digest_problems
+    own = None
+    if signed is not None:
+        from .signing.engine import member_findings, signature_member
+
+        out += member_findings(signed, view, done.hashes, done.damaged)
+        own = signature_member(signed, view)
     if recorded is not None:
-        out += _digest_findings(view, recorded, done.hashes, done.damaged | unchecked)
+        # A signature kept inside the folder model it signs is not one of its files.
+        found = _digest_findings(view, recorded, done.hashes, done.damaged | unchecked)
+        out += [f for f in found if own is None or f.member != own]
     return out, flavour
 
 
@@ -896,19 +913,31 @@ def verify(
     path: PathLike,
     server: Flavour | str | None = None,
     strict: bool = False,
+    trust: Trust | None = None,
     *,
     fast: bool = False,
 ) -> Report:
     """Check an archive (.mar, .tar.gz or folder, or its URL) for `server` ("torchserve" or
     "mms"; detected from the manifest when None) without running anything from it; never raises
-    for a bad archive: every problem is a finding of the report. `fast`: see `verify_view`."""
+    for a bad archive: every problem is a finding of the report. With `trust` (a public key or
+    trusted certificates), its OpenSSF model signature is checked too. `fast`: see
+    `verify_view`."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
+    remote = "://" in str(path)
+    if trust is not None and (remote or fast):
+        raise UsageError(
+            "a signature is checked against every member's SHA-256 of a local archive: "
+            + ("download the archive first" if remote else "drop --fast"),
+        )
     shown = str(path)
-    if "://" in shown:
+    if remote:
         from .remote import redact
 
         shown = redact(shown)
     report = Report(shown, None, flavour, strict=strict)
+    signed: SignedModel | None = None
+    if not remote:
+        signed, report.findings = _signature_findings(Path(path), trust)
     try:
         view = open_archive(path)
     except ArchiveError as exc:
@@ -916,9 +945,21 @@ def verify(
         return report
     with view:
         report.container = view.container
-        report.findings, report.server = verify_view(view, flavour, fast=fast)
+        findings, report.server = verify_view(view, flavour, signed, fast=fast)
+        report.findings += findings
         report.transfer = view.transfer
     return report
+
+
+def _signature_findings(
+    path: Path, trust: Trust | None
+) -> tuple[SignedModel | None, list[Finding]]:
+    from .signing.engine import check_signature, signature_note
+
+    if trust is not None:
+        return check_signature(path, trust)
+    note = signature_note(path)
+    return None, [note] if note is not None else []
 
 
 def _plan_reader(plan: Plan) -> Reader:
