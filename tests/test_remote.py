@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import mararch
 from conftest import Cli, ModelInputs
 from helpers_remote import create_args
+from helpers_signing import make_key
 from mararch import remote_write
 from mararch.errors import UsageError
 from mararch.remote import parse_storage_options, redact, scrub
@@ -326,3 +327,28 @@ def test_zip64_upload_over_4_gib_is_the_local_archive_part_for_part(
             expected.append(hashlib.sha256(chunk).digest() + len(chunk).to_bytes(8, "little"))
     assert store.object == b"".join(expected)
     local.unlink()
+
+
+def test_signatures_are_not_checked_over_the_network_or_with_fast(
+    cli: Cli, model: ModelInputs, tmp_path: Path
+) -> None:
+    keys = make_key(tmp_path / "keys")
+    mar = mararch.create(
+        model_name="net",
+        version="1",
+        handler=str(model.handler),
+        serialized_file=model.serialized_file,
+        export_path=tmp_path / "out",
+    )
+    for target, extra in (("s3://bucket/net.mar", []), (str(mar), ["--fast"])):
+        result = cli("verify", target, "--public-key", str(keys.public), *extra)
+        assert result.exit_code == 2, result.output
+        assert "a signature is checked against every member's SHA-256" in result.stderr
+    signed = cli(
+        "create",
+        *create_args(model, "s3://bucket/signed")[1:],
+        "--sign-key",
+        str(keys.private),
+    )
+    assert signed.exit_code == 2, signed.output
+    assert "--sign-key writes NAME.mar.sig beside a local archive" in signed.stderr
