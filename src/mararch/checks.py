@@ -815,10 +815,10 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None
+    view: ArchiveView, server: Flavour | None = None, model_store: PathLike | None = None
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest)."""
+    readable manifest); `model_store` is where a workflow archive's models are checked."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -833,6 +833,14 @@ def verify_view(
     done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
     out += done.findings
     read = _view_reader(view, done)
+    from .warfile import is_workflow
+
+    if is_workflow(view):
+        return out + _workflow_findings(view, read, server, model_store), Flavour.TORCHSERVE
+    if model_store is not None:
+        out.append(
+            _f(Severity.INFO, "model-store-unused", "--model-store applies to workflow archives")
+        )
     manifest, manifest_problems = _read_manifest(view, read)
     out += manifest_problems
     flavour = server
@@ -856,10 +864,30 @@ def verify_view(
     return out, flavour
 
 
-def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = False) -> Report:
-    """Check an archive (.mar, .tar.gz or folder) for `server` ("torchserve" or "mms"; detected
-    from the manifest when None) without running anything from it; never raises for a bad
-    archive: every problem is a finding of the report."""
+def _workflow_findings(
+    view: ArchiveView, read: Reader, server: Flavour | None, model_store: PathLike | None
+) -> list[Finding]:
+    from pathlib import Path
+
+    from .warfile import workflow_findings
+
+    out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
+    if server is Flavour.MMS:
+        out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
+    store = Path(model_store) if model_store is not None else None
+    return out + workflow_findings(view, read, store)
+
+
+def verify(
+    path: PathLike,
+    server: Flavour | str | None = None,
+    strict: bool = False,
+    model_store: PathLike | None = None,
+) -> Report:
+    """Check an archive (.mar, .tar.gz, folder, or a workflow's .war) for `server`
+    ("torchserve" or "mms"; detected from the manifest when None) without running anything from
+    it; never raises for a bad archive: every problem is a finding of the report. `model_store`:
+    the folder where a workflow's models are checked too."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
     report = Report(str(path), None, flavour, strict=strict)
     try:
@@ -869,7 +897,7 @@ def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = F
         return report
     with view:
         report.container = view.container
-        report.findings, report.server = verify_view(view, flavour)
+        report.findings, report.server = verify_view(view, flavour, model_store)
     return report
 
 

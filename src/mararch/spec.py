@@ -151,6 +151,8 @@ class Plan:
     force: bool = False
     #: Record MAR-INF/digests.json (SHA-256 of every other member), written last.
     digests: bool = False
+    #: Where the manifest goes (a workflow archive's is WAR-INF/MANIFEST.json).
+    manifest_name: str = MANIFEST_NAME
 
     @property
     def total_size(self) -> int:

@@ -1,0 +1,273 @@
+"""`workflow`: torch-workflow-archiver 0.2.15's job on mararch's engine (validate -> plan -> write).
+
+A workflow archive (`NAME.war`) is a zip holding the workflow's spec file, its handler and any
+extra files at the root under their base names, plus `WAR-INF/MANIFEST.json`. TorchServe
+registers it with `POST /workflows?url=NAME.war`. The reference copies the inputs into
+`/tmp/NAME` first and crashes on ordinary mistakes; here the inputs are read straight into an
+atomic output, and every mistake is one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from . import __version__
+from . import manifest as manifest_mod
+from .errors import (
+    ConflictError,
+    Finding,
+    InputError,
+    MararchError,
+    Severity,
+    UsageError,
+    VerificationFailed,
+)
+from .output import check_destination
+from .progress import OptionalProgress
+from .sources import Source, file_source, split_extra_files
+from .spec import ArchiveFormat, Compression, Entry, Plan, model_name_problem, source_date_epoch
+
+if TYPE_CHECKING:
+    from .builder import BuildResult
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+WAR_INF = "WAR-INF"
+WAR_MANIFEST_NAME = f"{WAR_INF}/MANIFEST.json"
+WAR_SUFFIX = ".war"
+#: Larger spec files are not parsed (a real one is well under 4 KiB).
+MAX_SPEC_SIZE = 1 << 20
+
+
+def workflow_manifest(
+    *, workflow_name: str, spec_file: str, handler: str, timestamp: int | None = None
+) -> dict[str, Any]:
+    """The manifest torch-workflow-archiver 0.2.15 writes, key for key and in its order."""
+    return {
+        "createdOn": manifest_mod.created_on(timestamp),
+        "workflow": {"workflowName": workflow_name, "specFile": spec_file, "handler": handler},
+        "archiverVersion": __version__,
+    }
+
+
+def _input(problems: list[MararchError], path: PathLike, origin: str) -> Source | None:
+    """One input file at the archive root under its base name; folders are refused."""
+    p = Path(path)
+    if p.is_dir():
+        problems.append(
+            InputError(
+                f"{origin} {str(p)!r} is a folder: a workflow archive holds files only, each at "
+                "its root",
+                path=str(p),
+                hint="Name the files themselves (comma-separated in --extra-files).",
+            )
+        )
+        return None
+    try:
+        return file_source(p, p.name, origin)
+    except MararchError as exc:
+        problems.append(exc)
+        return None
+
+
+def plan_workflow(
+    *,
+    workflow_name: str | None,
+    spec_file: PathLike | None,
+    handler: PathLike | None,
+    extra_files: str | Sequence[PathLike] | None = None,
+    export_path: PathLike | None = None,
+    force: bool = False,
+) -> Plan:
+    """Validate a workflow request and return its plan, collecting every problem first."""
+    timestamp = source_date_epoch()
+    problems: list[MararchError] = []
+
+    def problem(message: str) -> None:
+        problems.append(UsageError(message))
+
+    if not workflow_name:
+        problem("missing --workflow-name")
+    elif (msg := model_name_problem(workflow_name)) is not None:
+        problem(msg.replace("model name", "workflow name"))
+    if spec_file is None or str(spec_file) == "":
+        problem("missing --spec-file (the workflow's YAML: its models and dag)")
+    if handler is None or str(handler) == "":
+        problem(
+            "missing --handler (the workflow's Python file; TorchServe needs it even when the "
+            "dag has no function nodes)"
+        )
+    export_dir = Path(export_path) if export_path is not None else Path.cwd()
+    if export_dir.exists() and not export_dir.is_dir():
+        problems.append(
+            InputError(
+                f"export path {str(export_dir)!r} is a file, not a folder",
+                path=str(export_dir),
+                hint="Give --export-path a folder (it is created if missing).",
+            )
+        )
+    output = export_dir / f"{workflow_name or 'workflow'}{WAR_SUFFIX}"
+    if workflow_name:
+        try:
+            check_destination(output, is_dir=False, force=force)
+        except MararchError as exc:
+            problems.append(exc)
+
+    sources: dict[str, Source] = {}
+    items: list[tuple[PathLike, str]] = []
+    if spec_file:
+        items.append((spec_file, "--spec-file"))
+    if handler:
+        items.append((handler, "--handler"))
+    extras = split_extra_files(
+        extra_files if isinstance(extra_files, (str, type(None))) else [str(x) for x in extra_files]
+    )
+    items += [(item, "--extra-files") for item in extras]
+    output_abs = os.path.abspath(output)
+    for path, origin in items:
+        src = _input(problems, path, origin)
+        if src is None:
+            continue
+        if os.path.abspath(src.path) == output_abs:
+            problems.append(
+                InputError(f"{origin} {str(path)!r} is the output archive itself", path=str(path))
+            )
+            continue
+        previous = sources.get(src.name)
+        if previous is not None and not os.path.samefile(previous.path, src.path):
+            # The reference copies both to one staging folder: the last silently wins.
+            problems.append(ConflictError(src.name, str(previous.path), str(src.path)))
+            continue
+        if src.name == WAR_INF:
+            problems.append(
+                ConflictError(WAR_INF, str(src.path), f"the {WAR_INF}/ folder of the manifest")
+            )
+            continue
+        sources.setdefault(src.name, src)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        from .errors import SpecError
+
+        raise SpecError([str(p) for p in problems])
+    assert workflow_name and spec_file and handler
+
+    manifest = workflow_manifest(
+        workflow_name=workflow_name,
+        spec_file=Path(spec_file).name,
+        handler=Path(handler).name,
+        timestamp=timestamp,
+    )
+    data = manifest_mod.dumps(manifest)
+    entries = [
+        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
+        for s in sources.values()
+    ]
+    entries.append(Entry(WAR_MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
+    return Plan(
+        output=output,
+        archive_format=ArchiveFormat.DEFAULT,
+        model_name=workflow_name,
+        entries=tuple(sorted(entries, key=lambda e: e.name)),
+        manifest=manifest,
+        # The reference deflates every member.
+        compression=Compression.DEFLATE,
+        timestamp=timestamp,
+        force=force,
+        digests=False,
+        manifest_name=WAR_MANIFEST_NAME,
+    )
+
+
+def check_workflow_plan(plan: Plan) -> list[Finding]:
+    """`verify`'s spec and dag rules on what is about to be written (spec and handler only)."""
+    from .dag import check_spec
+
+    workflow: dict[str, str] = plan.manifest["workflow"]  # type: ignore[assignment]
+    by_name = {e.name: e for e in plan.entries}
+
+    def read(name: str) -> bytes | None:
+        entry = by_name.get(name)
+        if entry is None or entry.source is None or entry.size > MAX_SPEC_SIZE:
+            return None
+        try:
+            return entry.source.read_bytes()
+        except OSError:
+            return None  # the writer reports it, with the path
+
+    spec = workflow["specFile"]
+    data = read(spec)
+    if data is None:
+        return [Finding(Severity.ERROR, "workflow-spec-invalid", "unreadable, or over 1 MiB", spec)]
+    handler = workflow["handler"]
+    return check_spec(data, spec, handler, read(handler))[0]
+
+
+def check_workflow_plans(plans: Sequence[Plan], enforce: bool = True) -> list[tuple[Finding, ...]]:
+    """`check_workflow_plan` for several workflows: with `enforce`, an error in any of them stops
+    them all (VerificationFailed), before anything is written."""
+    found = [tuple(check_workflow_plan(plan)) for plan in plans]
+    errors = [
+        replace(f, member=f"{plan.output.name}: {f.member}") if len(plans) > 1 else f
+        for plan, findings in zip(plans, found)
+        for f in findings
+        if f.severity is Severity.ERROR
+    ]
+    if enforce and errors:
+        raise VerificationFailed(
+            errors, hint="Fix the spec or the handler, or pass --no-verify to write it anyway."
+        )
+    return found
+
+
+def build_workflow(
+    plan: Plan, *, progress: OptionalProgress = None, digest: bool = False, verify: bool = True
+) -> BuildResult:
+    """Check a workflow plan (VerificationFailed on errors unless `verify` is False), write it
+    atomically and return what was written."""
+    from .builder import build
+
+    findings = check_workflow_plans([plan], verify)[0]
+    return build(plan, progress=progress, digest=digest, verify=False, checked=findings)
+
+
+def create_workflow(
+    *,
+    workflow_name: str,
+    spec_file: PathLike,
+    handler: PathLike,
+    extra_files: str | Sequence[PathLike] | None = None,
+    export_path: PathLike | None = None,
+    force: bool = False,
+    progress: OptionalProgress = None,
+    verify: bool = True,
+) -> Path:
+    """Build a workflow archive (NAME.war), as `torch-workflow-archiver` would; return its path.
+
+    Keyword arguments mirror the command-line flags (`verify=False` is --no-verify).
+    Raises `MararchError` subclasses.
+    """
+    plan = plan_workflow(
+        workflow_name=workflow_name,
+        spec_file=spec_file,
+        handler=handler,
+        extra_files=extra_files,
+        export_path=export_path,
+        force=force,
+    )
+    return build_workflow(plan, progress=progress, verify=verify).path
+
+
+__all__ = [
+    "WAR_MANIFEST_NAME",
+    "build_workflow",
+    "check_workflow_plan",
+    "check_workflow_plans",
+    "create_workflow",
+    "plan_workflow",
+    "workflow_manifest",
+]
