@@ -316,3 +316,32 @@ def test_extract_war_to_its_name(tmp_path: Path, work: Path) -> None:
         "wf_handler.py",
         "workflow.yaml",
     ]
+
+
+# -- atomic output -----------------------------------------------------------------------------
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, Interrupt])
+def test_interrupted_build_keeps_previous_archive(
+    exc: type[BaseException], inputs: WorkflowInputs, tmp_path: Path
+) -> None:
+    import mararch
+
+    out = tmp_path / "out"
+    args = {"workflow_name": "wf", "spec_file": inputs.spec, "handler": inputs.handler}
+    first = mararch.create_workflow(**args, export_path=out)
+    before = first.read_bytes()
+
+    def interrupt(done: int, total: int) -> None:
+        raise exc
+
+    with pytest.raises(exc):
+        mararch.create_workflow(
+            **args, extra_files=[inputs.notes], export_path=out, force=True, progress=interrupt
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["wf.war"]
+    assert first.read_bytes() == before

@@ -781,7 +781,7 @@ def inspect_workflow(view: Any, *, json_output: bool, show_all: bool) -> tuple[s
 def workflow(
     name: Optional[str] = typer.Argument(
         None,
-        help="The [workflow.NAME] table of the build spec to build (when it declares several).",
+        help="The \\[workflow.NAME] table of the build spec to build (when it declares several).",
         metavar="NAME",
         show_default=False,
     ),
@@ -816,7 +816,7 @@ def workflow(
     spec: Optional[Path] = typer.Option(
         None,
         "--spec",
-        help="The build spec with [workflow.NAME] tables. \\[default: mararch.toml, else "
+        help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
         "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
         show_default=False,
     ),
@@ -825,7 +825,7 @@ def workflow(
     """Build a workflow archive (.war) for TorchServe (torch-workflow-archiver's flags, same
     output).
 
-    Without --workflow-name, the [workflow.NAME] tables of mararch.toml (or \\[tool.mararch] in
+    Without --workflow-name, the \\[workflow.NAME] tables of mararch.toml (or \\[tool.mararch] in
     pyproject.toml) are built; flags given override their values.
     """
     with errors_to_exit_codes():
