@@ -307,6 +307,14 @@ def test_inspect_war(tmp_path: Path, work: Path) -> None:
     assert as_json["problems"] == []
 
 
+def test_inspect_war_without_manifest_fails(tmp_path: Path, work: Path) -> None:
+    war = make_war(tmp_path / "wf.war", manifest=None)
+    result = run(work, "inspect", war)
+    assert result.exit_code == 1
+    assert "no WAR-INF/MANIFEST.json" in result.stderr
+    assert "rebuild it (mararch workflow)" in result.stderr
+
+
 def test_extract_war_to_its_name(tmp_path: Path, work: Path) -> None:
     war = make_war(tmp_path / "wf.war")
     result = run(work, "extract", war)

@@ -586,7 +586,8 @@ def inspect(
         from .warfile import is_workflow
 
         with open_archive(archive) as view:
-            if is_workflow(view):
+            workflow = is_workflow(view)
+            if workflow:
                 problems = inspect_workflow(view, json_output=json_output, show_all=show_all)
             else:
                 summary = summarize(view)
@@ -600,7 +601,8 @@ def inspect(
             raise ArchiveError(
                 f"{str(archive)!r} has {count} problem{'s' * (count > 1)}:\n"
                 + "\n".join(f"  - {p}" for p in problems),
-                hint="Do not deploy this archive; rebuild it (mararch create).",
+                hint="Do not deploy this archive; rebuild it "
+                f"(mararch {'workflow' if workflow else 'create'}).",
             )
 
 

@@ -224,6 +224,15 @@ def _function_findings(
     if not functions:
         return []
     listed = ", ".join(repr(f) for f in functions)
+    if handler is not None and source is None:
+        return [
+            Finding(
+                Severity.INFO,
+                "dag-function",
+                f"the handler was not parsed (too large or unreadable): nodes {listed} not checked",
+                handler,
+            )
+        ]
     if handler is None or source is None:
         return [
             _error(

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
+from .checks import Reader
 from .dag import WorkflowSpec, check_spec, is_remote
 from .errors import ArchiveError, Finding, Severity
 from .reader import ArchiveView, Container, Member, parse_manifest
 from .spec import MANIFEST_NAME, model_name_problem
 from .workflow import MAX_SPEC_SIZE, WAR_MANIFEST_NAME, WAR_SUFFIX
 
-#: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
-Reader = Callable[[str, int], Optional[bytes]]
 #: Manifest keys TorchServe refuses a workflow without, with its own words.
 REQUIRED_TOP = (
     ("archiverVersion", "Workflow archive version is not defined."),
