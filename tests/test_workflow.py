@@ -10,7 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import tree
 from helpers_workflow import (
     MANIFEST,
     SPEC,
@@ -273,6 +276,20 @@ def test_build_spec_workflow_tables(inputs: WorkflowInputs, tmp_path: Path) -> N
     assert "([workflow.NAME] tables are built by `mararch workflow`)" in create.stderr
 
 
+def test_pyproject_with_archives_and_workflows(inputs: WorkflowInputs) -> None:
+    (inputs.root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.mararch.archive.m]\nmodel-name = "m"\n'
+        'version = "1.0"\nhandler = "image_classifier"\nexport-path = "store"\n\n'
+        '[tool.mararch.workflow.wf]\nspec-file = "workflow.yaml"\nhandler = "wf_handler.py"\n'
+        'export-path = "store"\n'
+    )
+    model = run(inputs.root, "create")
+    assert model.exit_code == 0, model.output
+    workflow = run(inputs.root, "workflow")
+    assert workflow.exit_code == 0, workflow.output
+    assert sorted(p.name for p in (inputs.root / "store").iterdir()) == ["m.mar", "wf.war"]
+
+
 def test_build_spec_problems_are_listed_together(inputs: WorkflowInputs) -> None:
     (inputs.root / "mararch.toml").write_text(
         '[workflow.wf]\nspec-fil = "workflow.yaml"\nforce = "yes"\n'
@@ -353,3 +370,45 @@ def test_interrupted_build_keeps_previous_archive(
         )
     assert sorted(p.name for p in out.iterdir()) == ["wf.war"]
     assert first.read_bytes() == before
+
+
+# -- round trip --------------------------------------------------------------------------------
+
+_names = st.text(alphabet="abcxyz019-_é.", min_size=1, max_size=10).filter(
+    lambda n: n not in (".", "..") and n != "WAR-INF"
+)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(files=st.dictionaries(_names, st.binary(max_size=3000), min_size=2, max_size=5))
+def test_round_trip_workflow_extract(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes]
+) -> None:
+    import mararch
+
+    base = tmp_path_factory.mktemp("rt")
+    src = base / "src"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    spec, handler, *extra = sorted(files)
+    made = mararch.create_workflow(
+        workflow_name="rt",
+        spec_file=src / spec,
+        handler=src / handler,
+        extra_files=[src / e for e in extra],
+        export_path=base / "out",
+        verify=False,
+    )
+    extracted = mararch.extract(made, base / "x").destination
+    got = tree(extracted)
+    manifest = json.loads(got.pop("WAR-INF/MANIFEST.json"))
+    assert got == files
+    assert manifest["workflow"] == {"workflowName": "rt", "specFile": spec, "handler": handler}
+    # The extracted folder is read as the workflow it was.
+    report = mararch.verify(extracted)
+    assert "container-name" in report.codes()
