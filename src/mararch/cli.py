@@ -19,6 +19,7 @@ from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 
 if TYPE_CHECKING:
     from .errors import Finding
+    from .reader import ArchiveView
     from .spec import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -766,7 +767,7 @@ def verify(
         raise typer.Exit(1)
 
 
-def inspect_workflow(view: Any, *, json_output: bool, show_all: bool) -> tuple[str, ...]:
+def inspect_workflow(view: ArchiveView, *, json_output: bool, show_all: bool) -> tuple[str, ...]:
     """`inspect` of a workflow archive; returns its problems."""
     from . import console
     from .warfile import summarize_workflow, workflow_summary_json

@@ -433,8 +433,9 @@ def workflow_panel(s: WorkflowSummary) -> Panel:
     grid.add_column()
 
     def row(label: str, value: str | None) -> None:
+        # Node names come from the archive: escaped like every value.
         if value is not None:
-            grid.add_row(label, safe_text(value))
+            grid.add_row(safe_text(label), safe_text(value))
 
     row("format", f"workflow ({s.container.value})")
     row("workflow", s.workflow_field("workflowName") or "no manifest")
