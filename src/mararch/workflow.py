@@ -23,6 +23,7 @@ from .errors import (
     InputError,
     MararchError,
     Severity,
+    SpecError,
     UsageError,
     VerificationFailed,
 )
@@ -151,8 +152,6 @@ def plan_workflow(
     if len(problems) == 1:
         raise problems[0]
     if problems:
-        from .errors import SpecError
-
         raise SpecError([str(p) for p in problems])
     assert workflow_name and spec_file and handler
 
