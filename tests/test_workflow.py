@@ -87,6 +87,9 @@ def test_same_archive_as_reference(case: str, inputs: WorkflowInputs, tmp_path: 
         k: v for k, v in ref_manifest.items() if k not in VOLATILE
     }
     assert CREATED_ON.fullmatch(our_manifest["createdOn"])
+    # No false alarm on the reference's archive.
+    verified = run(tmp_path, "verify", tmp_path / "ref" / "wf.war", "--strict")
+    assert verified.exit_code == 0, verified.output
     # The reference stages a copy in $TMPDIR/wf and leaves it there; mararch stages nothing.
     assert sorted(p.name for p in staging.iterdir()) == ["wf"]
     assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == ["wf.war"]
