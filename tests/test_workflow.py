@@ -180,6 +180,18 @@ def test_reference_crashes_mararch_explains(
     assert not (tmp_path / "ours").exists()
 
 
+def test_trailing_comma_in_extra_files(inputs: WorkflowInputs, tmp_path: Path) -> None:
+    """The reference copies '' (FileNotFoundError); an empty item is nothing to add."""
+    args = [*workflow_args(inputs), "--extra-files", f"{inputs.labels},"]
+    (tmp_path / "ref").mkdir()
+    ref = reference([*args, "--export-path", str(tmp_path / "ref")], inputs.root, tmp_path)
+    assert ref.returncode == 1
+    assert "FileNotFoundError" in ref.stderr
+    ours = run(inputs.root, "workflow", *args, "--export-path", tmp_path / "ours")
+    assert ours.exit_code == 0, ours.output
+    assert "labels.json" in war_members(tmp_path / "ours" / "wf.war")[0]
+
+
 def test_same_base_name_twice_is_refused_not_overwritten(
     inputs: WorkflowInputs, tmp_path: Path, work: Path
 ) -> None:
