@@ -109,6 +109,7 @@ SPEC_ERRORS = {
         "dag.pre is a string: TorchServe expects a list of node names",
     ),
     "not-yaml": ("models: [\n", "workflow-spec-invalid", "not valid YAML"),
+    "nul-byte": (SPEC + "\x00", "workflow-spec-invalid", "unacceptable character #x0000"),
     "a-list": ("- a\n- b\n", "workflow-spec-invalid", "holds a list, expected a mapping"),
 }
 
