@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers_workflow import HANDLER, MANIFEST, SPEC, make_war, run
+from mararch.dag import check_spec
 
 GOOD_DAG = "dag:\n  pre: [first, second]\n  first: [post]\n  second: [post]\n"
 MODELS = SPEC.split("dag:")[0]
@@ -246,3 +249,14 @@ def test_model_store_must_be_a_folder(tmp_path: Path) -> None:
     result = run(tmp_path, "verify", make_war(tmp_path / "wf.war"), "--model-store", "nope")
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+_yaml_ish = st.text(alphabet="models:dag-[]{},\n #&*!'\"0123456789abcxyz.\x00é", max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=st.one_of(_yaml_ish, st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
+def test_any_spec_gives_findings_never_a_traceback(spec: str) -> None:
+    for text in (spec, SPEC + spec, spec + GOOD_DAG):
+        findings, _ = check_spec(text.encode("utf-8"), "workflow.yaml", "h.py", HANDLER.encode())
+        assert all(f.code for f in findings)

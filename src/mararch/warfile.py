@@ -187,7 +187,7 @@ def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[F
         # TorchServe keeps the url's last path component and looks it up in the model store.
         filename = url.replace("\\", "/").rsplit("/", 1)[-1]
         path = model_store / filename
-        if not path.exists():
+        if not filename or not path.exists():
             out.append(
                 _error(
                     "workflow-model-missing",
