@@ -79,6 +79,11 @@ SPEC_ERRORS = {
         "workflow-int",
         "models.batch-size is '4': TorchServe casts it to an int and fails",
     ),
+    "global-null": (
+        spec_with(models=MODELS.replace("batch-size: 4", "batch-size:")),
+        "workflow-int",
+        "models.batch-size is empty (null)",
+    ),
     "override-float": (
         spec_with(models=MODELS.replace("batch-size: 2", "batch-size: 2.5")),
         "workflow-int",

@@ -50,9 +50,9 @@ def _warning(code: str, message: str, member: str) -> Finding:
 
 
 def _kind(value: object) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
-        type(value), "a list" if isinstance(value, list) else "a mapping"
-    )
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    kinds.update({list: "a list", dict: "a mapping", type(None): "empty (null)"})
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _int_problem(where: str, value: object) -> str | None:
