@@ -116,6 +116,11 @@ SPEC_ERRORS = {
         "workflow-dag",
         "dag.pre is a string: TorchServe expects a list of node names",
     ),
+    "dag-node-lists-a-number": (
+        spec_with("dag:\n  pre: [first, 2]\n"),
+        "workflow-dag",
+        "dag.pre lists 2 (an integer): TorchServe expects a list of node names",
+    ),
     "not-yaml": ("models: [\n", "workflow-spec-invalid", "not valid YAML"),
     "nul-byte": (SPEC + "\x00", "workflow-spec-invalid", "unacceptable character #x0000"),
     "a-list": ("- a\n- b\n", "workflow-spec-invalid", "holds a list, expected a mapping"),

@@ -148,20 +148,23 @@ def _edges(dag: object, member: str, out: list[Finding]) -> dict[str, list[str]]
     ok = True
     for key, value in dag.items():
         node = str(key)
-        if not isinstance(value, list) or not all(v is None or isinstance(v, str) for v in value):
-            shown = "empty" if value is None else _kind(value)
-            out.append(
-                _error(
-                    "workflow-dag",
-                    f"dag.{node} is {shown}: TorchServe expects a list of node names "
-                    f"(e.g. {node}: [next_node], or {node}: [] for the last node)",
-                    member,
-                )
-            )
-            ok = False
+        if not isinstance(value, list):
+            what = f"is {_kind(value)}"
+        elif bad := [v for v in value if v is not None and not isinstance(v, str)]:
+            what = f"lists {bad[0]!r} ({_kind(bad[0])})"
+        else:
+            # TorchServe skips null and blank names.
+            edges[node] = [v for v in value if v is not None and v.strip()]
             continue
-        # TorchServe skips null and blank names.
-        edges[node] = [v for v in value if v is not None and v.strip()]
+        out.append(
+            _error(
+                "workflow-dag",
+                f"dag.{node} {what}: TorchServe expects a list of node names "
+                f"(e.g. {node}: [next_node], or {node}: [] for the last node)",
+                member,
+            )
+        )
+        ok = False
     return edges if ok else None
 
 
