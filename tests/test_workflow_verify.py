@@ -169,10 +169,6 @@ def test_warnings_unused_model_and_unknown_key(tmp_path: Path) -> None:
 
 MANIFEST_ERRORS = {
     "no-workflow": ({k: v for k, v in MANIFEST.items() if k != "workflow"}, "Missing Workflow"),
-    "no-name": (
-        {**MANIFEST, "workflow": {"specFile": "workflow.yaml", "handler": "wf_handler.py"}},
-        "no workflow.workflowName",
-    ),
     "no-archiver-version": (
         {k: v for k, v in MANIFEST.items() if k != "archiverVersion"},
         "Workflow archive version is not defined.",
@@ -195,6 +191,17 @@ def test_manifest_rules(case: str, tmp_path: Path) -> None:
     exit_code, report = verify_json(make_war(tmp_path / "wf.war", manifest=manifest))
     assert exit_code == 1
     assert any(message in f["message"] for f in report["findings"]), report
+
+
+def test_no_workflow_name_is_a_warning(tmp_path: Path) -> None:
+    """TorchServe takes the name from the registration's workflow_name when the manifest has
+    none."""
+    manifest = {**MANIFEST, "workflow": {"specFile": "workflow.yaml", "handler": "wf_handler.py"}}
+    war = make_war(tmp_path / "wf.war", manifest=manifest)
+    exit_code, report = verify_json(war)
+    assert exit_code == 0
+    assert codes(report, "warning") == ["manifest-field"]
+    assert verify_json(war, "--strict")[0] == 1
 
 
 def test_zip_not_named_war(tmp_path: Path) -> None:

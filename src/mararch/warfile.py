@@ -88,10 +88,12 @@ def manifest_findings(manifest: dict[str, Any], names: set[str]) -> list[Finding
     name = workflow.get("workflowName")
     if not _text(name):
         out.append(
-            _error(
+            Finding(
+                Severity.WARNING,
                 "manifest-field",
                 "no workflow.workflowName: TorchServe refuses the workflow unless the "
-                'registration names it ("Workflow name is not defined.")',
+                'registration names it (workflow_name=...; "Workflow name is not defined.")',
+                WAR_MANIFEST_NAME,
             )
         )
     elif (problem := model_name_problem(str(name))) is not None:
