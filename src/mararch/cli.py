@@ -9,20 +9,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
-from . import __version__
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+from .version import __version__
 
 if TYPE_CHECKING:
     from .errors import Finding
     from .reader import ArchiveView
     from .spec import Plan
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="mararch",
@@ -770,7 +769,7 @@ def verify(
 def inspect_workflow(view: ArchiveView, *, json_output: bool, show_all: bool) -> tuple[str, ...]:
     """`inspect` of a workflow archive; returns its problems."""
     from . import console
-    from .warfile import summarize_workflow, workflow_summary_json
+    from .warsummary import summarize_workflow, workflow_summary_json
 
     summary = summarize_workflow(view)
     if json_output:

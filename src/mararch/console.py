@@ -236,7 +236,7 @@ MEMBER_ROWS = 50
 if TYPE_CHECKING:
     from .extraction import ExtractResult
     from .summary import ArchiveSummary
-    from .warfile import WorkflowSummary
+    from .warsummary import WorkflowSummary
 
 
 def _ratio(size: int, compressed: int) -> str:

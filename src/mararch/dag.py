@@ -28,6 +28,8 @@ INT_KEYS = (
 )
 #: Keys of one model's table that TorchServe reads.
 MODEL_KEYS = ("url", *INT_KEYS)
+#: Larger spec files (and workflow handlers) are not parsed (a real spec is well under 4 KiB).
+MAX_SPEC_SIZE = 1 << 20
 #: The prefixes of a model url TorchServe downloads instead of reading from its model store.
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "file://")
 
@@ -345,4 +347,4 @@ def is_remote(url: str) -> bool:
     return url.lower().startswith(REMOTE_PREFIXES)
 
 
-__all__ = ["INT_KEYS", "WorkflowSpec", "check_spec", "is_remote"]
+__all__ = ["INT_KEYS", "MAX_SPEC_SIZE", "WorkflowSpec", "check_spec", "is_remote"]

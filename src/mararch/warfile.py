@@ -1,4 +1,4 @@
-"""Workflow archives (.war) as `inspect` and `verify` see them, from the one reader view.
+"""Workflow archives (.war) as `verify` sees them, from the one reader view.
 
 What TorchServe 0.12's `WorkflowArchive` requires of the manifest (a workflow entry with a name,
 `archiverVersion`, `createdOn`; `specFile` and `handler` it opens without checking), then the spec
@@ -8,16 +8,14 @@ there and passing `verify` itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .checks import Reader
-from .dag import WorkflowSpec, check_spec, is_remote
+from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec, is_remote
 from .errors import ArchiveError, Finding, Severity
-from .reader import ArchiveView, Container, Member, parse_manifest
-from .spec import MANIFEST_NAME, model_name_problem
-from .workflow import MAX_SPEC_SIZE, WAR_MANIFEST_NAME, WAR_SUFFIX
+from .reader import ArchiveView, Container, parse_manifest
+from .spec import MANIFEST_NAME, WAR_MANIFEST_NAME, WAR_SUFFIX, model_name_problem
 
 #: Manifest keys TorchServe refuses a workflow without, with its own words.
 REQUIRED_TOP = (
@@ -37,7 +35,9 @@ def _error(code: str, message: str, member: str | None = WAR_MANIFEST_NAME) -> F
     return Finding(Severity.ERROR, code, message, member)
 
 
-def _view_read(view: ArchiveView) -> Reader:
+def view_reader(view: ArchiveView) -> Reader:
+    """Reads small members straight from the view (inspect has no integrity pass to reuse)."""
+
     def read(name: str, limit: int) -> bytes | None:
         member = view.get(name)
         if member is None or not member.is_file or member.size > limit:
@@ -239,100 +239,10 @@ def workflow_findings(view: ArchiveView, read: Reader, model_store: Path | None)
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# inspect
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkflowSummary:
-    """What a workflow archive holds and declares."""
-
-    path: str
-    container: Container
-    archive_size: int
-    size: int
-    compressed_size: int
-    members: tuple[Member, ...]
-    manifest: dict[str, Any] | None
-    spec: WorkflowSpec | None
-    problems: tuple[str, ...] = field(default_factory=tuple)
-
-    def workflow_field(self, key: str) -> str | None:
-        workflow = (self.manifest or {}).get("workflow")
-        value = workflow.get(key) if isinstance(workflow, dict) else None
-        return None if value is None else str(value)
-
-    def manifest_field(self, key: str) -> str | None:
-        value = (self.manifest or {}).get(key)
-        return None if value is None else str(value)
-
-
-def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
-    """The inspect facts of a workflow archive: its manifest and what its spec declares."""
-    from .extraction import MAX_LISTED, unsafe_members
-
-    read = _view_read(view)
-    manifest, found = read_manifest(read)
-    problems = [f.message for f in found]
-    spec = None
-    spec_name = None
-    if manifest is not None:
-        workflow = manifest.get("workflow")
-        spec_name = workflow.get("specFile") if isinstance(workflow, dict) else None
-    if isinstance(spec_name, str) and spec_name:
-        data = read(spec_name, MAX_SPEC_SIZE)
-        if data is None:
-            problems.append(f"the spec file {spec_name!r} is missing or unreadable")
-        else:
-            # Function nodes need no handler to be listed: only the declared graph is shown.
-            spec = check_spec(data, spec_name, None, b"")[1]
-    unsafe = unsafe_members(view.members)
-    problems += [f"unsafe member {m.name!r}: {reason}" for m, reason in unsafe[:MAX_LISTED]]
-    return WorkflowSummary(
-        path=str(view.path),
-        container=view.container,
-        archive_size=view.archive_size,
-        size=view.total_size,
-        compressed_size=view.compressed_size,
-        members=tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
-        manifest=manifest,
-        spec=spec,
-        problems=tuple(problems),
-    )
-
-
-def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
-    """The stable JSON form of a workflow summary (keys in docs/workflows.md)."""
-    from .summary import member_json
-
-    return {
-        "path": s.path,
-        "kind": "workflow",
-        "container": s.container.value,
-        "workflow_name": s.workflow_field("workflowName"),
-        "spec_file": s.workflow_field("specFile"),
-        "handler": s.workflow_field("handler"),
-        "created_on": s.manifest_field("createdOn"),
-        "archiver_version": s.manifest_field("archiverVersion"),
-        "models": dict(s.spec.models) if s.spec is not None else None,
-        "functions": list(s.spec.functions) if s.spec is not None else None,
-        "dag": dict(s.spec.edges) if s.spec is not None else None,
-        "member_count": len(s.members),
-        "size": s.size,
-        "compressed_size": s.compressed_size,
-        "archive_size": s.archive_size,
-        "problems": list(s.problems),
-        "manifest": s.manifest,
-        "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
-    }
-
-
 __all__ = [
-    "WorkflowSummary",
     "is_workflow",
     "model_store_findings",
-    "summarize_workflow",
+    "read_manifest",
+    "view_reader",
     "workflow_findings",
-    "workflow_summary_json",
 ]

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from . import __version__
 from . import manifest as manifest_mod
+from .dag import MAX_SPEC_SIZE
 from .errors import (
     ConflictError,
     Finding,
@@ -30,18 +30,23 @@ from .errors import (
 from .output import check_destination
 from .progress import OptionalProgress
 from .sources import Source, file_source, split_extra_files
-from .spec import ArchiveFormat, Compression, Entry, Plan, model_name_problem, source_date_epoch
+from .spec import (
+    WAR_INF,
+    WAR_MANIFEST_NAME,
+    WAR_SUFFIX,
+    ArchiveFormat,
+    Compression,
+    Entry,
+    Plan,
+    model_name_problem,
+    source_date_epoch,
+)
+from .version import __version__
 
 if TYPE_CHECKING:
     from .builder import BuildResult
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-WAR_INF = "WAR-INF"
-WAR_MANIFEST_NAME = f"{WAR_INF}/MANIFEST.json"
-WAR_SUFFIX = ".war"
-#: Larger spec files are not parsed (a real one is well under 4 KiB).
-MAX_SPEC_SIZE = 1 << 20
 
 
 def workflow_manifest(

@@ -1,0 +1,96 @@
+"""What `inspect` shows of a workflow archive (.war): its manifest and what its spec declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
+from .errors import MAX_LISTED
+from .names import unsafe_members
+from .reader import ArchiveView, Container, Member
+from .summary import member_json
+from .warfile import read_manifest, view_reader
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """What a workflow archive holds and declares."""
+
+    path: str
+    container: Container
+    archive_size: int
+    size: int
+    compressed_size: int
+    members: tuple[Member, ...]
+    manifest: dict[str, Any] | None
+    spec: WorkflowSpec | None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    def workflow_field(self, key: str) -> str | None:
+        workflow = (self.manifest or {}).get("workflow")
+        value = workflow.get(key) if isinstance(workflow, dict) else None
+        return None if value is None else str(value)
+
+    def manifest_field(self, key: str) -> str | None:
+        value = (self.manifest or {}).get(key)
+        return None if value is None else str(value)
+
+
+def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
+    """The inspect facts of a workflow archive: its manifest and what its spec declares."""
+    read = view_reader(view)
+    manifest, found = read_manifest(read)
+    problems = [f.message for f in found]
+    spec = None
+    spec_name = None
+    if manifest is not None:
+        workflow = manifest.get("workflow")
+        spec_name = workflow.get("specFile") if isinstance(workflow, dict) else None
+    if isinstance(spec_name, str) and spec_name:
+        data = read(spec_name, MAX_SPEC_SIZE)
+        if data is None:
+            problems.append(f"the spec file {spec_name!r} is missing or unreadable")
+        else:
+            # Function nodes need no handler to be listed: only the declared graph is shown.
+            spec = check_spec(data, spec_name, None, b"")[1]
+    unsafe = unsafe_members(view.members)
+    problems += [f"unsafe member {m.name!r}: {reason}" for m, reason in unsafe[:MAX_LISTED]]
+    return WorkflowSummary(
+        path=str(view.path),
+        container=view.container,
+        archive_size=view.archive_size,
+        size=view.total_size,
+        compressed_size=view.compressed_size,
+        members=tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
+        manifest=manifest,
+        spec=spec,
+        problems=tuple(problems),
+    )
+
+
+def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
+    """The stable JSON form of a workflow summary (keys in docs/workflows.md)."""
+    return {
+        "path": s.path,
+        "kind": "workflow",
+        "container": s.container.value,
+        "workflow_name": s.workflow_field("workflowName"),
+        "spec_file": s.workflow_field("specFile"),
+        "handler": s.workflow_field("handler"),
+        "created_on": s.manifest_field("createdOn"),
+        "archiver_version": s.manifest_field("archiverVersion"),
+        "models": dict(s.spec.models) if s.spec is not None else None,
+        "functions": list(s.spec.functions) if s.spec is not None else None,
+        "dag": dict(s.spec.edges) if s.spec is not None else None,
+        "member_count": len(s.members),
+        "size": s.size,
+        "compressed_size": s.compressed_size,
+        "archive_size": s.archive_size,
+        "problems": list(s.problems),
+        "manifest": s.manifest,
+        "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
+    }
+
+
+__all__ = ["WorkflowSummary", "summarize_workflow", "workflow_summary_json"]
