@@ -43,6 +43,7 @@ from .spec import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
+    WAR_MANIFEST_NAME,
     PathLike,
     Plan,
     Runtime,
@@ -933,6 +934,10 @@ def check_plan(plan: Plan) -> list[Finding]:
     if plan.digests:
         names.add(digests_mod.DIGESTS_NAME)
     manifest = plan.manifest
+    if plan.manifest_name == WAR_MANIFEST_NAME:
+        from .warfile import spec_findings
+
+        return spec_findings(manifest, names, _plan_reader(plan))[0]
     return content_findings(manifest, detect_flavour(manifest), names, _plan_reader(plan))
 
 

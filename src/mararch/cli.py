@@ -832,7 +832,8 @@ def workflow(
     """
     with errors_to_exit_codes():
         from . import console
-        from .workflow import check_workflow_plans, plan_workflow
+        from .builder import check_plans
+        from .workflow import plan_workflow
 
         flags = {
             "workflow_name": workflow_name,
@@ -869,7 +870,7 @@ def workflow(
                 )
             ]
         # Every workflow is checked before the first is written.
-        checked = [None] * len(plans) if dry_run else check_workflow_plans(plans, not no_verify)
+        checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=not no_verify)
         reports = [
             execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=False, checked=c)
             for plan, c in zip(plans, checked)

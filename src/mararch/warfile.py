@@ -213,6 +213,24 @@ def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[F
     return out
 
 
+def spec_findings(
+    manifest: dict[str, Any], names: set[str], read: Reader
+) -> tuple[list[Finding], WorkflowSpec | None]:
+    """The spec file's findings (models, dag, function nodes) and what it declares; for an
+    archive and for a build plan alike."""
+    workflow = manifest.get("workflow")
+    workflow = workflow if isinstance(workflow, dict) else {}
+    spec_name, handler = workflow.get("specFile"), workflow.get("handler")
+    if not isinstance(spec_name, str) or spec_name not in names:
+        return [], None  # reported by manifest_findings
+    data = read(spec_name, MAX_SPEC_SIZE)
+    if data is None:
+        return [_error("workflow-spec-invalid", "unreadable, or over 1 MiB", spec_name)], None
+    handler = handler if isinstance(handler, str) and handler in names else None
+    source = read(handler, MAX_SPEC_SIZE) if handler is not None else None
+    return check_spec(data, spec_name, handler, source)
+
+
 def workflow_findings(view: ArchiveView, read: Reader, model_store: Path | None) -> list[Finding]:
     """Every workflow-specific finding for an open archive (container and integrity aside)."""
     out = _container_findings(view)
@@ -222,17 +240,7 @@ def workflow_findings(view: ArchiveView, read: Reader, model_store: Path | None)
         return out
     names = {m.name for m in view.members if m.is_file}
     out += manifest_findings(manifest, names)
-    workflow = manifest.get("workflow")
-    workflow = workflow if isinstance(workflow, dict) else {}
-    spec_name, handler = workflow.get("specFile"), workflow.get("handler")
-    if not isinstance(spec_name, str) or spec_name not in names:
-        return out
-    data = read(spec_name, MAX_SPEC_SIZE)
-    if data is None:
-        return [*out, _error("workflow-spec-invalid", "unreadable, or over 1 MiB", spec_name)]
-    handler = handler if isinstance(handler, str) and handler in names else None
-    source = read(handler, MAX_SPEC_SIZE) if handler is not None else None
-    found, spec = check_spec(data, spec_name, handler, source)
+    found, spec = spec_findings(manifest, names, read)
     out += found
     if spec is not None:
         out += model_store_findings(spec, model_store)
@@ -243,6 +251,7 @@ __all__ = [
     "is_workflow",
     "model_store_findings",
     "read_manifest",
+    "spec_findings",
     "view_reader",
     "workflow_findings",
 ]

@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
-from .errors import MAX_LISTED
-from .names import unsafe_members
 from .reader import ArchiveView, Container, Member
-from .summary import member_json
+from .summary import listing, listing_json, unsafe_problems
 from .warfile import read_manifest, view_reader
 
 
@@ -54,19 +52,8 @@ def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
         else:
             # Function nodes need no handler to be listed: only the declared graph is shown.
             spec = check_spec(data, spec_name, None, b"")[1]
-    unsafe = unsafe_members(view.members)
-    problems += [f"unsafe member {m.name!r}: {reason}" for m, reason in unsafe[:MAX_LISTED]]
-    return WorkflowSummary(
-        path=str(view.path),
-        container=view.container,
-        archive_size=view.archive_size,
-        size=view.total_size,
-        compressed_size=view.compressed_size,
-        members=tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
-        manifest=manifest,
-        spec=spec,
-        problems=tuple(problems),
-    )
+    problems += unsafe_problems(view)
+    return WorkflowSummary(**listing(view), manifest=manifest, spec=spec, problems=tuple(problems))
 
 
 def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
@@ -83,13 +70,7 @@ def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
         "models": dict(s.spec.models) if s.spec is not None else None,
         "functions": list(s.spec.functions) if s.spec is not None else None,
         "dag": dict(s.spec.edges) if s.spec is not None else None,
-        "member_count": len(s.members),
-        "size": s.size,
-        "compressed_size": s.compressed_size,
-        "archive_size": s.archive_size,
-        "problems": list(s.problems),
-        "manifest": s.manifest,
-        "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
+        **listing_json(s),
     }
 
 

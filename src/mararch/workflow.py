@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from . import manifest as manifest_mod
-from .dag import MAX_SPEC_SIZE
 from .errors import (
     ConflictError,
-    Finding,
     InputError,
     MararchError,
-    Severity,
     SpecError,
     UsageError,
-    VerificationFailed,
 )
 from .output import check_destination
 from .progress import OptionalProgress
@@ -42,9 +37,6 @@ from .spec import (
     source_date_epoch,
 )
 from .version import __version__
-
-if TYPE_CHECKING:
-    from .builder import BuildResult
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -187,58 +179,6 @@ def plan_workflow(
     )
 
 
-def check_workflow_plan(plan: Plan) -> list[Finding]:
-    """`verify`'s spec and dag rules on what is about to be written (spec and handler only)."""
-    from .dag import check_spec
-
-    workflow: dict[str, str] = plan.manifest["workflow"]  # type: ignore[assignment]
-    by_name = {e.name: e for e in plan.entries}
-
-    def read(name: str) -> bytes | None:
-        entry = by_name.get(name)
-        if entry is None or entry.source is None or entry.size > MAX_SPEC_SIZE:
-            return None
-        try:
-            return entry.source.read_bytes()
-        except OSError:
-            return None  # the writer reports it, with the path
-
-    spec = workflow["specFile"]
-    data = read(spec)
-    if data is None:
-        return [Finding(Severity.ERROR, "workflow-spec-invalid", "unreadable, or over 1 MiB", spec)]
-    handler = workflow["handler"]
-    return check_spec(data, spec, handler, read(handler))[0]
-
-
-def check_workflow_plans(plans: Sequence[Plan], enforce: bool = True) -> list[tuple[Finding, ...]]:
-    """`check_workflow_plan` for several workflows: with `enforce`, an error in any of them stops
-    them all (VerificationFailed), before anything is written."""
-    found = [tuple(check_workflow_plan(plan)) for plan in plans]
-    errors = [
-        replace(f, member=f"{plan.output.name}: {f.member}") if len(plans) > 1 else f
-        for plan, findings in zip(plans, found)
-        for f in findings
-        if f.severity is Severity.ERROR
-    ]
-    if enforce and errors:
-        raise VerificationFailed(
-            errors, hint="Fix the spec or the handler, or pass --no-verify to write it anyway."
-        )
-    return found
-
-
-def build_workflow(
-    plan: Plan, *, progress: OptionalProgress = None, digest: bool = False, verify: bool = True
-) -> BuildResult:
-    """Check a workflow plan (VerificationFailed on errors unless `verify` is False), write it
-    atomically and return what was written."""
-    from .builder import build
-
-    findings = check_workflow_plans([plan], verify)[0]
-    return build(plan, progress=progress, digest=digest, verify=False, checked=findings)
-
-
 def create_workflow(
     *,
     workflow_name: str,
@@ -263,14 +203,13 @@ def create_workflow(
         export_path=export_path,
         force=force,
     )
-    return build_workflow(plan, progress=progress, verify=verify).path
+    from .builder import build
+
+    return build(plan, progress=progress, verify=verify).path
 
 
 __all__ = [
     "WAR_MANIFEST_NAME",
-    "build_workflow",
-    "check_workflow_plan",
-    "check_workflow_plans",
     "create_workflow",
     "plan_workflow",
     "workflow_manifest",
