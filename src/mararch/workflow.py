@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from . import manifest as manifest_mod
+from .builder import build
 from .errors import (
     ConflictError,
     InputError,
@@ -203,13 +204,10 @@ def create_workflow(
         export_path=export_path,
         force=force,
     )
-    from .builder import build
-
     return build(plan, progress=progress, verify=verify).path
 
 
 __all__ = [
-    "WAR_MANIFEST_NAME",
     "create_workflow",
     "plan_workflow",
     "workflow_manifest",
