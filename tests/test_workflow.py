@@ -427,3 +427,13 @@ def test_round_trip_workflow_extract(
     # The extracted folder is read as the workflow it was.
     report = mararch.verify(extracted)
     assert "container-name" in report.codes()
+
+
+def test_spec_without_workflow_tables(inputs: WorkflowInputs) -> None:
+    (inputs.root / "mararch.toml").write_text(
+        '[archive.m]\nmodel-name = "m"\nversion = "1.0"\nhandler = "image_classifier"\n'
+    )
+    result = run(inputs.root, "workflow")
+    assert result.exit_code == 2
+    assert "mararch.toml declares no [workflow.NAME] table" in result.stderr
+    assert 'spec-file = "workflow.yaml"' in result.stderr

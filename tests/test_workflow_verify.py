@@ -277,3 +277,10 @@ def test_any_spec_gives_findings_never_a_traceback(spec: str) -> None:
     for text in (spec, SPEC + spec, spec + GOOD_DAG):
         findings, _ = check_spec(text.encode("utf-8"), "workflow.yaml", "h.py", HANDLER.encode())
         assert all(f.code for f in findings)
+
+
+def test_model_store_on_a_model_archive_is_a_note(tmp_path: Path) -> None:
+    build_model(tmp_path / "store", "first", tmp_path)
+    exit_code, report = verify_json(tmp_path / "store" / "first.mar", "--model-store", tmp_path)
+    assert exit_code == 0, report
+    assert "model-store-unused" in codes(report, "info")
