@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
     ("spec files", {"buildspec", "workflowspec"}),
     ("commands", {"legacy", "conversion", "workflow"}),
-    ("engines", {"builder", "extraction", "summary", "warsummary"}),
+    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
     ("checks", {"checks", "warfile", "dag"}),
     ("writers and reader", {"writers", "reader", "names"}),
     (
@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "manifest",
             "output",
             "progress",
+            "properties",
+            "snapshot",
         },
     ),
     ("base", {"spec", "zipformat", "errors", "version"}),
