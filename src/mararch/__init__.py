@@ -32,6 +32,7 @@ __all__ = [
     "plan_create",
     "plan_legacy",
     "plan_workflow",
+    "sign",
     "verify",
 ]
 
@@ -58,6 +59,7 @@ _LAZY = {
     "Finding": "mararch.errors",
     "Report": "mararch.checks",
     "verify": "mararch.checks",
+    "sign": "mararch.signing.engine",
 }
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from .extraction import ExtractResult, extract
     from .legacy import create_legacy, plan_legacy
     from .reader import ArchiveView, open_archive
+    from .signing.engine import sign
     from .spec import ArchiveFormat, Compression, Runtime
     from .workflow import create_workflow, plan_workflow
 

@@ -15,7 +15,8 @@ import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
@@ -50,6 +51,10 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
+
+if TYPE_CHECKING:
+    from .signing.engine import Trust
+    from .signing.statement import SignedModel
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -821,10 +826,14 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None, model_store: PathLike | None = None
+    view: ArchiveView,
+    server: Flavour | None = None,
+    signed: SignedModel | None = None,
+    model_store: PathLike | None = None,
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest); `model_store` is where a workflow archive's models are checked."""
+    readable manifest); with `signed` (a checked signature), the members against its list;
+    `model_store` is where a workflow archive's models are checked."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -836,20 +845,22 @@ def verify_view(
         and (m.encrypted or m.method not in ZIP_METHODS_JAVA_READS)
     }
     # One pass over the data; everything after reads small members from what it kept.
-    done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
+    want_hashes = signed is not None or view.get(digests_mod.DIGESTS_NAME) is not None
+    done = _integrity(view, unreadable, want_hashes=want_hashes)
     out += done.findings
     read = _view_reader(view, done)
     from .warfile import is_workflow
 
-    if is_workflow(view):
-        return out + _workflow_findings(view, read, server, model_store), Flavour.TORCHSERVE
-    if model_store is not None:
+    workflow = is_workflow(view)
+    if workflow:
+        out += _workflow_findings(view, read, server, model_store)
+    elif model_store is not None:
         out.append(
             _f(Severity.INFO, "model-store-unused", "--model-store applies to workflow archives")
         )
-    manifest, manifest_problems = _read_manifest(view, read)
+    manifest, manifest_problems = (None, []) if workflow else _read_manifest(view, read)
     out += manifest_problems
-    flavour = server
+    flavour = Flavour.TORCHSERVE if workflow else server
     if manifest is not None:
         detected = detect_flavour(manifest)
         if flavour is None:
@@ -863,18 +874,25 @@ def verify_view(
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
-    recorded, digest_problems = _read_digests(view, read)
+    # A workflow archive has no MAR-INF/digests.json to expect.
+    recorded, digest_problems = (None, []) if workflow else _read_digests(view, read)
     out += digest_problems
+    own = None
+    if signed is not None:
+        from .signing.engine import member_findings, signature_member
+
+        out += member_findings(signed, view, done.hashes, done.damaged)
+        own = signature_member(signed, view)
     if recorded is not None:
-        out += _digest_findings(view, recorded, done.hashes, done.damaged)
+        # A signature kept inside the folder model it signs is not one of its files.
+        found = _digest_findings(view, recorded, done.hashes, done.damaged)
+        out += [f for f in found if own is None or f.member != own]
     return out, flavour
 
 
 def _workflow_findings(
     view: ArchiveView, read: Reader, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
-    from pathlib import Path
-
     from .warfile import workflow_findings
 
     out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
@@ -888,14 +906,17 @@ def verify(
     path: PathLike,
     server: Flavour | str | None = None,
     strict: bool = False,
+    trust: Trust | None = None,
     model_store: PathLike | None = None,
 ) -> Report:
     """Check an archive (.mar, .tar.gz, folder, or a workflow's .war) for `server`
     ("torchserve" or "mms"; detected from the manifest when None) without running anything from
-    it; never raises for a bad archive: every problem is a finding of the report. `model_store`:
-    the folder where a workflow's models are checked too."""
+    it; never raises for a bad archive: every problem is a finding of the report. With `trust`
+    (a public key or trusted certificates), its OpenSSF model signature is checked too;
+    `model_store`: the folder where a workflow's models are checked too."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
     report = Report(str(path), None, flavour, strict=strict)
+    signed, report.findings = _signature_findings(Path(path), trust)
     try:
         view = open_archive(path)
     except ArchiveError as exc:
@@ -903,8 +924,20 @@ def verify(
         return report
     with view:
         report.container = view.container
-        report.findings, report.server = verify_view(view, flavour, model_store)
+        findings, report.server = verify_view(view, flavour, signed, model_store)
+        report.findings += findings
     return report
+
+
+def _signature_findings(
+    path: Path, trust: Trust | None
+) -> tuple[SignedModel | None, list[Finding]]:
+    from .signing.engine import check_signature, signature_note
+
+    if trust is not None:
+        return check_signature(path, trust)
+    note = signature_note(path)
+    return None, [note] if note is not None else []
 
 
 def _plan_reader(plan: Plan) -> Reader:

@@ -13,6 +13,7 @@ from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
 
 if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
     from .warsummary import WorkflowSummary
 
 
@@ -36,6 +37,8 @@ class ArchiveSummary:
     missing_files: dict[str, str] = field(default_factory=dict)
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
 
     @property
     def model(self) -> dict[str, Any]:
@@ -116,6 +119,8 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
             value = model.get(key)
             if isinstance(value, str) and value and value not in names:
                 missing[key] = value
+    from .signing.engine import describe_signature
+
     return ArchiveSummary(
         **listing(view),
         archive_format=archive_format_of(view),
@@ -126,6 +131,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         handler_member=member,
         missing_files=missing,
         problems=tuple(problems),
+        signature=describe_signature(view),
     )
 
 
@@ -162,6 +168,7 @@ def listing_json(s: ArchiveSummary | WorkflowSummary) -> dict[str, Any]:
         "compressed_size": s.compressed_size,
         "archive_size": s.archive_size,
         "problems": list(s.problems),
+        "signature": s.signature.to_json() if s.signature is not None else None,
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }

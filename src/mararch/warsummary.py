@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
 from .reader import ArchiveView, Container, Member
 from .summary import listing, listing_json, unsafe_problems
 from .warfile import read_manifest, view_reader
+
+if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class WorkflowSummary:
     manifest: dict[str, Any] | None
     spec: WorkflowSpec | None
     problems: tuple[str, ...] = field(default_factory=tuple)
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
 
     def workflow_field(self, key: str) -> str | None:
         workflow = (self.manifest or {}).get("workflow")
@@ -53,7 +58,15 @@ def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
             # Function nodes need no handler to be listed: only the declared graph is shown.
             spec = check_spec(data, spec_name, None, b"")[1]
     problems += unsafe_problems(view)
-    return WorkflowSummary(**listing(view), manifest=manifest, spec=spec, problems=tuple(problems))
+    from .signing.engine import describe_signature
+
+    return WorkflowSummary(
+        **listing(view),
+        manifest=manifest,
+        spec=spec,
+        problems=tuple(problems),
+        signature=describe_signature(view),
+    )
 
 
 def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
