@@ -84,7 +84,7 @@ def unsafe_problems(view: ArchiveView) -> list[str]:
 def listing(view: ArchiveView) -> dict[str, Any]:
     """The facts of every inspect summary that come from the listing alone."""
     return {
-        "path": str(view.path),
+        "path": view.display,
         "container": view.container,
         "archive_size": view.archive_size,
         "size": view.total_size,
