@@ -16,10 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mararch"
 #: Top to bottom. Keep in step with docs/architecture.md.
 LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
-    ("spec files", {"buildspec"}),
-    ("commands", {"legacy", "conversion"}),
-    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle"}),
-    ("checks", {"checks"}),
+    ("spec files", {"buildspec", "workflowspec"}),
+    ("commands", {"legacy", "conversion", "workflow"}),
+    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
+    ("checks", {"checks", "warfile", "dag"}),
     ("signing", {"signing"}),
     ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write"}),
     (

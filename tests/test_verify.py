@@ -553,6 +553,7 @@ def test_good_config(tmp_path: Path) -> None:
         (b"- a\n- b\n", "config-invalid", "expected a mapping"),
         (b"a: [\n", "config-invalid", "not valid YAML"),
         (b"a: !!python/object:os.system x\n", "config-invalid", "not valid YAML"),
+        (b"minWorkers: 1\x00\n", "config-invalid", "unacceptable character #x0000"),
     ],
     ids=lambda v: str(v)[:25],
 )

@@ -26,10 +26,12 @@ __all__ = [
     "convert",
     "create",
     "create_legacy",
+    "create_workflow",
     "extract",
     "open_archive",
     "plan_create",
     "plan_legacy",
+    "plan_workflow",
     "sign",
     "verify",
 ]
@@ -52,6 +54,8 @@ _LAZY = {
     "Conversion": "mararch.conversion",
     "convert": "mararch.conversion",
     "plan_legacy": "mararch.legacy",
+    "create_workflow": "mararch.workflow",
+    "plan_workflow": "mararch.workflow",
     "Finding": "mararch.errors",
     "Report": "mararch.checks",
     "verify": "mararch.checks",
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
     from .reader import ArchiveView, open_archive
     from .signing.engine import sign
     from .spec import ArchiveFormat, Compression, Runtime
+    from .workflow import create_workflow, plan_workflow
 
 
 def __getattr__(name: str) -> Any:

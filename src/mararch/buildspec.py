@@ -39,6 +39,7 @@ else:  # pragma: no cover - exercised on Python 3.9 and 3.10
 
 SPEC_FILE = "mararch.toml"
 PYPROJECT = "pyproject.toml"
+WORKFLOW_TABLE = "workflow"
 
 
 class Kind(str, Enum):
@@ -463,6 +464,9 @@ def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
         if not isinstance(data, dict):
             raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
     prefix = "tool.mararch." if path.name == PYPROJECT else ""
+    # [workflow.NAME] tables are `mararch workflow`'s (workflowspec.py).
+    workflows = WORKFLOW_TABLE in data
+    data = {k: v for k, v in data.items() if k != WORKFLOW_TABLE}
     reader = _Reader(shown, Path(os.path.abspath(path)).parent, given)
     archives: list[ArchiveSpec] = []
     if "archive" in data:
@@ -497,7 +501,8 @@ def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
     if not archives and not reader.problems:
         reader.problem(
             top_table,
-            "declares no archive: add model-name, version and handler, or [archive.NAME] tables",
+            "declares no archive: add model-name, version and handler, or [archive.NAME] tables"
+            + (" ([workflow.NAME] tables are built by `mararch workflow`)" if workflows else ""),
         )
     seen: dict[str, str] = {}
     for archive in archives:

@@ -44,6 +44,7 @@ from .spec import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
+    WAR_MANIFEST_NAME,
     PathLike,
     Plan,
     Runtime,
@@ -833,12 +834,13 @@ def verify_view(
     signed: SignedModel | None = None,
     *,
     fast: bool = False,
+    model_store: PathLike | None = None,
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
     readable manifest); with `signed` (a checked signature), the members against its list.
     With `fast`, member data is not read (no CRC-32 or SHA-256 checks): only the listing and
     the small members the content checks need (a remote archive's weights are not
-    downloaded)."""
+    downloaded). `model_store` is where a workflow archive's models are checked."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -862,9 +864,18 @@ def verify_view(
             out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = _view_reader(view, done)
-    manifest, manifest_problems = _read_manifest(view, read)
+    from .warfile import is_workflow
+
+    workflow = is_workflow(view)
+    if workflow:
+        out += _workflow_findings(view, read, server, model_store)
+    elif model_store is not None:
+        out.append(
+            _f(Severity.INFO, "model-store-unused", "--model-store applies to workflow archives")
+        )
+    manifest, manifest_problems = (None, []) if workflow else _read_manifest(view, read)
     out += manifest_problems
-    flavour = server
+    flavour = Flavour.TORCHSERVE if workflow else server
     if manifest is not None:
         detected = detect_flavour(manifest)
         if flavour is None:
@@ -878,7 +889,8 @@ def verify_view(
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
-    recorded, digest_problems = _read_digests(view, read)
+    # A workflow archive has no MAR-INF/digests.json to expect.
+    recorded, digest_problems = (None, []) if workflow else _read_digests(view, read)
     out += digest_problems
     own = None
     if signed is not None:
@@ -891,6 +903,18 @@ def verify_view(
         found = _digest_findings(view, recorded, done.hashes, done.damaged | unchecked)
         out += [f for f in found if own is None or f.member != own]
     return out, flavour
+
+
+def _workflow_findings(
+    view: ArchiveView, read: Reader, server: Flavour | None, model_store: PathLike | None
+) -> list[Finding]:
+    from .warfile import workflow_findings
+
+    out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
+    if server is Flavour.MMS:
+        out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
+    store = Path(model_store) if model_store is not None else None
+    return out + workflow_findings(view, read, store)
 
 
 def _fast_note(view: ArchiveView) -> str:
@@ -916,12 +940,13 @@ def verify(
     trust: Trust | None = None,
     *,
     fast: bool = False,
+    model_store: PathLike | None = None,
 ) -> Report:
-    """Check an archive (.mar, .tar.gz or folder, or its URL) for `server` ("torchserve" or
-    "mms"; detected from the manifest when None) without running anything from it; never raises
-    for a bad archive: every problem is a finding of the report. With `trust` (a public key or
-    trusted certificates), its OpenSSF model signature is checked too. `fast`: see
-    `verify_view`."""
+    """Check an archive (.mar, .tar.gz or folder, or its URL; or a workflow's .war) for `server`
+    ("torchserve" or "mms"; detected from the manifest when None) without running anything from
+    it; never raises for a bad archive: every problem is a finding of the report. With `trust` (a
+    public key or trusted certificates), its OpenSSF model signature is checked too. `fast`: see
+    `verify_view`; `model_store`: the folder where a workflow's models are checked too."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
     remote = "://" in str(path)
     if trust is not None and (remote or fast):
@@ -945,7 +970,9 @@ def verify(
         return report
     with view:
         report.container = view.container
-        findings, report.server = verify_view(view, flavour, signed, fast=fast)
+        findings, report.server = verify_view(
+            view, flavour, signed, fast=fast, model_store=model_store
+        )
         report.findings += findings
         report.transfer = view.transfer
     return report
@@ -989,6 +1016,10 @@ def check_plan(plan: Plan) -> list[Finding]:
     if plan.digests:
         names.add(digests_mod.DIGESTS_NAME)
     manifest = plan.manifest
+    if plan.manifest_name == WAR_MANIFEST_NAME:
+        from .warfile import spec_findings
+
+        return spec_findings(manifest, names, _plan_reader(plan))[0]
     return content_findings(manifest, detect_flavour(manifest), names, _plan_reader(plan))
 
 

@@ -19,6 +19,7 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .errors import Finding
+    from .reader import ArchiveView
     from .spec import Plan
 
 app = typer.Typer(
@@ -694,28 +695,35 @@ def inspect(
         from .reader import open_archive
         from .summary import summarize, summary_json
         from .tree import find_tree
+        from .warfile import is_workflow
 
         tree = None if "://" in archive else find_tree(archive)
         if tree is not None:
             inspect_tree(tree, json_output)
             return
         with open_archive(archive) as view:
-            summary = summarize(view)
-        if json_output:
-            data = summary_json(summary)
-            if view.transfer is not None:
-                data["transfer"] = view.transfer.to_json()
-            console.print_json(data)
-        else:
-            console.show_summary(summary, show_all=show_all)
-            if view.transfer is not None:
-                console.show_transfer(view.transfer)
-        if summary.problems:
-            count = len(summary.problems)
+            workflow = is_workflow(view)
+            if workflow:
+                problems = inspect_workflow(view, json_output=json_output, show_all=show_all)
+            else:
+                summary = summarize(view)
+                problems = summary.problems
+                if json_output:
+                    data = summary_json(summary)
+                    if view.transfer is not None:
+                        data["transfer"] = view.transfer.to_json()
+                    console.print_json(data)
+                else:
+                    console.show_summary(summary, show_all=show_all)
+                    if view.transfer is not None:
+                        console.show_transfer(view.transfer)
+        if problems:
+            count = len(problems)
             raise ArchiveError(
                 f"{view.display!r} has {count} problem{'s' * (count > 1)}:\n"
-                + "\n".join(f"  - {p}" for p in summary.problems),
-                hint="Do not deploy this archive; rebuild it (mararch create).",
+                + "\n".join(f"  - {p}" for p in problems),
+                hint="Do not deploy this archive; rebuild it "
+                f"(mararch {'workflow' if workflow else 'create'}).",
             )
 
 
@@ -878,6 +886,15 @@ def verify(
         "small members. The default reads every member, over the network for a URL.",
     ),
     storage_option: StorageOpt = None,
+    model_store: Optional[Path] = typer.Option(
+        None,
+        "--model-store",
+        help="Workflow archives (.war): the model store where each model of the dag must be, "
+        "and pass verify.",
+        exists=True,
+        file_okay=False,
+        show_default=False,
+    ),
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
@@ -897,6 +914,7 @@ def verify(
                 strict=strict,
                 trust=trust,
                 fast=fast,
+                model_store=model_store,
             )
         if json_output:
             console.print_json(report.to_json())
@@ -906,6 +924,119 @@ def verify(
                 console.show_transfer(report.transfer)
     if not report.passed:
         raise typer.Exit(1)
+
+
+def inspect_workflow(view: ArchiveView, *, json_output: bool, show_all: bool) -> tuple[str, ...]:
+    """`inspect` of a workflow archive; returns its problems."""
+    from . import console
+    from .warsummary import summarize_workflow, workflow_summary_json
+
+    summary = summarize_workflow(view)
+    if json_output:
+        console.print_json(workflow_summary_json(summary))
+    else:
+        console.show_workflow_summary(summary, show_all=show_all)
+    return summary.problems
+
+
+@app.command(no_args_is_help=False)
+def workflow(
+    name: Optional[str] = typer.Argument(
+        None,
+        help="The \\[workflow.NAME] table of the build spec to build (when it declares several).",
+        metavar="NAME",
+        show_default=False,
+    ),
+    workflow_name: Optional[str] = typer.Option(
+        None, "--workflow-name", help="Workflow name; the output is NAME.war.", show_default=False
+    ),
+    spec_file: Optional[Path] = typer.Option(
+        None, "--spec-file", help="The workflow's YAML: its models and dag.", show_default=False
+    ),
+    handler: Optional[Path] = typer.Option(
+        None,
+        "--handler",
+        help="The workflow's Python file (the dag's function nodes).",
+        show_default=False,
+    ),
+    extra_files: Optional[str] = typer.Option(
+        None, "--extra-files", help="Comma-separated files to add at the archive root."
+    ),
+    export_path: Optional[Path] = typer.Option(
+        None,
+        "--export-path",
+        help="Folder to write into (created if missing). \\[default: current folder]",
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing .war."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    no_verify: bool = typer.Option(
+        False,
+        "--no-verify",
+        help="Write even when the spec's checks (models, dag, function nodes) find errors.",
+    ),
+    spec: Optional[Path] = typer.Option(
+        None,
+        "--spec",
+        help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
+        "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
+        show_default=False,
+    ),
+    build_all: bool = typer.Option(False, "--all", help="Build every workflow of the build spec."),
+) -> None:
+    """Build a workflow archive (.war) for TorchServe (torch-workflow-archiver's flags, same
+    output).
+
+    Without --workflow-name, the \\[workflow.NAME] tables of mararch.toml (or \\[tool.mararch] in
+    pyproject.toml) are built; flags given override their values.
+    """
+    with errors_to_exit_codes():
+        from . import console
+        from .builder import check_plans
+        from .workflow import plan_workflow
+
+        flags = {
+            "workflow_name": workflow_name,
+            "spec_file": spec_file,
+            "handler": handler,
+            "extra_files": extra_files,
+            "export_path": export_path,
+            "force": force or None,
+        }
+        given = {k: v for k, v in flags.items() if v is not None}
+        spec_path = None
+        if spec is not None or name is not None or build_all or workflow_name is None:
+            from .buildspec import find_spec
+
+            spec_path = find_spec(spec)
+            if spec_path is None and (name is not None or build_all):
+                raise UsageError(
+                    f"no build spec in {str(Path.cwd())!r}",
+                    hint="Write [workflow.NAME] tables in mararch.toml, or name one with --spec.",
+                )
+        if spec_path is not None:
+            from .workflowspec import plan_workflows
+
+            plans = plan_workflows(spec_path, name, build_all, given)
+        else:
+            plans = [
+                plan_workflow(
+                    workflow_name=need(workflow_name, "--workflow-name", "Workflow name"),
+                    spec_file=need(str(spec_file or ""), "--spec-file", "Spec file (YAML)"),
+                    handler=need(str(handler or ""), "--handler", "Handler (.py file)"),
+                    extra_files=extra_files,
+                    export_path=export_path,
+                    force=force,
+                )
+            ]
+        # Every workflow is checked before the first is written.
+        checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=not no_verify)
+        reports = [
+            execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=False, checked=c)
+            for plan, c in zip(plans, checked)
+        ]
+        if json_output:
+            console.print_json(reports[0] if len(reports) == 1 and not build_all else reports)
 
 
 def inspect_tree(tree: Any, json_output: bool) -> None:

@@ -174,7 +174,7 @@ def plan_table(plan: Plan) -> Table:
 def show_plan(plan: Plan) -> None:
     out().print(plan_table(plan))
     out().print(f"{len(plan.entries)} members, {human_size(plan.total_size)} in all")
-    out().print("MAR-INF/MANIFEST.json:")
+    out().print(f"{plan.manifest_name}:")
     # Line by line: safe_text escapes control characters, newlines included.
     for line in json.dumps(plan.manifest, indent=2).splitlines():
         out().print(safe_text(line))
@@ -240,6 +240,7 @@ MEMBER_ROWS = 50
 if TYPE_CHECKING:
     from .extraction import ExtractResult
     from .summary import ArchiveSummary
+    from .warsummary import WorkflowSummary
 
 
 def _ratio(size: int, compressed: int) -> str:
@@ -305,7 +306,7 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
 
 
-def members_table(s: ArchiveSummary, limit: int | None) -> Table:
+def members_table(s: ArchiveSummary | WorkflowSummary, limit: int | None) -> Table:
     # Only zip compresses and checksums member by member; for tar and folders those columns
     # would say nothing.
     from rich.table import Table
@@ -340,6 +341,10 @@ def members_table(s: ArchiveSummary, limit: int | None) -> Table:
 
 def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
     out().print(summary_panel(s))
+    show_members(s, show_all=show_all)
+
+
+def show_members(s: ArchiveSummary | WorkflowSummary, *, show_all: bool) -> None:
     limit = None if show_all else MEMBER_ROWS
     out().print(members_table(s, limit))
     if limit is not None and len(s.members) > limit:
@@ -431,6 +436,44 @@ def show_build_findings(findings: tuple[Finding, ...]) -> None:
             warn(f"[{f.code}] {where}{f.message}")
         elif f.severity is Severity.ERROR:
             warn(f"[{f.code}] {where}{f.message} (written anyway: --no-verify)")
+
+
+def show_workflow_summary(s: WorkflowSummary, *, show_all: bool = False) -> None:
+    out().print(workflow_panel(s))
+    show_members(s, show_all=show_all)
+
+
+def workflow_panel(s: WorkflowSummary) -> Panel:
+    """A workflow archive's manifest and what its spec declares."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+
+    def row(label: str, value: str | None) -> None:
+        # Node names come from the archive: escaped like every value.
+        if value is not None:
+            grid.add_row(safe_text(label), safe_text(value))
+
+    row("format", f"workflow ({s.container.value})")
+    row("workflow", s.workflow_field("workflowName") or "no manifest")
+    row("spec file", s.workflow_field("specFile"))
+    row("handler", s.workflow_field("handler"))
+    if s.spec is not None:
+        for node, url in s.spec.models.items():
+            row(f"model {node}", url)
+        if s.spec.functions:
+            row("functions", ", ".join(s.spec.functions))
+        for node, targets in s.spec.edges.items():
+            row(f"dag {node}", "-> " + (", ".join(targets) if targets else "(end)"))
+    row("created on", s.manifest_field("createdOn"))
+    row("archiver", s.manifest_field("archiverVersion"))
+    row("members", str(len(s.members)))
+    row("size", f"{human_size(s.size)} ({s.size} bytes)")
+    row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
+    return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
 
 
 # -- deploy / trees ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ RATIO_LIMIT = 1000
 RATIO_MIN_SIZE = 4 << 20
 #: Keep this much disk free beyond the declared total, for file system overhead.
 DISK_MARGIN = 16 << 20
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".zip", ".model")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".war", ".zip", ".model")
 
 
 @dataclass(frozen=True)

@@ -102,15 +102,18 @@ def load(data: bytes) -> Any:
         raise ConfigParseError("not UTF-8 text") from None
     import yaml
 
-    loader = _bounded_loader()(text)
+    loader = None
     try:
+        # Building the loader checks the characters already: a NUL byte fails there.
+        loader = _bounded_loader()(text)
         return loader.get_single_data()
     except yaml.YAMLError as exc:
         raise ConfigParseError(f"not valid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigParseError("nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 @dataclass(frozen=True)

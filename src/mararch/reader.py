@@ -204,35 +204,36 @@ class ArchiveView:
         return b"".join(self.iter_member(member))
 
 
-def parse_manifest(raw: bytes) -> dict[str, Any]:
-    """A manifest's bytes parsed; ArchiveError unless they are a JSON object."""
+def parse_manifest(raw: bytes, name: str = MANIFEST_NAME) -> dict[str, Any]:
+    """A manifest's bytes parsed (`name`: the member, in messages); ArchiveError unless they are
+    a JSON object."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ArchiveError(
-            f"{MANIFEST_NAME} is not UTF-8 text",
-            member=MANIFEST_NAME,
+            f"{name} is not UTF-8 text",
+            member=name,
             hint="Rebuild the archive with mararch create.",
             code="manifest-invalid",
         ) from None
     except json.JSONDecodeError as exc:
         raise ArchiveError(
-            f"{MANIFEST_NAME} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            member=MANIFEST_NAME,
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            member=name,
             hint="Rebuild the archive with mararch create.",
             code="manifest-invalid",
         ) from None
     except (RecursionError, ValueError) as exc:
         # Nesting deeper than the parser's stack, integers longer than Python converts.
         raise ArchiveError(
-            f"{MANIFEST_NAME} cannot be parsed: {exc}",
-            member=MANIFEST_NAME,
+            f"{name} cannot be parsed: {exc}",
+            member=name,
             code="manifest-invalid",
         ) from None
     if not isinstance(data, dict):
         raise ArchiveError(
-            f"{MANIFEST_NAME} holds a JSON {type(data).__name__}, expected an object",
-            member=MANIFEST_NAME,
+            f"{name} holds a JSON {type(data).__name__}, expected an object",
+            member=name,
             code="manifest-invalid",
         )
     return data

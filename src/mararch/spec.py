@@ -15,6 +15,10 @@ from .errors import UsageError
 MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
 MAR_INF = "MAR-INF"
 MANIFEST_NAME = f"{MAR_INF}/MANIFEST.json"
+#: A workflow archive (NAME.war) keeps its manifest here instead.
+WAR_INF = "WAR-INF"
+WAR_MANIFEST_NAME = f"{WAR_INF}/MANIFEST.json"
+WAR_SUFFIX = ".war"
 #: What the API accepts wherever it takes a path.
 PathLike = Union[str, "os.PathLike[str]"]
 #: Permissions of members written or extracted: executables keep their x bits, nothing else.
@@ -164,6 +168,8 @@ class Plan:
     sign_password_file: Path | None = None
     #: s3:// or gs:// folder the output goes to (then `output` is only its name there).
     export_url: str | None = None
+    #: Where the manifest goes (a workflow archive's is WAR-INF/MANIFEST.json).
+    manifest_name: str = MANIFEST_NAME
 
     @property
     def total_size(self) -> int:

@@ -14,6 +14,7 @@ from .spec import ArchiveFormat
 
 if TYPE_CHECKING:
     from .signing.engine import SignatureInfo
+    from .warsummary import WorkflowSummary
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,27 @@ def archive_format_of(view: ArchiveView) -> ArchiveFormat:
     return ArchiveFormat.ZIP_STORE
 
 
+def unsafe_problems(view: ArchiveView) -> list[str]:
+    """The members extraction would refuse, as inspect's problems (the first few, then a count)."""
+    unsafe = unsafe_members(view.members)
+    problems = [f"unsafe member {m.name!r}: {reason}" for m, reason in unsafe[:MAX_LISTED]]
+    if len(unsafe) > MAX_LISTED:
+        problems.append(f"... and {len(unsafe) - MAX_LISTED} more unsafe members")
+    return problems
+
+
+def listing(view: ArchiveView) -> dict[str, Any]:
+    """The facts of every inspect summary that come from the listing alone."""
+    return {
+        "path": view.display,
+        "container": view.container,
+        "archive_size": view.archive_size,
+        "size": view.total_size,
+        "compressed_size": view.compressed_size,
+        "members": tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
+    }
+
+
 def summarize(view: ArchiveView) -> ArchiveSummary:
     """The inspect facts; a manifest that cannot be read becomes a problem, not an exception."""
     problems: list[str] = []
@@ -79,11 +101,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
     except ArchiveError as exc:
         manifest = None
         problems.append(exc.message)
-    unsafe = unsafe_members(view.members)
-    for m, reason in unsafe[:MAX_LISTED]:
-        problems.append(f"unsafe member {m.name!r}: {reason}")
-    if len(unsafe) > MAX_LISTED:
-        problems.append(f"... and {len(unsafe) - MAX_LISTED} more unsafe members")
+    problems += unsafe_problems(view)
     flavour = detect_flavour(manifest) if manifest is not None else None
     names = {m.name for m in view.members if m.is_file}
     origin = member = None
@@ -104,14 +122,9 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
     from .signing.engine import describe_signature
 
     return ArchiveSummary(
-        path=view.display,
-        container=view.container,
+        **listing(view),
         archive_format=archive_format_of(view),
         model_root=view.model_root,
-        archive_size=view.archive_size,
-        size=view.total_size,
-        compressed_size=view.compressed_size,
-        members=tuple(sorted(view.members, key=lambda m: (m.name, m.index))),
         manifest=manifest,
         flavour=flavour,
         handler_origin=origin,
@@ -143,6 +156,13 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "created_on": s.manifest_field("createdOn"),
         "archiver_version": s.archiver_version,
         "model_root": s.model_root,
+        **listing_json(s),
+    }
+
+
+def listing_json(s: ArchiveSummary | WorkflowSummary) -> dict[str, Any]:
+    """The keys every inspect JSON ends with: counts, sizes, problems, manifest, members."""
+    return {
         "member_count": len(s.members),
         "size": s.size,
         "compressed_size": s.compressed_size,

@@ -147,6 +147,10 @@ class Server:
         return self.root / "store"
 
     @property
+    def workflow_store(self) -> Path:
+        return self.root / "workflows"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 
@@ -202,7 +206,7 @@ class Server:
         return "\n".join([*lines, *self.extra_config]) + "\n"
 
     def start(self) -> None:
-        for folder in (self.model_store, self.log_dir, self.tmp_dir):
+        for folder in (self.model_store, self.workflow_store, self.log_dir, self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True)
         config = self.root / "config.properties"
         config.write_text(self._config())
@@ -215,6 +219,8 @@ class Server:
             "--model-store",
             str(self.model_store),
             *self.kind.start_flags,
+            # TorchServe registers workflows (.war) from its workflow store.
+            *(("--workflow-store", str(self.workflow_store)) if self.kind is TORCHSERVE else ()),
         ]
         with self.console_log.open("ab") as out:
             self.process = subprocess.Popen(

@@ -1,0 +1,90 @@
+"""What `inspect` shows of a workflow archive (.war): its manifest and what its spec declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
+from .reader import ArchiveView, Container, Member
+from .summary import listing, listing_json, unsafe_problems
+from .warfile import read_manifest, view_reader
+
+if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """What a workflow archive holds and declares."""
+
+    path: str
+    container: Container
+    archive_size: int
+    size: int
+    compressed_size: int
+    members: tuple[Member, ...]
+    manifest: dict[str, Any] | None
+    spec: WorkflowSpec | None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
+
+    def workflow_field(self, key: str) -> str | None:
+        workflow = (self.manifest or {}).get("workflow")
+        value = workflow.get(key) if isinstance(workflow, dict) else None
+        return None if value is None else str(value)
+
+    def manifest_field(self, key: str) -> str | None:
+        value = (self.manifest or {}).get(key)
+        return None if value is None else str(value)
+
+
+def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
+    """The inspect facts of a workflow archive: its manifest and what its spec declares."""
+    read = view_reader(view)
+    manifest, found = read_manifest(read)
+    problems = [f.message for f in found]
+    spec = None
+    spec_name = None
+    if manifest is not None:
+        workflow = manifest.get("workflow")
+        spec_name = workflow.get("specFile") if isinstance(workflow, dict) else None
+    if isinstance(spec_name, str) and spec_name:
+        data = read(spec_name, MAX_SPEC_SIZE)
+        if data is None:
+            problems.append(f"the spec file {spec_name!r} is missing or unreadable")
+        else:
+            # Function nodes need no handler to be listed: only the declared graph is shown.
+            spec = check_spec(data, spec_name, None, b"")[1]
+    problems += unsafe_problems(view)
+    from .signing.engine import describe_signature
+
+    return WorkflowSummary(
+        **listing(view),
+        manifest=manifest,
+        spec=spec,
+        problems=tuple(problems),
+        signature=describe_signature(view),
+    )
+
+
+def workflow_summary_json(s: WorkflowSummary) -> dict[str, Any]:
+    """The stable JSON form of a workflow summary (keys in docs/workflows.md)."""
+    return {
+        "path": s.path,
+        "kind": "workflow",
+        "container": s.container.value,
+        "workflow_name": s.workflow_field("workflowName"),
+        "spec_file": s.workflow_field("specFile"),
+        "handler": s.workflow_field("handler"),
+        "created_on": s.manifest_field("createdOn"),
+        "archiver_version": s.manifest_field("archiverVersion"),
+        "models": dict(s.spec.models) if s.spec is not None else None,
+        "functions": list(s.spec.functions) if s.spec is not None else None,
+        "dag": dict(s.spec.edges) if s.spec is not None else None,
+        **listing_json(s),
+    }
+
+
+__all__ = ["WorkflowSummary", "summarize_workflow", "workflow_summary_json"]
