@@ -13,8 +13,9 @@ import ast
 import hashlib
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Optional
 
 from . import digests as digests_mod
@@ -22,6 +23,7 @@ from . import modelconfig
 from .errors import ArchiveError, Finding, Severity
 from .extraction import member_name_problem, parent_conflicts
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
+from .loadability import weights_findings
 from .manifest import Flavour, detect_flavour
 from .reader import (
     FLAG_DATA_DESCRIPTOR,
@@ -44,6 +46,7 @@ from .spec import (
     parse_enum,
 )
 from .summary import FILE_KEYS, HandlerOrigin, handler_origin
+from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -248,6 +251,8 @@ class _Pass:
     #: second pass (a tar.gz cannot seek back without decompressing again from the start).
     cache: dict[str, bytes] = field(default_factory=dict)
     damaged: set[str] = field(default_factory=set)
+    #: What each weights (or pickle) member is, scanned as its bytes went past.
+    weights: dict[str, WeightsInfo] = field(default_factory=dict)
 
 
 def _cacheable(m: Member, used: int) -> bool:
@@ -258,9 +263,19 @@ def _cacheable(m: Member, used: int) -> bool:
     return m.size <= MAX_CACHED_MEMBER and used + m.size <= CACHE_BUDGET
 
 
+def _teed(chunks: Iterator[bytes], digest: Any | None, keep: list[bytes] | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        if digest is not None:
+            digest.update(chunk)
+        if keep is not None:
+            keep.append(chunk)
+        yield chunk
+
+
 def _integrity(view: ArchiveView, skip: set[str], want_hashes: bool) -> _Pass:
     """Stream every file member once, in archive order: the reader checks length and CRC;
-    SHA-256 alongside when digests are to be checked; small members are kept."""
+    SHA-256 alongside when digests are to be checked; small members are kept; weights and
+    pickles are scanned from the same bytes (weights.scan_member)."""
     result = _Pass(damaged=set(skip))
     used = 0
     for m in view.members:
@@ -271,11 +286,13 @@ def _integrity(view: ArchiveView, skip: set[str], want_hashes: bool) -> _Pass:
             [] if m.name not in result.cache and _cacheable(m, used) else None
         )
         try:
-            for chunk in view.iter_member(m):
-                if digest is not None:
-                    digest.update(chunk)
-                if keep is not None:
-                    keep.append(chunk)
+            chunks = _teed(view.iter_member(m), digest, keep)
+            if scannable(m.name):
+                info = scan_member(m.name, m.size, chunks, partial(view.open_window, m))
+                if info is not None:
+                    result.weights[m.name] = info
+            for _ in chunks:
+                pass  # the rest of the data, for its length, CRC and digest
         except ArchiveError as exc:
             result.findings.append(_error(exc.code or "member-unreadable", exc.message, m.name))
             result.damaged.add(m.name)
@@ -849,6 +866,9 @@ def verify_view(
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
+        out += weights_findings(manifest, flavour is Flavour.TORCHSERVE, names, read, done.weights)
+    else:
+        out += weights_findings(None, False, set(), read, done.weights)
     recorded, digest_problems = _read_digests(view, read)
     out += digest_problems
     if recorded is not None:
@@ -900,7 +920,16 @@ def check_plan(plan: Plan) -> list[Finding]:
     if plan.digests:
         names.add(digests_mod.DIGESTS_NAME)
     manifest = plan.manifest
-    return content_findings(manifest, detect_flavour(manifest), names, _plan_reader(plan))
+    flavour = detect_flavour(manifest)
+    read = _plan_reader(plan)
+    infos = {
+        e.name: info
+        for e in plan.entries
+        if scannable(e.name) and (info := scan_entry(e)) is not None
+    }
+    return content_findings(manifest, flavour, names, read) + weights_findings(
+        manifest, flavour is Flavour.TORCHSERVE, names, read, infos
+    )
 
 
 __all__ = [
