@@ -175,7 +175,7 @@ def loadability_findings(
             )
         ]
     # Unrecognized content (no format mararch knows) is only noted: mararch cannot be sure.
-    severity = Severity.ERROR if fmt is not None else Severity.INFO
+    severity = Severity.ERROR if fmt is not None or serialized.endswith(".so") else Severity.INFO
     if serialized.endswith(".pt"):
         if fmt is WeightsFormat.TORCHSCRIPT:
             return []

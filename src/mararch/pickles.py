@@ -169,14 +169,24 @@ class ByteSource:
         self.pos = 0
         #: Where the data ends, when known: a longer argument is refused before it is skipped.
         self.size = size
+        #: With `keep_tail` set, the last `keep_tail` bytes that went past (a zip's end record).
+        self.keep_tail = 0
+        self.tail = b""
 
     def _fill(self) -> bool:
         for chunk in self._chunks:
             if chunk:
+                if self.keep_tail:
+                    self.tail = (self.tail + chunk)[-self.keep_tail :]
                 self._buf = self._buf[self._at :] + chunk
                 self._at = 0
                 return True
         return False
+
+    def start_tail(self, n: int) -> None:
+        """From now on keep the last `n` bytes of the data in `tail` (what is buffered counts)."""
+        self.keep_tail = n
+        self.tail = self._buf[self._at :][-n:]
 
     def read(self, n: int) -> bytes:
         """Exactly `n` bytes, or fewer at the end of the data."""

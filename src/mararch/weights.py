@@ -347,6 +347,7 @@ class _ZipStream:
 
     def __init__(self, name: str, src: ByteSource) -> None:
         self.src = src
+        src.start_tail(ZIP_TAIL)
         self.info = WeightsInfo(name, WeightsFormat.ZIP)
         self.scanned: set[int] = set()
         self.names: list[str] = []
@@ -359,21 +360,21 @@ class _ZipStream:
                 raise _Lost(f"no zip record at byte {self.src.pos}")
             self.central()
         except _Lost as exc:
-            if not self.has_end_record():
+            if self.has_end_record():
+                self.info.problems.append(
+                    ("pickle-unscanned", f"the nested zip's records cannot be followed: {exc}")
+                )
+            elif not self.info.pickles:
                 return None  # not a zip torch can open (it reads the central directory)
-            self.info.problems.append(
-                ("pickle-unscanned", f"the nested zip's records cannot be followed: {exc}")
-            )
         self.info.format = _zip_format(self.names)
         return self.info
 
     def has_end_record(self) -> bool:
         """Whether the data ends with a zip's end-of-central-directory record (which sits in
         the last 64 KiB + 22 bytes)."""
-        tail = b""
-        while chunk := self.src.read(1 << 20):
-            tail = (tail + chunk)[-(ZIP_TAIL):]
-        return ZIP_END in tail
+        while self.src.skip(1 << 20):
+            pass
+        return ZIP_END in self.src.tail
 
     def record(self) -> None:
         src = self.src
