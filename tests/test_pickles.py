@@ -4,6 +4,7 @@ would run `echo`, `id` or `true` if they were)."""
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,39 @@ def test_not_a_pickle_is_left_alone(tmp_path: Path) -> None:
     }
     report = mararch.verify(build(tmp_path, "mar-deflated", files))
     assert [f.code for f in report.findings if f.code.startswith("pickle")] == []
+
+
+def test_inspect_weights_lists_formats_counts_and_imports(tmp_path: Path) -> None:
+    archive = build(
+        tmp_path,
+        "mar-deflated",
+        {
+            "model.pt": torch_zip(state_dict_pickle(tensors=3, dtype="Half")),
+            "evil.pkl": MALICIOUS[0].data,
+            "legacy.pt": legacy_torch(state_dict_pickle()),
+        },
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["inspect", "--weights", "--json", str(archive)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    weights = {w["member"]: w for w in json.loads(result.output)["weights"]}
+    assert set(weights) == {"model.pt", "evil.pkl", "legacy.pt"}
+    model = weights["model.pt"]
+    assert (model["format"], model["tensors"], model["parameters"], model["dtypes"]) == (
+        "torch-zip",
+        3,
+        36,
+        ["float16"],
+    )
+    assert model["pickles"] == ["archive/data.pkl"]
+    assert {"name": "torch.HalfStorage", "verdict": "safe"} in model["imports"]
+    assert weights["evil.pkl"]["imports"] == [{"name": "os.system", "verdict": "unsafe"}]
+    assert weights["legacy.pt"]["format"] == "torch-legacy"
+    result = runner.invoke(app, ["inspect", "--weights", str(archive)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "os.system (unsafe)" in result.output
+    assert "torch-legacy" in result.output

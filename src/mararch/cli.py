@@ -576,6 +576,11 @@ def inspect(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
     show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+    weights: bool = typer.Option(
+        False,
+        "--weights",
+        help="Also scan every weights member: format, tensors, parameters, dtypes, pickle imports.",
+    ),
 ) -> None:
     """Show what an archive holds: manifest summary and members, without extracting it."""
     with errors_to_exit_codes():
@@ -586,10 +591,20 @@ def inspect(
 
         with open_archive(archive) as view:
             summary = summarize(view)
+            infos = None
+            if weights:
+                from .weights import inspect_weights
+
+                infos = inspect_weights(view)
         if json_output:
-            console.print_json(summary_json(summary))
+            facts = summary_json(summary)
+            if infos is not None:
+                facts["weights"] = [i.to_json() for i in infos]
+            console.print_json(facts)
         else:
             console.show_summary(summary, show_all=show_all)
+            if infos is not None:
+                console.show_weights(infos)
         if summary.problems:
             count = len(summary.problems)
             raise ArchiveError(

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import BinaryIO, Callable, Optional
 
 from .errors import ArchiveError, Finding, Severity
@@ -29,6 +30,7 @@ from .pickles import (
     scan_pickle,
     stream_chunks,
 )
+from .reader import ArchiveView
 from .spec import Entry
 
 ZIP_LOCAL = b"PK\x03\x04"
@@ -49,6 +51,12 @@ SAFETENSORS_DTYPE_BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16,
     "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64,
     "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
+#: The same dtypes under torch's names, so that inspect shows one vocabulary.
+SAFETENSORS_TORCH_DTYPES = {
+    "BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16", "F16": "float16",
+    "BF16": "bfloat16", "I32": "int32", "U32": "uint32", "F32": "float32", "I64": "int64",
+    "U64": "uint64", "F64": "float64", "C64": "complex64",
 }  # fmt: skip
 #: Errors of Python's zipfile (and of the bytes under it) on a hostile nested zip.
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
@@ -95,6 +103,23 @@ class WeightsInfo:
             for i in p.scan.imports:
                 seen.setdefault(i.dotted, None)
         return list(seen)
+
+    def to_json(self) -> dict[str, object]:
+        """The stable JSON form of `inspect --weights --json`."""
+        verdicts: dict[str, str] = {}
+        for p in self.pickles:
+            for i in p.scan.imports:
+                verdicts.setdefault(i.dotted, i.verdict.value)
+        return {
+            "member": self.member,
+            "format": self.format.value,
+            "tensors": self.tensors,
+            "parameters": self.parameters,
+            "dtypes": sorted(self.dtypes),
+            "pickles": [p.inner or self.member for p in self.pickles],
+            "imports": [{"name": k, "verdict": v} for k, v in verdicts.items()],
+            "problems": [{"code": c, "message": m} for c, m in self.problems],
+        }
 
     def add_counts(self, scan: PickleScan) -> None:
         self.tensors = (self.tensors or 0) + scan.tensors
@@ -248,7 +273,7 @@ def safetensors_problems(size: int, src: ByteSource, info: WeightsInfo) -> list[
             numel *= d
         info.tensors += 1
         info.parameters += numel
-        info.dtypes.add(entry["dtype"].lower())
+        info.dtypes.add(SAFETENSORS_TORCH_DTYPES.get(entry["dtype"], entry["dtype"].lower()))
     at, previous = 0, None
     for begin, end, key in sorted(spans):
         if begin < at:
@@ -504,6 +529,22 @@ def _inflate(src: ByteSource) -> Iterator[bytes]:
         raise _Lost(f"a corrupt deflated record: {exc}") from None
 
 
+def inspect_weights(view: ArchiveView) -> list[WeightsInfo]:
+    """Every weights or pickle member of an open archive, scanned (for `inspect --weights`)."""
+    out: list[WeightsInfo] = []
+    for m in view.members:
+        if not m.is_file or not scannable(m.name):
+            continue
+        chunks = view.iter_member(m)
+        try:
+            info = scan_member(m.name, m.size, chunks, partial(view.open_window, m))
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        if info is not None:
+            out.append(info)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # findings
 # ---------------------------------------------------------------------------------------------
@@ -563,6 +604,7 @@ __all__ = [
     "NestedPickle",
     "WeightsFormat",
     "WeightsInfo",
+    "inspect_weights",
     "pickle_findings",
     "scan_entry",
     "scan_member",
