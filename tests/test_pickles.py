@@ -221,8 +221,6 @@ def test_inspect_weights_lists_formats_counts_and_imports(tmp_path: Path) -> Non
         app, ["inspect", "--weights", "--json", str(archive)], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    import json
-
     weights = {w["member"]: w for w in json.loads(result.output)["weights"]}
     assert set(weights) == {"model.pt", "evil.pkl", "legacy.pt"}
     model = weights["model.pt"]
