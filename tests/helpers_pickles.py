@@ -9,6 +9,30 @@ import json
 import struct
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
+
+from crafted import HANDLER, STORED, make_mar, make_tgz, manifest_bytes
+
+CONTAINERS = ["mar-deflated", "mar-stored", "tgz", "folder"]
+
+
+def build_archive(tmp_path: Path, container: str, files: dict[str, bytes], **model: object) -> Path:
+    """An archive (one of CONTAINERS) with a custom handler, so that only the pickle rules speak,
+    `files`, and `model` merged into the manifest's model object."""
+    files = {"handler.py": HANDLER, **files}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    manifest = manifest_bytes(model=model)
+    if container == "mar-deflated":
+        return make_mar(tmp_path / "m.mar", files, manifest=manifest)
+    if container == "mar-stored":
+        return make_mar(tmp_path / "m.mar", files, manifest=manifest, method=STORED)
+    if container == "tgz":
+        return make_tgz(tmp_path / "m.tar.gz", files, manifest=manifest)
+    root = tmp_path / "m"
+    for name, data in {"MAR-INF/MANIFEST.json": manifest, **files}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
 
 
 def _u(text: str) -> bytes:
@@ -109,6 +133,18 @@ MALICIOUS = [
         + _u("id")
         + b"\x85R.",
         "<computed at load time>",
+    ),
+    # importing is running code: __import__('os') then getattr-free attribute access via BUILD
+    Crafted(
+        "p2-builtin-import",
+        b"\x80\x02c__builtin__\n__import__\nX\x02\x00\x00\x00os\x85R.",
+        "__builtin__.__import__",
+    ),
+    # marshal.loads builds a code object, the first step of running arbitrary bytecode
+    Crafted(
+        "p4-marshal-loads",
+        b"\x80\x04" + _u("marshal") + _u("loads") + b"\x93C\x01N\x85R.",
+        "marshal.loads",
     ),
     Crafted(
         "p5-socket",

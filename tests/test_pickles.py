@@ -13,38 +13,20 @@ import pytest
 from typer.testing import CliRunner
 
 import mararch
-from crafted import HANDLER, STORED, make_mar, make_tgz, manifest_bytes
+from crafted import HANDLER
 from helpers_pickles import (
     BENIGN,
+    CONTAINERS,
     MALICIOUS,
     USER_CLASS,
     Crafted,
+    build_archive,
     legacy_torch,
     state_dict_pickle,
     torch_zip,
 )
 from mararch.cli import app
 from mararch.weights import WeightsFormat, scan_member
-
-CONTAINERS = ["mar-deflated", "mar-stored", "tgz", "folder"]
-
-
-def build(tmp_path: Path, container: str, files: dict[str, bytes], **model: object) -> Path:
-    """An archive with a custom handler (so that only the pickle rules speak) and `files`."""
-    files = {"handler.py": HANDLER, **files}
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    manifest = manifest_bytes(model=model)
-    if container == "mar-deflated":
-        return make_mar(tmp_path / "m.mar", files, manifest=manifest)
-    if container == "mar-stored":
-        return make_mar(tmp_path / "m.mar", files, manifest=manifest, method=STORED)
-    if container == "tgz":
-        return make_tgz(tmp_path / "m.tar.gz", files, manifest=manifest)
-    root = tmp_path / "m"
-    for name, data in {"MAR-INF/MANIFEST.json": manifest, **files}.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    return root
 
 
 def unsafe(report: mararch.Report) -> list[tuple[str | None, str]]:
@@ -56,7 +38,9 @@ def unsafe(report: mararch.Report) -> list[tuple[str | None, str]]:
 def test_malicious_serialized_file_fails_naming_the_callable(
     crafted: Crafted, container: str, tmp_path: Path
 ) -> None:
-    archive = build(tmp_path, container, {"model.pt": crafted.data}, serializedFile="model.pt")
+    archive = build_archive(
+        tmp_path, container, {"model.pt": crafted.data}, serializedFile="model.pt"
+    )
     report = mararch.verify(archive)
     assert not report.passed
     found = unsafe(report)
@@ -89,7 +73,7 @@ def test_malicious_pickle_is_found_wherever_it_is(
     crafted: Crafted, place: str, container: str, tmp_path: Path
 ) -> None:
     files = PLACES[place](crafted.data)
-    archive = build(tmp_path, container, files)
+    archive = build_archive(tmp_path, container, files)
     found = unsafe(mararch.verify(archive))
     (member,) = files
     assert [m for m, _ in found] == [member], found
@@ -107,13 +91,13 @@ def test_benign_weights_pass_without_pickle_findings(tmp_path: Path) -> None:
         "plain.pkl": BENIGN,
     }
     for container in CONTAINERS:
-        report = mararch.verify(build(tmp_path / container, container, files))
+        report = mararch.verify(build_archive(tmp_path / container, container, files))
         codes = [f.code for f in report.findings if f.code.startswith("pickle")]
         assert codes == [], report.to_json()
 
 
 def test_user_class_is_a_warning_naming_it(tmp_path: Path) -> None:
-    report = mararch.verify(build(tmp_path, "mar-deflated", {"full_model.pkl": USER_CLASS}))
+    report = mararch.verify(build_archive(tmp_path, "mar-deflated", {"full_model.pkl": USER_CLASS}))
     assert report.passed and not report.errors
     (warning,) = [f for f in report.warnings if f.code == "pickle-unknown-import"]
     assert warning.member == "full_model.pkl"
@@ -121,7 +105,7 @@ def test_user_class_is_a_warning_naming_it(tmp_path: Path) -> None:
 
 
 def test_cli_verify_fails_and_names_member_and_callable(tmp_path: Path) -> None:
-    archive = build(tmp_path, "mar-deflated", {"model.pt": torch_zip(MALICIOUS[2].data)})
+    archive = build_archive(tmp_path, "mar-deflated", {"model.pt": torch_zip(MALICIOUS[2].data)})
     result = CliRunner().invoke(app, ["verify", str(archive)], catch_exceptions=False)
     assert result.exit_code == 1
     assert "pickle-unsafe-import" in result.output
@@ -151,14 +135,14 @@ def test_a_nested_zip_that_cannot_be_followed_is_an_error(tmp_path: Path) -> Non
     data = torch_zip(MALICIOUS[0].data)
     end = data.index(b"PK\x07\x08")
     broken = data[:end] + b"XX\x07\x08" + data[end + 4 :]
-    report = mararch.verify(build(tmp_path, "mar-deflated", {"model.pt": broken}))
+    report = mararch.verify(build_archive(tmp_path, "mar-deflated", {"model.pt": broken}))
     codes = {(f.code, f.member) for f in report.errors}
     assert ("pickle-unsafe-import", "model.pt") in codes  # data.pkl came first: still scanned
     assert ("pickle-unscanned", "model.pt") in codes
     # a pickle the walk never reached is reported as unscanned
     late = torch_zip(BENIGN, code=True)
     bad = late.replace(b"PK\x07\x08", b"XX\x07\x08", 1)
-    report = mararch.verify(build(tmp_path / "late", "tgz", {"model.pt": bad}))
+    report = mararch.verify(build_archive(tmp_path / "late", "tgz", {"model.pt": bad}))
     assert [f.code for f in report.errors] == ["pickle-unscanned"], report.to_json()
 
 
@@ -202,12 +186,12 @@ def test_not_a_pickle_is_left_alone(tmp_path: Path) -> None:
         "index_to_name.json": b'{"0": ["n01440764", "tench"]}',
         "notes.txt": b"import os\nos.system('x')\n",
     }
-    report = mararch.verify(build(tmp_path, "mar-deflated", files))
+    report = mararch.verify(build_archive(tmp_path, "mar-deflated", files))
     assert [f.code for f in report.findings if f.code.startswith("pickle")] == []
 
 
 def test_inspect_weights_lists_formats_counts_and_imports(tmp_path: Path) -> None:
-    archive = build(
+    archive = build_archive(
         tmp_path,
         "mar-deflated",
         {
