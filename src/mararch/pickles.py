@@ -177,8 +177,12 @@ class ByteSource:
         for chunk in self._chunks:
             if chunk:
                 if self.keep_tail:
-                    self.tail = (self.tail + chunk)[-self.keep_tail :]
-                self._buf = self._buf[self._at :] + chunk
+                    joined = chunk if len(chunk) >= self.keep_tail else self.tail + chunk
+                    self.tail = joined[-self.keep_tail :]
+                # No copy when the buffer is used up (skipping tensor data): a fresh megabyte
+                # buffer per chunk costs more than the search through it.
+                rest = self._buf[self._at :] if self._at < len(self._buf) else b""
+                self._buf = rest + chunk if rest else chunk
                 self._at = 0
                 return True
         return False
@@ -232,18 +236,17 @@ class ByteSource:
         self._at = 0
         self.pos -= len(data)
 
-    def find(self, needle: bytes, limit: int | None = None) -> int:
+    def find(self, needle: bytes) -> int:
         """Skip to the next occurrence of `needle` (left unread); -1 if none before the end."""
         while True:
             hit = self._buf.find(needle, self._at)
             if hit >= 0:
                 self.skip(hit - self._at)
                 return self.pos
+            # Keep the last bytes, which may begin a match that the next chunk completes.
             keep = max(self._at, len(self._buf) - len(needle) + 1)
             self.pos += keep - self._at
             self._at = keep
-            if limit is not None and self.pos > limit:
-                return -1
             if not self._fill():
                 return -1
 

@@ -52,6 +52,12 @@ SAFETENSORS_DTYPE_BITS = {
     "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64,
     "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }  # fmt: skip
+#: Bits per element of torch's storage dtypes (pickles.STORAGE_DTYPES).
+DTYPE_BITS = {
+    "float32": 32, "float16": 16, "bfloat16": 16, "float64": 64, "int64": 64, "int32": 32,
+    "int16": 16, "int8": 8, "uint8": 8, "bool": 8, "complex64": 64, "complex128": 128,
+    "qint8": 8, "quint8": 8, "qint32": 32, "quint4x2": 8, "quint2x4": 8,
+}  # fmt: skip
 #: The same dtypes under torch's names, so that inspect shows one vocabulary.
 SAFETENSORS_TORCH_DTYPES = {
     "BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16", "F16": "float16",
@@ -376,6 +382,9 @@ class _ZipStream:
         self.info = WeightsInfo(name, WeightsFormat.ZIP)
         self.scanned: set[int] = set()
         self.names: list[str] = []
+        #: Record name -> byte size of the storages data.pkl declared (torch.save writes data.pkl
+        #: first), so that their records are skipped without searching for their end.
+        self.sizes: dict[str, int] = {}
 
     def run(self) -> WeightsInfo | None:
         try:
@@ -425,20 +434,35 @@ class _ZipStream:
         if method == 8:
             inflated = _inflate(src)
             if is_pickle:
-                _add_nested(self.info, inner, scan_pickle(ByteSource(inflated)))
+                scan = scan_pickle(ByteSource(inflated))
+                _add_nested(self.info, inner, scan)
+                self.expect(inner, scan)
             for _ in inflated:
                 pass  # to the end of the deflate stream, which marks the record's end
             if known and src.pos != start + csize:
                 raise _Lost(f"{inner!r} does not hold the {csize} bytes it declares")
         else:
             if is_pickle:
-                _add_nested(self.info, inner, scan_pickle(src))
+                scan = scan_pickle(src)
+                _add_nested(self.info, inner, scan)
+                self.expect(inner, scan)
+            elif not known and inner in self.sizes:
+                csize, known = self.sizes[inner], True
             if known:
                 if src.pos > start + csize:
                     raise _Lost(f"the pickle {inner!r} runs past its record")
                 src.skip(start + csize - src.pos)
         if flags & 0x8:
             self.descriptor(start, known, csize)
+
+    def expect(self, inner: str, scan: PickleScan) -> None:
+        if not inner.endswith("/data.pkl"):
+            return
+        folder = inner[: -len("data.pkl")] + "data/"
+        for key, (dtype, numel) in scan.storages.items():
+            bits = DTYPE_BITS.get(dtype)
+            if bits is not None and numel is not None:
+                self.sizes[folder + key] = numel * bits // 8
 
     def descriptor(self, start: int, known: bool, csize: int) -> None:
         """Step over a data descriptor; for stored data of unknown size, find the one whose
