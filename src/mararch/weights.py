@@ -446,14 +446,15 @@ class _ZipStream:
                 scan = scan_pickle(src)
                 _add_nested(self.info, inner, scan)
                 self.expect(inner, scan)
-            elif not known and inner in self.sizes:
+            guessed = not known and inner in self.sizes
+            if guessed:
                 csize, known = self.sizes[inner], True
             if known:
                 if src.pos > start + csize:
                     raise _Lost(f"the pickle {inner!r} runs past its record")
                 src.skip(start + csize - src.pos)
         if flags & 0x8:
-            self.descriptor(start, known, csize)
+            self.descriptor(start, known, csize, guessed=method == 0 and guessed)
 
     def expect(self, inner: str, scan: PickleScan) -> None:
         if not inner.endswith("/data.pkl"):
@@ -464,27 +465,36 @@ class _ZipStream:
             if bits is not None and numel is not None:
                 self.sizes[folder + key] = numel * bits // 8
 
-    def descriptor(self, start: int, known: bool, csize: int) -> None:
+    def descriptor(self, start: int, known: bool, csize: int, guessed: bool = False) -> None:
         """Step over a data descriptor; for stored data of unknown size, find the one whose
-        compressed size matches the distance from the data's start."""
+        compressed size matches the distance from the data's start (from the size data.pkl
+        declared, when `guessed`: if no descriptor is there, the search goes on from there)."""
         src = self.src
+        if guessed and not self.matches(csize):
+            known = False
         while True:
             at = src.pos if known or src.peek(4) == ZIP_DESCRIPTOR else src.find(ZIP_DESCRIPTOR)
             if at < 0:
                 raise _Lost("no data descriptor")
-            raw = src.peek(24)
-            has_sig = raw[:4] == ZIP_DESCRIPTOR
-            body = raw[4:] if has_sig else raw
-            expect = csize if known else at - start
-            if len(body) >= 12 and struct.unpack("<I", body[4:8])[0] == expect:
-                src.skip((4 if has_sig else 0) + 12)
-                return
-            if len(body) >= 20 and struct.unpack("<Q", body[4:12])[0] == expect:
-                src.skip((4 if has_sig else 0) + 20)
+            length = self.matches(csize if known else at - start)
+            if length:
+                src.skip(length)
                 return
             if known:
                 raise _Lost(f"a bad data descriptor at byte {at}")
             src.skip(1)
+
+    def matches(self, csize: int) -> int:
+        """The length of the data descriptor at the current position if it records `csize`
+        compressed bytes, else 0."""
+        raw = self.src.peek(24)
+        has_sig = raw[:4] == ZIP_DESCRIPTOR
+        body = raw[4:] if has_sig else raw
+        if len(body) >= 12 and struct.unpack("<I", body[4:8])[0] == csize:
+            return (4 if has_sig else 0) + 12
+        if len(body) >= 20 and struct.unpack("<Q", body[4:12])[0] == csize:
+            return (4 if has_sig else 0) + 20
+        return 0
 
     def central(self) -> None:
         """Read the central directory: every pickle it lists must have been scanned."""
