@@ -222,3 +222,23 @@ def test_inspect_weights_lists_formats_counts_and_imports(tmp_path: Path) -> Non
     assert result.exit_code == 0
     assert "os.system (unsafe)" in result.output
     assert "torch-legacy" in result.output
+
+
+def test_a_file_that_only_starts_like_a_pickle_is_left_alone(tmp_path: Path) -> None:
+    # Found by hypothesis: an extra file holding b"\x80\x02" is not a broken pickle to warn about.
+    files = {
+        "0": b"\x80\x02",
+        "data.raw": b"\x80\x04\x95garbage",
+        "1": b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19",  # torch's legacy magic, cut short
+    }
+    report = mararch.verify(build_archive(tmp_path, "mar-deflated", files))
+    assert [f.code for f in report.findings if f.code.startswith("pickle")] == []
+    # ... but a truncated pickle under a pickle's name is reported
+    report = mararch.verify(build_archive(tmp_path / "b", "mar-deflated", {"m.pkl": b"\x80\x02"}))
+    assert [(f.code, f.member) for f in report.warnings] == [("pickle-invalid", "m.pkl")]
+
+
+def test_a_file_that_only_starts_like_safetensors_is_left_alone(tmp_path: Path) -> None:
+    files = {"blob": (1).to_bytes(8, "little") + b"{ not json"}
+    report = mararch.verify(build_archive(tmp_path, "mar-deflated", files))
+    assert [f.code for f in report.findings if f.code.startswith("safetensors")] == []

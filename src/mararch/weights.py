@@ -187,11 +187,20 @@ def scan_member(
     if head[:4] == ZIP_LOCAL:
         return _scan_zip(name, src, window)
     if head.startswith(LEGACY_MAGIC):
-        return _scan_pickles(name, src, WeightsFormat.TORCH_LEGACY, LEGACY_PICKLES)
+        meant = lower.endswith(PICKLE_SUFFIXES)
+        return _scan_pickles(name, src, WeightsFormat.TORCH_LEGACY, LEGACY_PICKLES, strict=meant)
     if looks_like_pickle(head) or lower.endswith(PICKLE_SUFFIXES):
-        return _scan_pickles(name, src, WeightsFormat.PICKLE, 1, strict=looks_like_pickle(head))
-    if _safetensors_head(head, size) or lower.endswith(".safetensors"):
+        # A broken pickle is reported only where one is clearly meant (PROTO and a pickle name);
+        # any other file whose first bytes happen to look like a pickle is left alone unless
+        # what was read imports something.
+        meant = looks_like_pickle(head) and lower.endswith(PICKLE_SUFFIXES)
+        return _scan_pickles(name, src, WeightsFormat.PICKLE, 1, strict=meant)
+    if lower.endswith(".safetensors"):
         return _scan_safetensors(name, size, src)
+    if _safetensors_head(head, size):
+        info = _scan_safetensors(name, size, src)
+        # Found by its first bytes only: it counts if its header is at least a JSON object.
+        return info if info.tensors is not None else None
     if lower.endswith(".onnx"):
         # An ONNX ModelProto starts with field 1 (ir_version, a varint): tag byte 0x08.
         fmt = WeightsFormat.ONNX
@@ -220,9 +229,9 @@ def _scan_pickles(
     name: str, src: ByteSource, fmt: WeightsFormat, count: int, strict: bool = True
 ) -> WeightsInfo | None:
     info = WeightsInfo(name, fmt)
-    for _ in range(count):
+    for i in range(count):
         scan = scan_pickle(src)
-        if not (strict or scan.complete or scan.protocol >= 2 or any(map(plausible, scan.imports))):
+        if not (i or strict or scan.complete or any(map(plausible, scan.imports))):
             # A .bin or .pt that is not a pickle (protocol 0 and 1 have no magic): not ours.
             # Imports before the break still count: pickle.load runs them before failing.
             return None
