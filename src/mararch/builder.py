@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from . import compress
 from . import manifest as manifest_mod
@@ -39,6 +39,7 @@ from .spec import (
     ArchiveFormat,
     Compression,
     Entry,
+    PathLike,
     Plan,
     Runtime,
     model_name_problem,
@@ -46,8 +47,6 @@ from .spec import (
     source_date_epoch,
 )
 from .writers import WrittenMember, write
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def resolve_compression(
     return Compression.DEFLATE, level
 
 
-class _Collector:
+class ProblemCollector:
     """Collects problems so the user sees all of them at once, then raises once."""
 
     def __init__(self) -> None:
@@ -111,13 +110,24 @@ class _Collector:
             raise SpecError([str(e) for e in self.errors])
 
 
-class _Members:
+class MemberNames:
     """Member names -> sources, refusing two different inputs on one name."""
 
     def __init__(self) -> None:
         self.by_name: dict[str, Source] = {}
 
     def add(self, source: Source) -> None:
+        try:
+            source.name.encode("utf-8")
+        except UnicodeEncodeError:
+            # A file name that is not UTF-8 reaches Python as lone surrogates; zip names are UTF-8
+            # and Java's ZipInputStream reads nothing else, so such a name cannot be packaged.
+            raise InputError(
+                f"{source.origin} {str(source.path)!r}: the member name {source.name!r} is not "
+                "valid UTF-8",
+                path=str(source.path),
+                hint="Rename the file: archive member names must be UTF-8 text.",
+            ) from None
         previous = self.by_name.get(source.name)
         if previous is None:
             self.by_name[source.name] = source
@@ -161,7 +171,7 @@ def entries_with_manifest(
 
 
 def plan_output(
-    problems: _Collector,
+    problems: ProblemCollector,
     model_name: str | None,
     export_path: PathLike | None,
     fmt: ArchiveFormat,
@@ -193,7 +203,7 @@ def own_outputs(output: Path) -> Callable[[Path], bool]:
 
 
 def check_inputs_outside(
-    problems: _Collector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
+    problems: ProblemCollector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
 ) -> None:
     """A no-archive build replaces its output folder: no input may live inside it."""
     if fmt is not ArchiveFormat.NO_ARCHIVE:
@@ -252,7 +262,7 @@ def plan_create(
     # One pattern given as a plain string is one pattern, not one per character.
     rules = rules_from_excludes(exclude)
 
-    problems = _Collector()
+    problems = ProblemCollector()
     if not model_name:
         problems.problem("missing --model-name")
     elif (msg := model_name_problem(model_name)) is not None:
@@ -268,7 +278,7 @@ def plan_create(
     output = plan_output(problems, model_name, export_path, fmt, force)
     skip = own_outputs(output)
 
-    members = _Members()
+    members = MemberNames()
     singles: list[tuple[PathLike | None, str]] = [
         (model_file, "--model-file"),
         (serialized_file, "--serialized-file"),

@@ -20,19 +20,24 @@ from typing import Any, Callable, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
+from . import zipformat as zf
 from .errors import ArchiveError, Finding, Severity
-from .extraction import member_name_problem, parent_conflicts
-from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
+from .handlers import (
+    BUILTIN_HANDLERS,
+    LSP_BUILTIN_HANDLERS,
+    HandlerOrigin,
+    handler_origin,
+    split_function,
+)
 from .loadability import weights_findings
-from .manifest import Flavour, detect_flavour
+from .manifest import FILE_KEYS, Flavour, detect_flavour
+from .names import member_name_problem, parent_conflicts
 from .reader import (
-    FLAG_DATA_DESCRIPTOR,
     MAX_MANIFEST_SIZE,
     ArchiveView,
     Container,
     Member,
     MemberKind,
-    PathLike,
     open_archive,
     parse_manifest,
 )
@@ -40,12 +45,12 @@ from .spec import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
+    PathLike,
     Plan,
     Runtime,
     model_name_problem,
     parse_enum,
 )
-from .summary import FILE_KEYS, HandlerOrigin, handler_origin
 from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
@@ -56,7 +61,7 @@ MAX_REQUIREMENTS_SIZE = 1 << 20
 #: The integrity pass keeps members up to this size, up to this much in all, for later checks.
 MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
 CACHE_BUDGET = 64 << 20
-#: model.<key> entries naming a file the archive must hold.
+#: The zip compression methods Java's java.util.zip reads (TorchServe and MMS unzip with it).
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 
 #: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
@@ -117,7 +122,7 @@ class Report:
         return [f.code for f in self.findings]
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON form (keys documented in the README)."""
+        """The stable JSON form (keys documented in docs/verify.md)."""
         return {
             "path": self.path,
             "container": self.container.value if self.container is not None else None,
@@ -196,7 +201,7 @@ def container_findings(view: ArchiveView) -> list[Finding]:
                         m.name,
                     )
                 )
-            elif m.method == "stored" and m.flags & FLAG_DATA_DESCRIPTOR:
+            elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
                 out.append(
                     _error(
                         "stored-descriptor",

@@ -10,6 +10,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+#: How many problems an error message lists before summarising the rest.
+MAX_LISTED = 10
+
 
 class MararchError(Exception):
     """Root of every error mararch raises on purpose.
@@ -111,7 +114,7 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of a check: a severity, a short stable code (see the README's table), the
+    """One result of a check: a severity, a short stable code (docs/verify.md, Check codes), the
     member concerned (if any) and a message naming the offending value."""
 
     severity: Severity

@@ -18,8 +18,7 @@ import ast
 from typing import Any, Callable, Optional
 
 from .errors import Finding, Severity
-from .handlers import split_function
-from .summary import HandlerOrigin, handler_origin
+from .handlers import HandlerOrigin, handler_origin, split_function
 from .weights import WeightsFormat, WeightsInfo, pickle_findings
 
 #: Reads a member's bytes (at most `limit`); None when absent or unreadable.

@@ -20,6 +20,7 @@ from enum import Enum
 from functools import partial
 from typing import BinaryIO, Callable, Optional
 
+from . import zipformat as zf
 from .errors import ArchiveError, Finding, Severity
 from .pickles import (
     ByteSource,
@@ -33,11 +34,8 @@ from .pickles import (
 from .reader import ArchiveView
 from .spec import Entry
 
-ZIP_LOCAL = b"PK\x03\x04"
-ZIP_CENTRAL = b"PK\x01\x02"
-ZIP_DESCRIPTOR = b"PK\x07\x08"
-ZIP_END = b"PK\x05\x06"
-ZIP_TAIL = 22 + 0xFFFF
+#: A zip's end record sits in its last bytes: the fixed part and the longest comment.
+ZIP_TAIL = zf.END_RECORD.size + zf.MAX_COMMENT
 #: The first pickle of a legacy (pre-1.6) torch.save file: protocol 2, LONG1 of torch's magic.
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 #: torch's legacy format writes five pickles (magic, protocol, sys_info, the object, storage
@@ -184,7 +182,7 @@ def scan_member(
     src = ByteSource(chunks, size)
     head = src.peek(16)
     lower = name.lower()
-    if head[:4] == ZIP_LOCAL:
+    if head[:4] == zf.LOCAL_SIG:
         return _scan_zip(name, src, window)
     if head.startswith(LEGACY_MAGIC):
         meant = lower.endswith(PICKLE_SUFFIXES)
@@ -397,9 +395,9 @@ class _ZipStream:
 
     def run(self) -> WeightsInfo | None:
         try:
-            while self.src.peek(4) == ZIP_LOCAL:
+            while self.src.peek(4) == zf.LOCAL_SIG:
                 self.record()
-            if self.src.peek(4) != ZIP_CENTRAL:
+            if self.src.peek(4) != zf.CENTRAL_SIG:
                 raise _Lost(f"no zip record at byte {self.src.pos}")
             self.central()
         except _Lost as exc:
@@ -417,7 +415,7 @@ class _ZipStream:
         the last 64 KiB + 22 bytes)."""
         while self.src.skip(1 << 20):
             pass
-        return ZIP_END in self.src.tail
+        return zf.END_SIG in self.src.tail
 
     def record(self) -> None:
         src = self.src
@@ -425,14 +423,12 @@ class _ZipStream:
         header = src.read(30)
         if len(header) < 30:
             raise _Lost("truncated local header")
-        (_, _, flags, method, _, _, _, csize, size, n_len, e_len) = struct.unpack(
-            "<4sHHHHHIIIHH", header
-        )
+        (_, _, flags, method, _, _, _, csize, size, n_len, e_len) = zf.LOCAL_HEADER.unpack(header)
         inner = src.read(n_len).decode("utf-8", "replace")
         extra = src.read(e_len)
-        if csize == 0xFFFFFFFF or size == 0xFFFFFFFF:
+        if zf.U32 in (csize, size):
             csize, size = _zip64_sizes(extra, size, csize)
-        known = not flags & 0x8 or csize != 0
+        known = not flags & zf.FLAG_DATA_DESCRIPTOR or csize != 0
         if method not in (0, 8):
             raise _Lost(f"{inner!r} uses compression method {method}")
         self.names.append(inner)
@@ -462,7 +458,7 @@ class _ZipStream:
                 if src.pos > start + csize:
                     raise _Lost(f"the pickle {inner!r} runs past its record")
                 src.skip(start + csize - src.pos)
-        if flags & 0x8:
+        if flags & zf.FLAG_DATA_DESCRIPTOR:
             self.descriptor(start, known, csize, guessed=method == 0 and guessed)
 
     def expect(self, inner: str, scan: PickleScan) -> None:
@@ -482,7 +478,11 @@ class _ZipStream:
         if guessed and not self.matches(csize):
             known = False
         while True:
-            at = src.pos if known or src.peek(4) == ZIP_DESCRIPTOR else src.find(ZIP_DESCRIPTOR)
+            at = (
+                src.pos
+                if known or src.peek(4) == zf.DESCRIPTOR_SIG
+                else src.find(zf.DESCRIPTOR_SIG)
+            )
             if at < 0:
                 raise _Lost("no data descriptor")
             length = self.matches(csize if known else at - start)
@@ -497,7 +497,7 @@ class _ZipStream:
         """The length of the data descriptor at the current position if it records `csize`
         compressed bytes, else 0."""
         raw = self.src.peek(24)
-        has_sig = raw[:4] == ZIP_DESCRIPTOR
+        has_sig = raw[:4] == zf.DESCRIPTOR_SIG
         body = raw[4:] if has_sig else raw
         if len(body) >= 12 and struct.unpack("<I", body[4:8])[0] == csize:
             return (4 if has_sig else 0) + 12
@@ -509,7 +509,7 @@ class _ZipStream:
         """Read the central directory: every pickle it lists must have been scanned."""
         src = self.src
         listed: list[str] = []
-        while src.peek(4) == ZIP_CENTRAL:
+        while src.peek(4) == zf.CENTRAL_SIG:
             header = src.read(46)
             if len(header) < 46:
                 raise _Lost("truncated central directory")
@@ -518,7 +518,7 @@ class _ZipStream:
             inner = src.read(n_len).decode("utf-8", "replace")
             extra = src.read(e_len)
             src.skip(c_len)
-            if offset == 0xFFFFFFFF:
+            if offset == zf.U32:
                 offset = _zip64_offset(extra, header)
             listed.append(inner)
             if inner.endswith(".pkl") and offset not in self.scanned:
@@ -529,13 +529,13 @@ class _ZipStream:
 def _zip64_sizes(extra: bytes, size: int, csize: int) -> tuple[int, int]:
     i = 0
     while i + 4 <= len(extra):
-        tag, length = struct.unpack("<HH", extra[i : i + 4])
+        tag, length = zf.EXTRA_HEADER.unpack(extra[i : i + 4])
         body = extra[i + 4 : i + 4 + length]
-        if tag == 0x0001:
+        if tag == zf.ZIP64_EXTRA_TAG:
             values = [struct.unpack("<Q", body[j : j + 8])[0] for j in range(0, len(body) - 7, 8)]
-            if size == 0xFFFFFFFF and values:
+            if size == zf.U32 and values:
                 size = values.pop(0)
-            if csize == 0xFFFFFFFF and values:
+            if csize == zf.U32 and values:
                 csize = values.pop(0)
         i += 4 + length
     return csize, size
@@ -545,10 +545,10 @@ def _zip64_offset(extra: bytes, header: bytes) -> int:
     csize, size = struct.unpack("<II", header[20:28])
     i = 0
     while i + 4 <= len(extra):
-        tag, length = struct.unpack("<HH", extra[i : i + 4])
+        tag, length = zf.EXTRA_HEADER.unpack(extra[i : i + 4])
         body = extra[i + 4 : i + 4 + length]
-        if tag == 0x0001:
-            skip = 8 * ((size == 0xFFFFFFFF) + (csize == 0xFFFFFFFF))
+        if tag == zf.ZIP64_EXTRA_TAG:
+            skip = 8 * ((size == zf.U32) + (csize == zf.U32))
             if len(body) >= skip + 8:
                 return int(struct.unpack("<Q", body[skip : skip + 8])[0])
         i += 4 + length
