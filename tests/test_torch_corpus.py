@@ -30,7 +30,7 @@ def archive(corpus: Corpus, container: str, tmp_path: Path) -> Path:
     return build_archive(tmp_path, container, files)
 
 
-@pytest.mark.parametrize("container", ["mar-deflated", "tgz", "folder"])
+@pytest.mark.parametrize("container", ["mar-deflated", "mar-stored", "tgz", "folder"])
 def test_corpus_verdicts_in_every_container(corpus: Corpus, container: str, tmp_path: Path) -> None:
     report = mararch.verify(archive(corpus, container, tmp_path))
     by_member: dict[str, list[mararch.Finding]] = {}
