@@ -73,10 +73,17 @@ CASES = [
         {("error", "model-file-classes", "model.py")},
     ),
     (
+        # torch 2.13's torch.load reads *.safetensors paths when the package is installed
         "safetensors-with-model-file",
         {"model.safetensors": SAFETENSORS, "model.py": ONE_CLASS},
         {"serializedFile": "model.safetensors", "modelFile": "model.py"},
-        {("error", "weights-not-loadable", "model.safetensors")},
+        {("warning", "weights-not-loadable", "model.safetensors")},
+    ),
+    (
+        "safetensors-named-pt-with-model-file",
+        {"model.pt": SAFETENSORS, "model.py": ONE_CLASS},
+        {"serializedFile": "model.pt", "modelFile": "model.py"},
+        {("error", "weights-not-loadable", "model.pt")},
     ),
     (
         "safetensors-without-model-file",

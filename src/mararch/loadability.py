@@ -152,7 +152,21 @@ def loadability_findings(
                     model_file,
                 )
             )
-        if fmt in NOT_A_STATE_DICT:
+        if fmt is WeightsFormat.SAFETENSORS and str(serialized).endswith(".safetensors"):
+            # torch.load reads a path ending in .safetensors through the safetensors package
+            # (torch 2.13 does; older torch does not), which TorchServe does not install.
+            out.append(
+                Finding(
+                    Severity.WARNING,
+                    "weights-not-loadable",
+                    f"a safetensors file; with a model file, {why}: torch.load, which reads it "
+                    "only with a recent torch (2.13 does) and the safetensors package installed "
+                    "on the server ('safetensors is not installed' otherwise); a "
+                    "torch.save(model.state_dict()) file loads everywhere",
+                    serialized,
+                )
+            )
+        elif fmt in NOT_A_STATE_DICT:
             out.append(
                 _error(
                     "weights-not-loadable",

@@ -187,18 +187,20 @@ def scan_member(
     if head.startswith(LEGACY_MAGIC):
         meant = lower.endswith(PICKLE_SUFFIXES)
         return _scan_pickles(name, src, WeightsFormat.TORCH_LEGACY, LEGACY_PICKLES, strict=meant)
-    if looks_like_pickle(head) or lower.endswith(PICKLE_SUFFIXES):
+    pickle_named = lower.endswith(PICKLE_SUFFIXES)
+    if looks_like_pickle(head):
         # A broken pickle is reported only where one is clearly meant (PROTO and a pickle name);
         # any other file whose first bytes happen to look like a pickle is left alone unless
         # what was read imports something.
-        meant = looks_like_pickle(head) and lower.endswith(PICKLE_SUFFIXES)
-        return _scan_pickles(name, src, WeightsFormat.PICKLE, 1, strict=meant)
+        return _scan_pickles(name, src, WeightsFormat.PICKLE, 1, strict=pickle_named)
     if lower.endswith(".safetensors"):
         return _scan_safetensors(name, size, src)
     if _safetensors_head(head, size):
         info = _scan_safetensors(name, size, src)
         # Found by its first bytes only: it counts if its header is at least a JSON object.
         return info if info.tensors is not None else None
+    if pickle_named:
+        return _scan_pickles(name, src, WeightsFormat.PICKLE, 1, strict=False)
     if lower.endswith(".onnx"):
         # An ONNX ModelProto starts with field 1 (ir_version, a varint): tag byte 0x08.
         fmt = WeightsFormat.ONNX
