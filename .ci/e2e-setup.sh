@@ -42,8 +42,9 @@ make_venv() {
 }
 
 # torch is pinned exactly: an unpinned torch pulls a multi-GB CUDA build. pyyaml is imported by
-# the worker but not declared by the torchserve package.
-make_venv torchserve "torch==2.13.0" "torchserve==0.12.0" "pyyaml>=6" "numpy"
+# the worker but not declared by the torchserve package. safetensors writes the `torch` tier's
+# corpus (tests/torch_corpus.py).
+make_venv torchserve "torch==2.13.0" "torchserve==0.12.0" "pyyaml>=6" "numpy" "safetensors"
 
 # No MXNet: the e2e tier serves pure-Python handlers only.
 make_venv mms "multi-model-server==1.1.11"

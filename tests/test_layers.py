@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("spec files", {"buildspec", "workflowspec"}),
     ("commands", {"legacy", "conversion", "workflow"}),
     ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
-    ("checks", {"checks", "warfile", "dag"}),
+    ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
     ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write"}),
     (
@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "remote",
             "properties",
             "snapshot",
+            "pickles",
         },
     ),
     ("base", {"spec", "zipformat", "errors", "version"}),

@@ -13,8 +13,9 @@ import ast
 import hashlib
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -29,6 +30,7 @@ from .handlers import (
     handler_origin,
     split_function,
 )
+from .loadability import weights_findings
 from .manifest import FILE_KEYS, Flavour, detect_flavour
 from .names import member_name_problem, parent_conflicts
 from .reader import (
@@ -51,6 +53,7 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
+from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 if TYPE_CHECKING:
     from .signing.engine import Trust
@@ -262,6 +265,8 @@ class _Pass:
     #: second pass (a tar.gz cannot seek back without decompressing again from the start).
     cache: dict[str, bytes] = field(default_factory=dict)
     damaged: set[str] = field(default_factory=set)
+    #: What each weights (or pickle) member is, scanned as its bytes went past.
+    weights: dict[str, WeightsInfo] = field(default_factory=dict)
 
 
 def _cacheable(m: Member, used: int) -> bool:
@@ -272,9 +277,19 @@ def _cacheable(m: Member, used: int) -> bool:
     return m.size <= MAX_CACHED_MEMBER and used + m.size <= CACHE_BUDGET
 
 
+def _teed(chunks: Iterator[bytes], digest: Any | None, keep: list[bytes] | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        if digest is not None:
+            digest.update(chunk)
+        if keep is not None:
+            keep.append(chunk)
+        yield chunk
+
+
 def _integrity(view: ArchiveView, skip: set[str], want_hashes: bool) -> _Pass:
     """Stream every file member once, in archive order: the reader checks length and CRC;
-    SHA-256 alongside when digests are to be checked; small members are kept."""
+    SHA-256 alongside when digests are to be checked; small members are kept; weights and
+    pickles are scanned from the same bytes (weights.scan_member)."""
     result = _Pass(damaged=set(skip))
     used = 0
     for m in view.members:
@@ -285,11 +300,13 @@ def _integrity(view: ArchiveView, skip: set[str], want_hashes: bool) -> _Pass:
             [] if m.name not in result.cache and _cacheable(m, used) else None
         )
         try:
-            for chunk in view.iter_member(m):
-                if digest is not None:
-                    digest.update(chunk)
-                if keep is not None:
-                    keep.append(chunk)
+            chunks = _teed(view.iter_member(m), digest, keep)
+            if scannable(m.name):
+                info = scan_member(m.name, m.size, chunks, partial(view.open_window, m))
+                if info is not None:
+                    result.weights[m.name] = info
+            for _ in chunks:
+                pass  # the rest of the data, for its length, CRC and digest
         except ArchiveError as exc:
             result.findings.append(_error(exc.code or "member-unreadable", exc.message, m.name))
             result.damaged.add(m.name)
@@ -889,6 +906,9 @@ def verify_view(
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
+        out += weights_findings(manifest, flavour is Flavour.TORCHSERVE, names, read, done.weights)
+    else:
+        out += weights_findings(None, False, set(), read, done.weights)
     # A workflow archive has no MAR-INF/digests.json to expect.
     recorded, digest_problems = (None, []) if workflow else _read_digests(view, read)
     out += digest_problems
@@ -921,7 +941,7 @@ def _fast_note(view: ArchiveView) -> str:
     size = sum(m.compressed_size for m in view.members if m.is_file)
     return (
         f"--fast: the data of the members ({size} bytes) was not read; their CRC-32 and "
-        "SHA-256 digests are not checked"
+        "SHA-256 digests are not checked, nor are the weights' pickles scanned"
     )
 
 
@@ -1020,7 +1040,16 @@ def check_plan(plan: Plan) -> list[Finding]:
         from .warfile import spec_findings
 
         return spec_findings(manifest, names, _plan_reader(plan))[0]
-    return content_findings(manifest, detect_flavour(manifest), names, _plan_reader(plan))
+    flavour = detect_flavour(manifest)
+    read = _plan_reader(plan)
+    infos = {
+        e.name: info
+        for e in plan.entries
+        if scannable(e.name) and (info := scan_entry(e)) is not None
+    }
+    return content_findings(manifest, flavour, names, read) + weights_findings(
+        manifest, flavour is Flavour.TORCHSERVE, names, read, infos
+    )
 
 
 __all__ = [

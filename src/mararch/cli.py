@@ -685,6 +685,11 @@ def inspect(
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
     show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
     storage_option: StorageOpt = None,
+    weights: bool = typer.Option(
+        False,
+        "--weights",
+        help="Also scan every weights member: format, tensors, parameters, dtypes, pickle imports.",
+    ),
 ) -> None:
     """Show what an archive holds: manifest summary and members, without extracting it.
 
@@ -708,15 +713,24 @@ def inspect(
             else:
                 summary = summarize(view)
                 problems = summary.problems
+                infos = None
+                if weights:
+                    from .weights import inspect_weights
+
+                    infos = inspect_weights(view)
                 if json_output:
                     data = summary_json(summary)
                     if view.transfer is not None:
                         data["transfer"] = view.transfer.to_json()
+                    if infos is not None:
+                        data["weights"] = [i.to_json() for i in infos]
                     console.print_json(data)
                 else:
                     console.show_summary(summary, show_all=show_all)
                     if view.transfer is not None:
                         console.show_transfer(view.transfer)
+                    if infos is not None:
+                        console.show_weights(infos)
         if problems:
             count = len(problems)
             raise ArchiveError(

@@ -241,6 +241,7 @@ if TYPE_CHECKING:
     from .extraction import ExtractResult
     from .summary import ArchiveSummary
     from .warsummary import WorkflowSummary
+    from .weights import WeightsInfo
 
 
 def _ratio(size: int, compressed: int) -> str:
@@ -352,6 +353,37 @@ def show_members(s: ArchiveSummary | WorkflowSummary, *, show_all: bool) -> None
             f"[dim]... and {len(s.members) - limit} more members "
             "(--all shows them, --json lists them)[/]"
         )
+
+
+def show_weights(infos: list[WeightsInfo]) -> None:
+    """`inspect --weights`: one row per weights member; unsafe imports in red."""
+    from rich.table import Table
+
+    table = Table(title="weights", title_justify="left", show_edge=False)
+    for column in ("member", "format", "tensors", "parameters", "dtypes", "imports"):
+        table.add_column(column, overflow="fold")
+    colour = {"unsafe": "red", "unknown": "yellow", "safe": ""}
+    for info in infos:
+        imports = info.to_json()["imports"]
+        assert isinstance(imports, list)
+        cells = [
+            f"[{colour[i['verdict']]}]{escape(i['name'])} ({i['verdict']})[/]"
+            if colour[i["verdict"]]
+            else escape(i["name"])
+            for i in imports
+        ]
+        table.add_row(
+            safe_text(info.member),
+            info.format.value,
+            "" if info.tensors is None else f"{info.tensors:,}",
+            "" if info.parameters is None else f"{info.parameters:,}",
+            ", ".join(sorted(info.dtypes)),
+            "\n".join(cells),
+        )
+    if not infos:
+        out().print("[dim]no weights or pickle members[/]")
+    else:
+        out().print(table)
 
 
 def show_transfer(transfer: Any) -> None:

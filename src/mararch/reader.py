@@ -193,6 +193,12 @@ class ArchiveView:
         """A binary stream of a file member's data, with the checks of `iter_member`."""
         return _ChunkStream(self.iter_member(member))  # type: ignore[return-value]
 
+    def open_window(self, member: Member) -> BinaryIO | None:
+        """A seekable stream of a file member's data (unchecked), or None when the container
+        cannot seek inside it (a deflated zip member, a tar.gz): for reading a nested zip by its
+        own central directory without reading the whole member."""
+        return None
+
     def read_member(self, member: Member, limit: int) -> bytes:
         """A member's whole data; ArchiveError when it declares more than `limit` bytes."""
         if member.size > limit:
@@ -277,6 +283,39 @@ class _ChunkStream(io.RawIOBase):
         close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+        super().close()
+
+
+class _Window(io.RawIOBase):
+    """Bytes [start, start + size) of an open file, seekable, as a file of their own."""
+
+    def __init__(self, fh: BinaryIO, start: int, size: int) -> None:
+        self._fh, self._start, self._size, self._pos = fh, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        n = max(0, min(len(b), self._size - self._pos))
+        self._fh.seek(self._start + self._pos)
+        data = self._fh.read(n)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
         super().close()
 
 
@@ -509,6 +548,20 @@ class ZipView(ArchiveView):
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         return self._iter_zip(member, chunk_size, raw=False)
+
+    def open_window(self, member: Member) -> BinaryIO | None:
+        if not member.is_file or member.method != "stored" or member.encrypted:
+            return None
+        try:
+            fh = self.path.open("rb")
+        except OSError:
+            return None
+        try:
+            start = self._data_start(fh, member)
+        except (OSError, ArchiveError):
+            fh.close()
+            return None  # the integrity pass reports it
+        return _Window(fh, start, member.size)  # type: ignore[return-value]
 
     def iter_stored(self, member: Member, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         """Yield a file member's data as stored (still compressed), for copying it into another
@@ -930,6 +983,17 @@ class FolderView(ArchiveView):
     @property
     def archive_size(self) -> int:
         return self.total_size
+
+    def open_window(self, member: Member) -> BinaryIO | None:
+        if not member.is_file:
+            return None
+        path = self.root.joinpath(*member.name.split("/"))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fh = os.fdopen(os.open(path, flags), "rb")
+        except OSError:
+            return None
+        return _Window(fh, 0, member.size)  # type: ignore[return-value]
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         path = self.root.joinpath(*member.name.split("/"))

@@ -10,6 +10,8 @@ import struct
 LOCAL_SIG = b"PK\x03\x04"
 CENTRAL_SIG = b"PK\x01\x02"
 END_SIG = b"PK\x05\x06"
+#: Optional signature of a data descriptor (after a member's data, flag 0x8).
+DESCRIPTOR_SIG = b"PK\x07\x08"
 ZIP64_END_SIG = b"PK\x06\x06"
 ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 
