@@ -41,6 +41,7 @@ JSON_KEYS = {
     "problems",
     "manifest",
     "members",
+    "warnings",
 }
 MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "ratio", "method", "crc32", "link_target"}
 TMA_MEMBERS = [

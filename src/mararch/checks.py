@@ -44,6 +44,7 @@ from .spec import (
     parse_enum,
 )
 from .summary import FILE_KEYS, HandlerOrigin, handler_origin
+from .timetoserve import slow_inflate_findings
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -820,6 +821,8 @@ def verify_view(
     """Every finding for an open archive, and the server it was checked for (None without a
     readable manifest)."""
     out = container_findings(view)
+    if view.container is Container.ZIP:
+        out += slow_inflate_findings(view.members)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
     unreadable = {

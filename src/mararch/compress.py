@@ -38,8 +38,6 @@ REFERENCE_LEVEL = 6
 #: A piece that the fast level shrinks below this fraction is text-like: a second pass at the
 #: engine's strongest level is cheap on such data and can halve it (isal 1 -> 3 on prose).
 TEXT_LIKE = 0.5
-#: `auto` stores a large member when deflating a sample of it saves less than this fraction.
-MIN_SAVING = 0.02
 ENGINE_VARIABLE = "MARARCH_DEFLATE"
 #: What the engines accept as input.
 Buffer = Union[bytes, bytearray, memoryview]

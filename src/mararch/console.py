@@ -339,6 +339,8 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
             f"[dim]... and {len(s.members) - limit} more members "
             "(--all shows them, --json lists them)[/]"
         )
+    for finding in s.warnings:
+        warn(f"[{finding.code}] {finding.member}: {finding.message}")
 
 
 def show_extract(result: ExtractResult) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ArchiveError
+from .errors import ArchiveError, Finding
 from .extraction import MAX_LISTED, unsafe_members
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
 from .manifest import Flavour, detect_flavour
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
+from .timetoserve import slow_inflate_findings
 
 
 class HandlerOrigin:
@@ -41,6 +42,8 @@ class ArchiveSummary:
     missing_files: dict[str, str] = field(default_factory=dict)
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
+    #: Warnings that do not stop a deployment (verify reports them too), e.g. slow-inflate.
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def model(self) -> dict[str, Any]:
@@ -143,6 +146,9 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         handler_member=member,
         missing_files=missing,
         problems=tuple(problems),
+        warnings=tuple(slow_inflate_findings(view.members))
+        if view.container is Container.ZIP
+        else (),
     )
 
 
@@ -172,6 +178,7 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "compressed_size": s.compressed_size,
         "archive_size": s.archive_size,
         "problems": list(s.problems),
+        "warnings": [f.to_json() for f in s.warnings],
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }
