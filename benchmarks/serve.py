@@ -89,6 +89,8 @@ class Case:
 class Result:
     build: list[float] = field(default_factory=list)
     register: list[float] = field(default_factory=list)
+    #: CPU seconds the server's processes spent in each registration.
+    cpu: list[float] = field(default_factory=list)
     size: int = 0
 
     @property
@@ -158,7 +160,27 @@ def warm(path: Path) -> None:
             pass
 
 
-def one_run(server: Server, variant: Variant, case: Case, name: str, handler: Path) -> tuple:
+def group_cpu(server: Server) -> float:
+    """CPU seconds (user + system) used so far by the server's processes (Java frontend, Python
+    workers): unlike wall time, hardly moved by other work on a shared machine."""
+    assert server.process is not None
+    group = os.getpgid(server.process.pid)
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields after the name: state ppid pgrp ... utime (12th) stime (13th).
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def one_run(
+    server: Server, variant: Variant, case: Case, name: str, handler: Path
+) -> tuple[float, float, float, int]:
     warm(case.serialized)
     if case.extra is not None:
         warm(case.extra)
@@ -174,9 +196,11 @@ def one_run(server: Server, variant: Variant, case: Case, name: str, handler: Pa
     output = store / (name + variant.suffix)
     size = output.stat().st_size if output.is_file() else 0
     subprocess.run(["sync"], check=True)
+    cpu = group_cpu(server)
     start = time.perf_counter()
     answer = server.register(output.name, name)
     registered = time.perf_counter() - start
+    cpu = group_cpu(server) - cpu
     if answer.status != 200:
         sys.exit(f"registering {output.name} failed: {answer.text}\n{server.log_tail()}")
     server.unregister(name)
@@ -186,7 +210,7 @@ def one_run(server: Server, variant: Variant, case: Case, name: str, handler: Pa
         output.unlink()
     # TorchServe keeps every unpacked archive in its temporary folder: not our disk to fill.
     shutil.rmtree(server.tmp_dir / "models", ignore_errors=True)
-    return built, registered, size
+    return built, registered, cpu, size
 
 
 def warm_up(server: Server, handler: Path, root: Path) -> None:
@@ -204,13 +228,16 @@ def run_case(
         order = variants if i % 2 == 0 else variants[::-1]
         for j, variant in enumerate(order):
             name = f"{case.name}_{i}_{j}".replace(" ", "_").replace(".", "_")
-            built, registered, size = one_run(server, variant, case, name, handler)
+            built, registered, cpu, size = one_run(server, variant, case, name, handler)
             result = results[variant.label]
             result.build.append(built)
             result.register.append(registered)
+            result.cpu.append(cpu)
             result.size = size
             print(
-                f"  {variant.label}: build {built:.2f} s, register {registered:.2f} s", flush=True
+                f"  {variant.label}: build {built:.2f} s, register {registered:.2f} s "
+                f"(server CPU {cpu:.2f} s)",
+                flush=True,
             )
     return results
 
@@ -219,7 +246,9 @@ def rows_for(case: Case, results: dict[str, Result]) -> list[list[str]]:
     ref = results.get(REFERENCE.label)
     rows = []
     for label, r in results.items():
-        build, register, total = (statistics.median(x) for x in (r.build, r.register, r.total))
+        build, register, total, cpu = (
+            statistics.median(x) for x in (r.build, r.register, r.total, r.cpu)
+        )
         speedup = size_ratio = ""
         if ref is not None:
             speedup = f"{statistics.median(ref.total) / total:.1f}x"
@@ -230,6 +259,7 @@ def rows_for(case: Case, results: dict[str, Result]) -> list[list[str]]:
                 label,
                 f"{build:.2f}",
                 f"{register:.2f}",
+                f"{cpu:.2f}",
                 f"{total:.2f}",
                 speedup,
                 f"{r.size / MIB:.1f}" if r.size else "(folder)",
@@ -282,7 +312,19 @@ def main() -> None:
     os.environ.setdefault("MARARCH_E2E_REQUIRED", "1")
     server = Server(TORCHSERVE, find_server(TORCHSERVE), new_server_root())
     handler = server.root / "serve_handler.py"
-    rows = [["data", "archive", "build s", "register s", "total s", "vs reference", "MiB", "size"]]
+    rows = [
+        [
+            "data",
+            "archive",
+            "build s",
+            "register s",
+            "server CPU s",
+            "build + register s",
+            "vs reference",
+            "MiB",
+            "size vs reference",
+        ]
+    ]
     try:
         server.start()
         handler.write_text(HANDLER)
@@ -292,7 +334,7 @@ def main() -> None:
             results = run_case(server, case, variants, args.runs, handler)
             rows += rows_for(case, results)
             print(table(rows), flush=True)
-            raw = {k: [v.build, v.register, v.size] for k, v in results.items()}
+            raw = {k: [v.build, v.register, v.cpu, v.size] for k, v in results.items()}
             print(json.dumps({case.name: raw}), flush=True)
     finally:
         server.stop()
