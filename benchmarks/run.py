@@ -317,14 +317,16 @@ def main() -> None:
     runs = 1 if args.quick else args.runs
     data = args.data_dir / ("quick" if args.quick else "full")
     data.mkdir(parents=True, exist_ok=True)
-    print(f"generating data in {data} ...", flush=True)
-    weights(data / "f32.bin", GIB // scale, "float32", 1)
-    weights(data / "f16.bin", GIB // scale, "float16", 2)
     big = (GIB * 9 // 2) if not args.quick else 300 * MIB
-    weights(data / "f32-big.bin", big, "float32", 3)
     small_count = 2000 // scale * (2 if args.quick else 1)
-    small_files(data / "small", small_count, 4)
     (data / "model.pt").write_bytes(b"\x80\x02}q\x00." * 100)
+    #: Each input is generated only when a selected case needs it (--only).
+    makers = {
+        "f32.bin": lambda: weights(data / "f32.bin", GIB // scale, "float32", 1),
+        "f16.bin": lambda: weights(data / "f16.bin", GIB // scale, "float16", 2),
+        "f32-big.bin": lambda: weights(data / "f32-big.bin", big, "float32", 3),
+        "model.pt": lambda: small_files(data / "small", small_count, 4),
+    }
 
     all_formats = ["default", "zip-store", "tgz", "no-archive"]
     # The copy formats once more without the SHA-256 pass of MAR-INF/digests.json, which alone
@@ -349,6 +351,9 @@ def main() -> None:
         for case in cases:
             case.formats = [f for f in case.formats if f.split()[0] in chosen]
 
+    print(f"generating data in {data} ...", flush=True)
+    for case in cases:
+        makers[case.serialized.name]()
     compile_mararch()
     with tempfile.TemporaryDirectory(dir=data) as tmp:
         work = Path(tmp)

@@ -20,6 +20,7 @@ from conftest import Cli, write_files
 from helpers_java import compile_java_reader, java_read
 from mararch import compress, timetoserve
 from mararch.digests import DIGESTS_NAME
+from mms_model import CASES, FIXTURES
 
 MIB = 1 << 20
 WEIGHTS = "weights.bin"
@@ -232,3 +233,19 @@ def test_convert_compression_refuses_a_tgz(cli: Cli, src: Path, tmp_path: Path) 
     assert refused.exit_code == 2
     assert "--compression re-packs .mar (zip) archives" in refused.output
     assert sorted(p.name for p in out.iterdir()) == ["m.tar.gz"]
+
+
+def test_convert_to_torchserve_and_repack_at_once(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "mms.mar"
+    source.write_bytes((FIXTURES / "default" / CASES["default"][0]).read_bytes())
+    out = tmp_path / "ts.mar"
+    result = cli("convert", source, "--to", "torchserve", "--compression", "store", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert set(methods(out).values()) == {zipfile.ZIP_STORED}
+    before, after = contents(source), contents(out)
+    for name in ("MAR-INF/MANIFEST.json", DIGESTS_NAME):
+        before.pop(name, None)
+        after.pop(name, None)
+    assert after == before
+    assert json.loads(contents(out)["MAR-INF/MANIFEST.json"])["runtime"] == "python"
+    assert cli("verify", "--strict", out).exit_code == 0
