@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
-from .writers import remove_path
 
 TEMP_MARKER = ".mararch-tmp-"
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or folder if it exists; used to clean up temporaries."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def temp_name(final: Path, kind: str = "tmp") -> Path:

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from . import compress
+from . import zipformat as zf
 from .reader import Member, ZipView
 from .spec import Compression, Entry, StoredData
 from .timetoserve import MIN_SAVING, deflate_pays
 
-ZIP_STORED = 0
 #: `auto` samples this many chunks from the start of a large stored member.
 SAMPLE_CHUNKS = 3
 
@@ -29,7 +29,7 @@ def _inflated(view: ZipView, member: Member) -> StoredData:
     def chunks() -> Iterator[bytes]:
         return view.iter_member(member)
 
-    return StoredData(ZIP_STORED, member.crc, member.size, chunks)
+    return StoredData(zf.STORED, member.crc, member.size, chunks)
 
 
 def _deflate_shrinks(view: ZipView, member: Member) -> bool:
