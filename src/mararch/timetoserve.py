@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 #: download. On faster links storing pays even more; on slower ones deflate pays a little sooner.
 LINK_RATE = 100e6 / 8
 #: What registering a deflated member in TorchServe 0.12 costs over a stored one, as bytes of
-#: inflated output per CPU second: 3.8 CPU s more per 512 MiB, float32 and bf16 alike (its Java
-#: unzip feeds the inflater 512 bytes at a time); docs/time-to-serve.md.
+#: inflated output per CPU second: 3.8 CPU s more per 512 MiB, float32 and bf16 alike (about twice
+#: what a bare Java ZipInputStream loop spends); docs/time-to-serve.md.
 INFLATE_RATE = 140e6
 #: `auto` deflates a member only when that saves at least this fraction of it. The break-even,
 #: LINK_RATE / INFLATE_RATE, is 0.089 on an idle core; rounded up because a busy server inflates
