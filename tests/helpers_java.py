@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import missing_tool
+
 JAVA_SOURCE = Path(__file__).parent / "java" / "ZipRead.java"
 
 
 def compile_java_reader(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The argv that runs ZipRead (for a session-scoped fixture: compile once)."""
     if shutil.which("javac") is None or shutil.which("java") is None:
-        pytest.skip("needs a JDK (javac, java) on PATH")
+        missing_tool("needs a JDK (javac, java) on PATH; .ci/jdk-setup.sh installs one")
     classes = tmp_path_factory.mktemp("java")
     subprocess.run(["javac", "-d", str(classes), str(JAVA_SOURCE)], check=True)
     return ["java", "-cp", str(classes), "ZipRead"]

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
     ("spec files", {"buildspec"}),
     ("commands", {"legacy", "conversion", "repack"}),
-    ("engines", {"builder", "extraction", "summary"}),
+    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle"}),
     ("checks", {"checks"}),
     ("writers and reader", {"writers", "reader", "names"}),
     (
@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "manifest",
             "output",
             "progress",
+            "properties",
+            "snapshot",
             "timetoserve",
         },
     ),

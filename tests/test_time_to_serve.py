@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, write_files
+from helpers import Cli, write_files
 from helpers_java import compile_java_reader, java_read
 from mararch import compress, timetoserve
 from mararch.digests import DIGESTS_NAME
