@@ -40,6 +40,7 @@ JSON_KEYS = {
     "archive_size",
     "problems",
     "manifest",
+    "signature",
     "members",
     "warnings",
 }

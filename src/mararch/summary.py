@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MAX_LISTED, ArchiveError, Finding
 from .handlers import HandlerOrigin, handler_origin
@@ -12,6 +12,9 @@ from .names import unsafe_members
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
 from .timetoserve import slow_inflate_findings
+
+if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class ArchiveSummary:
     missing_files: dict[str, str] = field(default_factory=dict)
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
     #: Warnings that do not stop a deployment (verify reports them too), e.g. slow-inflate.
     warnings: tuple[Finding, ...] = ()
 
@@ -99,6 +104,8 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
             value = model.get(key)
             if isinstance(value, str) and value and value not in names:
                 missing[key] = value
+    from .signing.engine import describe_signature
+
     return ArchiveSummary(
         path=str(view.path),
         container=view.container,
@@ -114,6 +121,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         handler_member=member,
         missing_files=missing,
         problems=tuple(problems),
+        signature=describe_signature(view),
         warnings=tuple(slow_inflate_findings(view.members))
         if view.container is Container.ZIP
         else (),
@@ -146,6 +154,7 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "compressed_size": s.compressed_size,
         "archive_size": s.archive_size,
         "problems": list(s.problems),
+        "signature": s.signature.to_json() if s.signature is not None else None,
         "warnings": [f.to_json() for f in s.warnings],
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
