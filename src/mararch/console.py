@@ -201,7 +201,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def result_json(result: BuildResult) -> dict[str, Any]:
     return {
-        "path": str(result.path),
+        "path": result.url or str(result.path),
+        **({"url": result.url} if result.url is not None else {}),
         "format": result.archive_format.value,
         "size": result.size,
         "sha256": result.sha256,
@@ -224,7 +225,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
 def show_result(result: BuildResult) -> None:
     say(
         ("wrote", "green"),
-        f" {clean(str(result.path))} ({result.archive_format.value}, "
+        f" {clean(result.url or str(result.path))} ({result.archive_format.value}, "
         f"{len(result.members)} members, {human_size(result.size)})",
     )
     if result.signature is not None:
@@ -348,6 +349,18 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
         )
     for finding in s.warnings:
         warn(f"[{finding.code}] {finding.member}: {finding.message}")
+
+
+def show_transfer(transfer: Any) -> None:
+    """What reading a remote archive fetched (a `remote_read.Transfer`)."""
+    if transfer.note:
+        warn(f"{transfer.url}: {transfer.note}")
+    say(
+        ("fetched", "cyan"),
+        f" {human_size(transfer.bytes_fetched)} ({transfer.bytes_fetched} bytes) of "
+        f"{human_size(transfer.size)} in {transfer.requests} request"
+        f"{'s' * (transfer.requests != 1)} ({transfer.mode})",
+    )
 
 
 def show_extract(result: ExtractResult) -> None:
