@@ -42,6 +42,7 @@ JSON_KEYS = {
     "manifest",
     "signature",
     "members",
+    "warnings",
 }
 MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "ratio", "method", "crc32", "link_target"}
 TMA_MEMBERS = [

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mararch"
 LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
     ("spec files", {"buildspec", "workflowspec"}),
-    ("commands", {"legacy", "conversion", "workflow"}),
+    ("commands", {"legacy", "conversion", "workflow", "repack"}),
     ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
     ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "properties",
             "snapshot",
             "pickles",
+            "timetoserve",
         },
     ),
     ("base", {"spec", "zipformat", "errors", "version"}),

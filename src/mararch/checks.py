@@ -53,6 +53,7 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
+from .timetoserve import slow_inflate_findings
 from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 if TYPE_CHECKING:
@@ -859,6 +860,8 @@ def verify_view(
     the small members the content checks need (a remote archive's weights are not
     downloaded). `model_store` is where a workflow archive's models are checked."""
     out = container_findings(view)
+    if view.container is Container.ZIP:
+        out += slow_inflate_findings(view.members)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
     unreadable = {

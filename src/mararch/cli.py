@@ -242,8 +242,8 @@ def create(
     compression: Optional[CompressionChoice] = typer.Option(
         None,
         "--compression",
-        help="How .mar members are stored: auto (deflate only what shrinks), deflate, store. "
-        "[default: auto]",
+        help="How .mar members are stored: auto (deflate only where it saves 10% or more, so "
+        "TorchServe loads fast), deflate (every member), store. [default: auto]",
         show_default=False,
     ),
     level: Optional[int] = typer.Option(None, "--level", help="Deflate level, 0-9."),
@@ -803,8 +803,8 @@ def convert(
     archive: Path = typer.Argument(
         ..., help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."
     ),
-    to: ServerChoice = typer.Option(
-        ..., "--to", help="The server to convert for: torchserve, or mms.", show_default=False
+    to: Optional[ServerChoice] = typer.Option(
+        None, "--to", help="The server to convert for: torchserve, or mms.", show_default=False
     ),
     version: Optional[str] = typer.Option(
         None,
@@ -836,8 +836,17 @@ def convert(
         help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
         "requirements) find errors.",
     ),
+    compression: Optional[CompressionChoice] = typer.Option(
+        None,
+        "--compression",
+        help="Re-pack a .mar's members: auto, deflate or store, as `create --compression`; "
+        "their bytes and digests are kept. Without --to the manifest is kept too "
+        "(default output: NAME-auto.mar, NAME-store.mar, ...).",
+        show_default=False,
+    ),
 ) -> None:
-    """Rewrite an archive's manifest for TorchServe (or MMS); every other member is kept as is."""
+    """Rewrite an archive's manifest for TorchServe (or MMS), and/or re-pack a .mar's members
+    (--compression); member bytes are kept as they are."""
     with errors_to_exit_codes():
         from . import console
         from .conversion import plan_convert
@@ -846,7 +855,8 @@ def convert(
         with open_archive(archive) as view:
             conversion = plan_convert(
                 view,
-                to=to.value,
+                to=to.value if to is not None else None,
+                compression=compression.value if compression is not None else None,
                 version=version,
                 runtime=runtime.value if runtime is not None else None,
                 output=output,

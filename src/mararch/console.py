@@ -353,6 +353,8 @@ def show_members(s: ArchiveSummary | WorkflowSummary, *, show_all: bool) -> None
             f"[dim]... and {len(s.members) - limit} more members "
             "(--all shows them, --json lists them)[/]"
         )
+    for finding in s.warnings:
+        warn(f"[{finding.code}] {finding.member}: {finding.message}")
 
 
 def show_weights(infos: list[WeightsInfo]) -> None:

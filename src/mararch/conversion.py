@@ -1,4 +1,5 @@
-"""`convert`: rewrite an archive's manifest for the other server, keep every other member as is.
+"""`convert`: rewrite an archive's manifest for the other server, keep every other member as is;
+or (`--compression`) re-pack a zip's members as another compression policy wants (`repack`).
 
 MMS archives lack what TorchServe's manifest wants (`model.modelVersion`, `archiverVersion`,
 `createdOn`) and may say `python2`, which TorchServe does not run. The other way, a TorchServe
@@ -218,13 +219,49 @@ def _stem(path: Path) -> str:
     return name
 
 
-def default_output(source: Path, fmt: ArchiveFormat, target: Flavour) -> Path:
-    """`NAME-torchserve.mar` (or `.tar.gz`, or a folder) beside the input."""
+def default_output(source: Path, fmt: ArchiveFormat, target: Flavour | Compression) -> Path:
+    """`NAME-torchserve.mar` (or `.tar.gz`, or a folder; `NAME-auto.mar` for a re-pack) beside
+    the input."""
     return source.parent / f"{_stem(source)}-{target.value}{fmt.suffix}"
 
 
+def _refuse_unsafe(view: ArchiveView) -> None:
+    unsafe = unsafe_members(view.members)
+    if unsafe:
+        shown = [f"{m.name!r}: {reason}" for m, reason in unsafe[:10]]
+        more = [f"... and {len(unsafe) - 10} more"] if len(unsafe) > 10 else []
+        raise ArchiveError(
+            f"{str(view.path)!r} holds members that cannot be copied safely:\n  "
+            + "\n  ".join(shown + more),
+            member=unsafe[0][0].name,
+            hint="Rebuild the archive from its files with `mararch create` or `mararch legacy`.",
+        )
+
+
+def _require_manifest(view: ArchiveView) -> dict[str, Any]:
+    manifest = view.manifest()
+    if manifest is None:
+        old_format = view.get("MANIFEST.json") is not None
+        raise ArchiveError(
+            f"{str(view.path)!r} has no {MANIFEST_NAME}, so there is no manifest to convert"
+            + (
+                " (its top-level MANIFEST.json is MMS 0.x's format, which convert does not read)"
+                if old_format
+                else ""
+            ),
+            hint="Unpack it and rebuild it from its files with `mararch legacy` (MMS) or "
+            "`mararch create` (TorchServe).",
+        )
+    return manifest
+
+
 def _check_output(
-    source: Path, output: Path, fmt: ArchiveFormat, target: Flavour, force: bool
+    source: Path,
+    output: Path,
+    fmt: ArchiveFormat,
+    target: Flavour | None,
+    force: bool,
+    label: Flavour | Compression | None = None,
 ) -> None:
     real_src = Path(os.path.realpath(source))
     real_out = Path(os.path.realpath(output))
@@ -244,7 +281,7 @@ def _check_output(
             raise UsageError(
                 f"--output {str(output)!r}: a {fmt.value} archive for TorchServe must {want}, "
                 "because TorchServe reads a file as zip only when its name ends in .mar",
-                hint=f"Use e.g. {default_output(source, fmt, target).name!r}.",
+                hint=f"Use e.g. {default_output(source, fmt, label or target).name!r}.",
             )
     blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
@@ -298,19 +335,43 @@ def _updated_digests(view: ArchiveView, member: Member, manifest: bytes) -> byte
     return render_digests(members)
 
 
+def _compression(view: ArchiveView, compression: Compression | str | None) -> Compression | None:
+    if compression is None:
+        return None
+    chosen = Compression(parse_enum(Compression, compression, "--compression"))
+    if view.container is not Container.ZIP:
+        raise UsageError(
+            f"--compression re-packs .mar (zip) archives; {str(view.path)!r} is a "
+            f"{view.container.value}",
+            hint="Rebuild it with `mararch create --archive-format default` to get a .mar.",
+        )
+    return chosen
+
+
 def plan_convert(
     view: ArchiveView,
     *,
-    to: Flavour | str,
+    to: Flavour | str | None = None,
     version: str | None = None,
     runtime: Runtime | str | None = None,
     output: PathLike | None = None,
     force: bool = False,
+    compression: Compression | str | None = None,
 ) -> Conversion:
     """Check that `view` can be converted and plan the new archive (same container as the input).
 
+    `to` rewrites the manifest for the other server; `compression` (zip only) re-packs every
+    member as `--compression` would have (bytes unchanged); at least one of them is needed.
     The plan reads members from `view`: build it while the view is open.
     """
+    policy = _compression(view, compression)
+    if to is None:
+        if policy is None:
+            raise UsageError(
+                "convert needs --to (the server to convert for), --compression (how to re-pack "
+                "the members), or both"
+            )
+        return _plan_repack(view, policy, output=output, force=force)
     target = Flavour(parse_enum(Flavour, to, "--to"))
     rt = Runtime(parse_enum(Runtime, runtime, "--runtime")) if runtime is not None else None
     if (
@@ -327,29 +388,8 @@ def plan_convert(
     out = Path(output) if output is not None else default_output(source, fmt, target)
     _check_output(source, out, fmt, target, force)
 
-    unsafe = unsafe_members(view.members)
-    if unsafe:
-        shown = [f"{m.name!r}: {reason}" for m, reason in unsafe[:10]]
-        more = [f"... and {len(unsafe) - 10} more"] if len(unsafe) > 10 else []
-        raise ArchiveError(
-            f"{str(source)!r} holds members that cannot be copied safely:\n  "
-            + "\n  ".join(shown + more),
-            member=unsafe[0][0].name,
-            hint="Rebuild the archive from its files with `mararch create` or `mararch legacy`.",
-        )
-    manifest = view.manifest()
-    if manifest is None:
-        old_format = view.get("MANIFEST.json") is not None
-        raise ArchiveError(
-            f"{str(source)!r} has no {MANIFEST_NAME}, so there is no manifest to convert"
-            + (
-                " (its top-level MANIFEST.json is MMS 0.x's format, which convert does not read)"
-                if old_format
-                else ""
-            ),
-            hint="Unpack it and rebuild it from its files with `mararch legacy` (MMS) or "
-            "`mararch create` (TorchServe).",
-        )
+    _refuse_unsafe(view)
+    manifest = _require_manifest(view)
     if manifest_mod.detect_flavour(manifest) is target:
         article, other = (
             ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
@@ -385,6 +425,8 @@ def plan_convert(
             )
         else:
             entries.append(_entry(view, member))
+    if policy is not None:
+        entries = _repacked(view, entries, policy)
     # A tgz keeps its top folder: TorchServe strips the first component of every member.
     model_name = (
         view.model_root
@@ -397,32 +439,79 @@ def plan_convert(
         model_name=model_name,
         entries=tuple(entries),
         manifest=new_manifest,
-        compression=Compression.DEFLATE,
+        compression=policy or Compression.DEFLATE,
         timestamp=timestamp,
         force=force,
     )
     return Conversion(plan, source, target, tuple(notes))
 
 
+def _repacked(view: ArchiveView, entries: list[Entry], policy: Compression) -> list[Entry]:
+    from .repack import repack_entry
+
+    assert isinstance(view, ZipView)
+    members = {m.name: m for m in view.members if m.is_file}
+    return [
+        repack_entry(view, members[e.name], e, policy) if e.stored is not None else e
+        for e in entries
+    ]
+
+
+def _plan_repack(
+    view: ArchiveView, policy: Compression, *, output: PathLike | None, force: bool
+) -> Conversion:
+    """Every member kept byte for byte (manifest and digests too), held as `policy` wants."""
+    source = view.path
+    manifest = _require_manifest(view)
+    flavour = manifest_mod.detect_flavour(manifest)
+    out = (
+        Path(output)
+        if output is not None
+        else default_output(source, ArchiveFormat.DEFAULT, policy)
+    )
+    _check_output(source, out, ArchiveFormat.DEFAULT, flavour, force, label=policy)
+    _refuse_unsafe(view)
+    entries = [_entry(view, m) for m in view.members if m.kind is not MemberKind.DIR]
+    plan = Plan(
+        output=out,
+        archive_format=ArchiveFormat.DEFAULT,
+        model_name=_stem(source),
+        entries=tuple(_repacked(view, entries, policy)),
+        manifest=manifest,
+        compression=policy,
+        timestamp=source_date_epoch(),
+        force=force,
+    )
+    return Conversion(plan, source, flavour, ())
+
+
 def convert(
     source: PathLike,
     *,
-    to: Flavour | str,
+    to: Flavour | str | None = None,
     version: str | None = None,
     runtime: Runtime | str | None = None,
     output: PathLike | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     verify: bool = True,
+    compression: Compression | str | None = None,
 ) -> Conversion:
-    """Convert an archive for the other server (`to`: "torchserve" or "mms"); the input is never
-    modified. Returns the conversion (its `plan.output` is the new archive)."""
+    """Convert an archive for the other server (`to`: "torchserve" or "mms") and/or re-pack a
+    zip's members (`compression`: "auto", "store" or "deflate"); the input is never modified.
+    Returns the conversion (its `plan.output` is the new archive)."""
     from .builder import build
     from .reader import open_archive
 
     with open_archive(source) as view:
         conversion = plan_convert(
-            view, to=to, version=version, runtime=runtime, output=output, force=force
+            view,
+            to=to,
+            version=version,
+            runtime=runtime,
+            output=output,
+            force=force,
+            compression=compression,
         )
         build(conversion.plan, progress=progress, verify=verify)
     return conversion

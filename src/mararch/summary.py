@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import MAX_LISTED, ArchiveError
+from .errors import MAX_LISTED, ArchiveError, Finding
 from .handlers import HandlerOrigin, handler_origin
 from .manifest import FILE_KEYS, Flavour, detect_flavour
 from .names import unsafe_members
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
+from .timetoserve import slow_inflate_findings
 
 if TYPE_CHECKING:
     from .signing.engine import SignatureInfo
@@ -39,6 +40,8 @@ class ArchiveSummary:
     problems: tuple[str, ...] = ()
     #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
     signature: SignatureInfo | None = None
+    #: Warnings that do not stop a deployment (verify reports them too), e.g. slow-inflate.
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def model(self) -> dict[str, Any]:
@@ -132,6 +135,9 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         missing_files=missing,
         problems=tuple(problems),
         signature=describe_signature(view),
+        warnings=tuple(slow_inflate_findings(view.members))
+        if view.container is Container.ZIP
+        else (),
     )
 
 
@@ -169,6 +175,7 @@ def listing_json(s: ArchiveSummary | WorkflowSummary) -> dict[str, Any]:
         "archive_size": s.archive_size,
         "problems": list(s.problems),
         "signature": s.signature.to_json() if s.signature is not None else None,
+        "warnings": [f.to_json() for f in s.warnings],
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }

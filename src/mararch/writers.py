@@ -29,6 +29,7 @@ from .digests import DIGESTS_NAME, DigestRecorder
 from .errors import InputError
 from .progress import OptionalProgress, Progress
 from .spec import EXEC_MODE, FILE_MODE, ArchiveFormat, Compression, Entry, Plan
+from .timetoserve import MIN_SAVING, deflate_pays
 
 #: Buffer for plain copies (stored members, tar data): measured as fast as `cp` from 1 MiB up.
 COPY_SIZE = 4 << 20
@@ -406,29 +407,30 @@ class ZipWriter(Writer):
     def _deflate(self, entry: Entry, start: int) -> tuple[int, int]:
         """Write an entry deflated, or stored where `auto` finds deflate does not pay.
 
-        `auto` never writes a member larger than storing it would: small members are deflated in
-        memory and kept whichever way is smaller; large ones are stored outright when a sample
-        shrinks by less than MIN_SAVING, and rewritten stored if deflating them did not shrink.
+        `auto` deflates a member only when that saves at least MIN_SAVING of it (the time-to-serve
+        rule, `timetoserve`): small members are deflated in memory and kept whichever way the rule
+        says; large ones are stored outright when a sample saves less, and rewritten stored when
+        the whole member, deflated, did not keep the sample's promise.
         """
         auto = self.plan.compression is Compression.AUTO
         pol = self.policy
         if entry.size <= compress.PIECE_SIZE:
             data = b"".join(self.chunks(entry))
             piece = compress.deflate_bytes(data, pol)
-            if auto and piece.compressed_size >= len(data):
+            if auto and not deflate_pays(len(data), piece.compressed_size):
                 self.fh.write(data)
                 return zf.STORED, piece.crc
             self.fh.writelines(piece.parts)
             return zf.DEFLATED, piece.crc
         if auto and (entry.source is not None or entry.read_at is not None):
             ratio = compress.sample_ratio(sample_file(entry), pol)
-            if ratio > 1 - compress.MIN_SAVING:
+            if ratio > 1 - MIN_SAVING:
                 return zf.STORED, self._store(entry, self.progress)
         deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         for chunk in self.chunks(entry, compress.PIECE_SIZE):
             deflater.feed(chunk)
         deflater.finish()
-        if auto and deflater.compressed >= entry.size:
+        if auto and not deflate_pays(entry.size, deflater.compressed):
             self.fh.seek(start)
             self.fh.truncate()
             # The bytes were counted once already: the second pass reports no progress.
