@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
+from .errors import Finding
 from .reader import ArchiveView, Container, Member
 from .summary import listing, listing_json, unsafe_problems
+from .timetoserve import slow_inflate_findings
 from .warfile import read_manifest, view_reader
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ class WorkflowSummary:
     problems: tuple[str, ...] = field(default_factory=tuple)
     #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
     signature: SignatureInfo | None = None
+    #: Findings inspect shows beside the listing (a large member deflated for little gain).
+    warnings: tuple[Finding, ...] = ()
 
     def workflow_field(self, key: str) -> str | None:
         workflow = (self.manifest or {}).get("workflow")
@@ -66,6 +70,7 @@ def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
         spec=spec,
         problems=tuple(problems),
         signature=describe_signature(view),
+        warnings=tuple(slow_inflate_findings(view.members)),
     )
 
 
