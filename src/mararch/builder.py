@@ -24,7 +24,14 @@ from .errors import (
 )
 from .handlers import builtin_suggestion, resolve_handler
 from .ignore import rules_from_excludes
-from .output import TEMP_MARKER, atomic_output, check_destination, prepare_export_dir
+from .output import (
+    TEMP_MARKER,
+    Stale,
+    atomic_output,
+    check_destination,
+    prepare_export_dir,
+    sweep_stale,
+)
 from .progress import OptionalProgress
 from .sources import (
     Source,
@@ -62,6 +69,8 @@ class BuildResult:
     manifest: dict[str, Any]
     #: Warnings and notes of the pre-write checks (errors stop the build).
     findings: tuple[Finding, ...] = ()
+    #: Temporaries of killed mararch processes removed from the export folder.
+    swept: tuple[Stale, ...] = ()
 
 
 def resolve_compression(
@@ -440,6 +449,7 @@ def build(
     findings = checked if checked is not None else pre_write_checks(plan, enforce=verify)
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
+    swept = tuple(sweep_stale(export_dir))
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE
     with atomic_output(plan.output, is_dir=is_dir, force=plan.force) as tmp:
         members = write(plan, tmp, progress)
@@ -450,7 +460,7 @@ def build(
         size = plan.output.stat().st_size
         sha = sha256_of(plan.output) if digest else None
     return BuildResult(
-        plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest, findings
+        plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest, findings, swept
     )
 
 

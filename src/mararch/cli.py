@@ -354,6 +354,7 @@ def execute_plan(
     keep_freed_buffers()
     with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
         result = build(plan, progress=progress, digest=json_output, verify=verify, checked=checked)
+    console.show_swept(result.swept)
     console.show_build_findings(result.findings)
     if json_output:
         return console.result_json(result)
@@ -645,6 +646,7 @@ def extract(
                     allow_high_ratio=allow_high_ratio,
                     progress=progress,
                 )
+        console.show_swept(result.swept)
         console.show_extract(result)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO, Union
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .builder import BuildResult
     from .checks import Report
     from .errors import Finding, MararchError
+    from .output import Stale
     from .progress import OptionalProgress
     from .spec import Plan
 
@@ -339,6 +340,29 @@ def show_summary(s: ArchiveSummary, *, show_all: bool = False) -> None:
             f"[dim]... and {len(s.members) - limit} more members "
             "(--all shows them, --json lists them)[/]"
         )
+
+
+def show_swept(swept: Sequence[Stale]) -> None:
+    """Say which temporaries of killed mararch processes a build or extract removed."""
+    for s in swept:
+        if s.restored is not None:
+            say(
+                ("note:", "cyan"),
+                f" restored {clean(repr(str(s.restored)))}: a mararch process (pid {s.pid}) was "
+                "killed while replacing it",
+            )
+    temps = [s for s in swept if s.restored is None]
+    if not temps:
+        return
+    count = len(temps)
+    pids = ", ".join(sorted({str(s.pid) for s in temps}))
+    names = ", ".join(clean(s.path.name) for s in temps)
+    say(
+        ("note:", "cyan"),
+        f" removed {count} temporar{'y' if count == 1 else 'ies'} left in "
+        f"{clean(str(temps[0].path.parent))} by a mararch process that is gone (pid {pids}): "
+        f"{names}",
+    )
 
 
 def show_extract(result: ExtractResult) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArchiveError, OutputError, UnsafeArchiveError, UsageError
-from .output import atomic_output
+from .output import Stale, atomic_output, sweep_stale
 from .progress import OptionalProgress
 from .reader import ArchiveView, Container, Member, MemberKind, PathLike, open_archive
 from .writers import EXEC_MODE, FILE_MODE, Progress
@@ -42,6 +42,8 @@ class ExtractResult:
     destination: Path
     members: tuple[Member, ...]
     size: int
+    #: Temporaries of killed mararch processes removed from the destination's folder.
+    swept: tuple[Stale, ...] = ()
 
 
 def name_problem(name: str) -> str | None:
@@ -289,6 +291,7 @@ def extract_view(
         raise OutputError(
             f"cannot create {str(parent)!r}: {exc.strerror}", path=str(parent)
         ) from None
+    swept = tuple(sweep_stale(parent))
     files = [m for m in chosen if m.is_file]
     total = sum(m.size for m in files)
     tracker = Progress(total, progress)
@@ -305,7 +308,7 @@ def extract_view(
             except OSError:
                 break
         raise
-    return ExtractResult(destination, tuple(files), total)
+    return ExtractResult(destination, tuple(files), total, swept)
 
 
 def extract(
