@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
+from .bombs import RATIO_LIMIT, Expansion, likely_bombs
 from .errors import ArchiveError, Finding, Severity
 from .extraction import member_name_problem, parent_conflicts
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
@@ -814,6 +815,17 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
     return []
 
 
+def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
+    what = "" if bomb.member else f"{view.path.name!r} "
+    return _f(
+        Severity.WARNING,
+        "high-ratio",
+        f"{what}{bomb.describe()}, more than the {RATIO_LIMIT}:1 that `extract` allows: likely a "
+        "decompression bomb" + (" (its data was not read)" if bomb.member else ""),
+        bomb.member,
+    )
+
+
 def verify_view(
     view: ArchiveView, server: Flavour | None = None
 ) -> tuple[list[Finding], Flavour | None]:
@@ -829,6 +841,10 @@ def verify_view(
         and m.is_file
         and (m.encrypted or m.method not in ZIP_METHODS_JAVA_READS)
     }
+    # Likely bombs are judged from the listing and never inflated (extract refuses them).
+    bombs = likely_bombs(view)
+    out += [_bomb_finding(view, b) for b in bombs]
+    unreadable |= {b.member for b in bombs if b.member is not None}
     # One pass over the data; everything after reads small members from what it kept.
     done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
     out += done.findings
