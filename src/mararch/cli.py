@@ -18,6 +18,7 @@ from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 
 if TYPE_CHECKING:
+    from .answers import Refusal
     from .errors import Finding
     from .spec import Plan
 
@@ -108,15 +109,41 @@ def missing_option(flag: str, hint: str = "") -> UsageError:
     return UsageError(f"missing option {flag}", hint=hint or f"Pass {flag} VALUE (see --help).")
 
 
-def need(value: Optional[str], flag: str, prompt: str) -> str:
-    """A required value: prompted for on a terminal, a usage error (exit 2) without one."""
+def prompt_line(label: str, default: Optional[str] = None, **options: Any) -> str:
+    """typer.prompt, stripped; Ctrl-C (or end of input) is an interrupt like any other, not
+    click's bare "Aborted!"."""
+    try:
+        return str(typer.prompt(label, default=default, **options)).strip()
+    except typer.Abort:
+        typer.echo(err=True)  # end the prompt's line
+        raise KeyboardInterrupt from None
+
+
+def need(
+    value: Optional[str],
+    flag: str,
+    prompt: str,
+    refusal: Optional[Callable[[str], Optional[Refusal]]] = None,
+) -> str:
+    """A required value: asked for on a terminal until `refusal` finds nothing wrong (saying
+    why, and offering a close answer as the default), a usage error (exit 2) without one."""
     if value:
         return value
-    if interactive():
-        answer = typer.prompt(prompt)
-        if str(answer).strip():
-            return str(answer).strip()
-    raise missing_option(flag)
+    if not interactive():
+        raise missing_option(flag)
+    from . import console
+
+    offer: Optional[str] = None
+    while True:
+        answer = prompt_line(prompt, offer)
+        refused = refusal(answer) if refusal is not None and answer else None
+        if answer and refused is None:
+            return answer
+        if refused is not None:
+            offer = refused.offer
+            console.warn(
+                refused.reason + (f"; did you mean {offer!r}? (Enter takes it)" if offer else "")
+            )
 
 
 #: create's options that a build spec can also set (a flag given overrides the spec's value).
@@ -268,12 +295,26 @@ def create(
                     "[tool.mararch] in pyproject.toml",
                     hint="Write one with `mararch init`, or name one with --spec PATH.",
                 )
+        from .answers import handler_refusal, model_name_refusal
         from .builder import plan_create
 
+        if model_name is None and interactive():
+            from . import console
+
+            console.say(
+                ("note:", "cyan"),
+                " no mararch.toml here (nor [tool.mararch] in pyproject.toml): asking for the "
+                "values; `mararch init` writes one, that `mararch create` then builds from",
+            )
         plan = plan_create(
-            model_name=need(model_name, "--model-name", "Model name"),
+            model_name=need(model_name, "--model-name", "Model name", model_name_refusal),
             version=need(version, "-v/--version", "Model version"),
-            handler=need(handler, "--handler", "Handler (built-in name or .py file)"),
+            handler=need(
+                handler,
+                "--handler",
+                "Handler (built-in name or .py file)",
+                lambda answer: handler_refusal(answer, runtime.value),
+            ),
             serialized_file=serialized_file,
             model_file=model_file,
             extra_files=extra_files,
@@ -457,12 +498,10 @@ def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
     """One `mararch init` question; for an optional value '-' means none."""
     while True:
         if required:
-            answer = str(typer.prompt(label, default=default)).strip()
+            answer = prompt_line(label, default)
         else:
             suffix = " ('-' for none)" if default else " (Enter for none)"
-            answer = str(
-                typer.prompt(label + suffix, default=default or "", show_default=bool(default))
-            ).strip()
+            answer = prompt_line(label + suffix, default or "", show_default=bool(default))
             if answer in ("", "-"):
                 return None
         if answer:
