@@ -416,20 +416,29 @@ def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Fi
     from .checks import check_plan
 
     found = [tuple(check_plan(plan)) for plan in plans]
+    if enforce and (exc := refusal(list(zip(plans, found)), named=len(plans) > 1)) is not None:
+        raise exc
+    return found
+
+
+def refusal(
+    checked: Sequence[tuple[Plan, Sequence[Finding]]], *, named: bool
+) -> VerificationFailed | None:
+    """The error refusing to write these plans, given their checks' findings; None without
+    errors. `named`: each finding says which archive it is about (with several archives)."""
     errors = [
-        # With several archives, say which one each finding is about.
         replace(f, member=f"{plan.output.name}: {f.member}" if f.member else plan.output.name)
-        if len(plans) > 1
+        if named
         else f
-        for plan, findings in zip(plans, found)
+        for plan, findings in checked
         for f in findings
         if f.severity is Severity.ERROR
     ]
-    if enforce and errors:
-        raise VerificationFailed(
-            errors, hint="Fix them, or pass --no-verify to write the archive anyway."
-        )
-    return found
+    if not errors:
+        return None
+    return VerificationFailed(
+        errors, hint="Fix them, or pass --no-verify to write the archive anyway."
+    )
 
 
 def build(

@@ -19,7 +19,6 @@ from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 
 if TYPE_CHECKING:
     from .answers import Refusal
-    from .errors import Finding
     from .spec import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -343,64 +342,59 @@ def run_spec(
     verify: bool = True,
 ) -> None:
     """Build the archives a spec declares (NAME, --all or its only one), flags overriding it."""
-    from . import console
-    from .builder import check_plans
     from .buildspec import load_spec, plan_archives
 
     overrides = given_options(ctx, SPEC_OPTIONS)
     build_spec = load_spec(spec_path, given=overrides.keys())
     plans = plan_archives(build_spec.select(name, build_all), overrides, digests=digests)
-    if len(plans) == 1 and not build_all:
-        run_plan(plans[0], dry_run=dry_run, json_output=json_output, verify=verify)
-        return
-    # Every archive is checked before the first is written: an error in the last one must not
-    # leave the others built.
-    checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=verify)
-    reports = [
-        execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify, checked=c)
-        for plan, c in zip(plans, checked)
-    ]
-    if json_output:
-        console.print_json(reports)
+    several = build_all or len(plans) > 1
+    run_plans(plans, dry_run=dry_run, json_output=json_output, verify=verify, several=several)
 
 
 def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
-    """Show a plan (--dry-run) or check and write it with a progress bar, then report what was
-    written (and the checks' warnings)."""
-    from . import console
-
-    report = execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify)
-    if report is not None:
-        console.print_json(report)
+    """`run_plans` for one archive (--json prints one object)."""
+    run_plans([plan], dry_run=dry_run, json_output=json_output, verify=verify)
 
 
-def execute_plan(
-    plan: Plan,
+def run_plans(
+    plans: list[Plan],
     *,
     dry_run: bool,
     json_output: bool,
     verify: bool = True,
-    checked: Optional[tuple[Finding, ...]] = None,
-) -> Optional[dict[str, Any]]:
-    """run_plan's work; with --json the report is returned (build specs print a list of them)."""
+    several: bool = False,
+) -> None:
+    """Show the plans (--dry-run), or check them all and write each with a progress bar (see
+    `batch.build_all`); report each archive, as a JSON list with `several`; exit 1 (or the
+    error's own code) when any was not written."""
     from . import console
-    from .allocator import keep_freed_buffers
-    from .builder import build
+
+    def emit(reports: list[dict[str, Any]]) -> None:
+        console.print_json(reports if several else reports[0])
 
     if dry_run:
         if json_output:
-            return console.plan_json(plan)
-        console.show_plan(plan)
-        return None
+            emit([console.plan_json(plan) for plan in plans])
+        for plan in [] if json_output else plans:
+            console.show_plan(plan)
+        return
+    from .allocator import keep_freed_buffers
+    from .batch import build_all
+
     keep_freed_buffers()
-    with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-        result = build(plan, progress=progress, digest=json_output, verify=verify, checked=checked)
-    console.show_swept(result.swept)
-    console.show_build_findings(result.findings)
+    outcomes = build_all(
+        plans,
+        verify=verify,
+        digest=json_output,
+        progress=lambda p: console.progress_bar(p.total_size, f"writing {p.output.name}"),
+    )
+    for outcome in outcomes:
+        console.show_outcome(outcome, json_output=json_output)
     if json_output:
-        return console.result_json(result)
-    console.show_result(result)
-    return None
+        emit([console.outcome_json(outcome) for outcome in outcomes])
+    failed = [o.error for o in outcomes if o.error is not None]
+    if failed:
+        raise typer.Exit(failed[0].exit_code)
 
 
 class LegacyFormatChoice(str, Enum):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.panel import Panel
     from rich.table import Table
 
+    from .batch import Outcome
     from .builder import BuildResult
     from .checks import Report
     from .errors import Finding, MararchError
@@ -219,6 +220,34 @@ def result_json(result: BuildResult) -> dict[str, Any]:
         "manifest": result.manifest,
         "findings": [f.to_json() for f in result.findings],
     }
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """One archive of a build, written or not: `path`, `status`, what `result_json` says when it
+    was written (else the checks' `findings`), and `error` (null when written)."""
+    data: dict[str, Any] = {"path": str(outcome.plan.output), "status": outcome.status.value}
+    if outcome.result is not None:
+        data.update(result_json(outcome.result))
+    else:
+        data["findings"] = [f.to_json() for f in outcome.findings]
+    data["error"] = outcome.error.message if outcome.error is not None else None
+    return data
+
+
+def show_outcome(outcome: Outcome, *, json_output: bool = False) -> None:
+    """What became of one archive of a build, on stderr."""
+    from .batch import Status
+
+    if outcome.result is not None:
+        show_swept(outcome.result.swept)
+        show_build_findings(outcome.findings)
+        if not json_output:
+            show_result(outcome.result)
+    elif outcome.error is not None:
+        if outcome.status is Status.SKIPPED:
+            warn(f"{outcome.plan.output.name}: {outcome.error.message}")
+        else:
+            error(outcome.error)
 
 
 def show_result(result: BuildResult) -> None:
