@@ -7,11 +7,10 @@ that fails to write stops none of the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
 
 from .builder import BuildResult, build, check_plans, refusal
 from .errors import Finding, MararchError, VerificationFailed

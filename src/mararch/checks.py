@@ -13,9 +13,9 @@ import ast
 import hashlib
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
