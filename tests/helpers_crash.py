@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,9 @@ CHILD = textwrap.dedent(
     from mararch import output
 
     job, at, *args = sys.argv[1:]
+    if os.environ.get("NO_TMPFILE"):
+        # A file system (or system) without O_TMPFILE: the owned temporaries take over.
+        output.open_anonymous = lambda folder: None
 
     def die():
         if at == "hold":
@@ -53,14 +57,18 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_killed(job: str, at: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run CHILD to its SIGKILL; fail if it finished instead."""
+def run_killed(
+    job: str, at: str, *args: str | Path, no_tmpfile: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run CHILD to its SIGKILL (`no_tmpfile`: as if O_TMPFILE were missing); fail if it
+    finished instead."""
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, job, at, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "NO_TMPFILE": "1" if no_tmpfile else ""},
     )
     assert proc.returncode == -9, (proc.returncode, proc.stdout, proc.stderr)
     return proc

@@ -57,16 +57,19 @@ def sweep_message(stderr: str, count: int = 1) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "at"),
-    [("no-archive", p) for p in POINTS]
-    + [("default", "replace"), ("no-archive", "replace"), ("no-archive", "replace2")],
+    ("fmt", "at", "no_tmpfile"),
+    [("no-archive", p, False) for p in POINTS]
+    + [("default", p, True) for p in POINTS]
+    + [("tgz", "0.5", True)]
+    + [(f, "replace", False) for f in ("default", "no-archive")]
+    + [("no-archive", "replace2", False)],
 )
 def test_next_build_removes_what_a_killed_build_left(
-    fmt: str, at: str, weights: Path, tmp_path: Path, cli: Cli
+    fmt: str, at: str, no_tmpfile: bool, weights: Path, tmp_path: Path, cli: Cli
 ) -> None:
     out = tmp_path / "out"
     previous_output(out, fmt)
-    run_killed("build", at, weights, out, fmt)
+    run_killed("build", at, weights, out, fmt, no_tmpfile=no_tmpfile)
     assert len(listing(out)) > 1  # the killed build's temporaries, and its owner's lock
     result = cli(
         "create", "--model-name", "m", "-v", "1", "--handler", "image_classifier",
