@@ -302,8 +302,8 @@ def create(
 
             console.say(
                 ("note:", "cyan"),
-                " no mararch.toml here (nor [tool.mararch] in pyproject.toml): asking for the "
-                "values; `mararch init` writes one, that `mararch create` then builds from",
+                " no mararch.toml here (nor [tool.mararch] in pyproject.toml), so mararch asks "
+                "for the values; `mararch init` writes one for next time",
             )
         plan = plan_create(
             model_name=need(model_name, "--model-name", "Model name", model_name_refusal),
