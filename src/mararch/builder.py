@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from . import compress
 from . import manifest as manifest_mod
@@ -46,6 +46,7 @@ from .spec import (
     ArchiveFormat,
     Compression,
     Entry,
+    PathLike,
     Plan,
     Runtime,
     model_name_problem,
@@ -53,8 +54,6 @@ from .spec import (
     source_date_epoch,
 )
 from .writers import WrittenMember, write
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def resolve_compression(
     return Compression.DEFLATE, level
 
 
-class _Collector:
+class ProblemCollector:
     """Collects problems so the user sees all of them at once, then raises once."""
 
     def __init__(self) -> None:
@@ -120,7 +119,7 @@ class _Collector:
             raise SpecError([str(e) for e in self.errors])
 
 
-class _Members:
+class MemberNames:
     """Member names -> sources, refusing two different inputs on one name."""
 
     def __init__(self) -> None:
@@ -170,7 +169,7 @@ def entries_with_manifest(
 
 
 def plan_output(
-    problems: _Collector,
+    problems: ProblemCollector,
     model_name: str | None,
     export_path: PathLike | None,
     fmt: ArchiveFormat,
@@ -202,7 +201,7 @@ def own_outputs(output: Path) -> Callable[[Path], bool]:
 
 
 def check_inputs_outside(
-    problems: _Collector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
+    problems: ProblemCollector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
 ) -> None:
     """A no-archive build replaces its output folder: no input may live inside it."""
     if fmt is not ArchiveFormat.NO_ARCHIVE:
@@ -261,7 +260,7 @@ def plan_create(
     # One pattern given as a plain string is one pattern, not one per character.
     rules = rules_from_excludes(exclude)
 
-    problems = _Collector()
+    problems = ProblemCollector()
     if not model_name:
         problems.problem("missing --model-name")
     elif (msg := model_name_problem(model_name)) is not None:
@@ -277,7 +276,7 @@ def plan_create(
     output = plan_output(problems, model_name, export_path, fmt, force)
     skip = own_outputs(output)
 
-    members = _Members()
+    members = MemberNames()
     singles: list[tuple[PathLike | None, str]] = [
         (model_file, "--model-file"),
         (serialized_file, "--serialized-file"),

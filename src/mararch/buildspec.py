@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import MararchError, SpecError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
@@ -25,6 +25,7 @@ from .spec import (
     TORCHSERVE_RUNTIMES,
     ArchiveFormat,
     Compression,
+    PathLike,
     Plan,
     Runtime,
     valid_model_name,
@@ -35,7 +36,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.9 and 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 SPEC_FILE = "mararch.toml"
 PYPROJECT = "pyproject.toml"

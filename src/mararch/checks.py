@@ -19,19 +19,24 @@ from typing import Any, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
+from . import zipformat as zf
 from .bombs import RATIO_LIMIT, Expansion, likely_bombs
 from .errors import ArchiveError, Finding, Severity
-from .extraction import member_name_problem, parent_conflicts
-from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
-from .manifest import Flavour, detect_flavour
+from .handlers import (
+    BUILTIN_HANDLERS,
+    LSP_BUILTIN_HANDLERS,
+    HandlerOrigin,
+    handler_origin,
+    split_function,
+)
+from .manifest import FILE_KEYS, Flavour, detect_flavour
+from .names import member_name_problem, parent_conflicts
 from .reader import (
-    FLAG_DATA_DESCRIPTOR,
     MAX_MANIFEST_SIZE,
     ArchiveView,
     Container,
     Member,
     MemberKind,
-    PathLike,
     open_archive,
     parse_manifest,
 )
@@ -39,12 +44,12 @@ from .spec import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
+    PathLike,
     Plan,
     Runtime,
     model_name_problem,
     parse_enum,
 )
-from .summary import FILE_KEYS, HandlerOrigin, handler_origin
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -194,7 +199,7 @@ def container_findings(view: ArchiveView) -> list[Finding]:
                         m.name,
                     )
                 )
-            elif m.method == "stored" and m.flags & FLAG_DATA_DESCRIPTOR:
+            elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
                 out.append(
                     _error(
                         "stored-descriptor",

@@ -9,19 +9,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
 
-from . import __version__
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+from .version import __version__
 
 if TYPE_CHECKING:
     from .answers import Refusal
     from .spec import Plan
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="mararch",

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from . import manifest as manifest_mod
-from .builder import PathLike
+from . import zipformat as zf
 from .digests import DIGESTS_NAME, MAX_DIGESTS_SIZE
 from .digests import parse as parse_digests
 from .digests import render as render_digests
 from .errors import ArchiveError, OutputError, SpecError, UsageError
-from .extraction import unsafe_members
 from .handlers import BUILTIN_HANDLERS, split_function
-from .manifest import Flavour
+from .manifest import FILE_KEYS, Flavour
+from .names import unsafe_members
 from .output import check_destination
 from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 from .spec import (
@@ -35,6 +35,7 @@ from .spec import (
     ArchiveFormat,
     Compression,
     Entry,
+    PathLike,
     Plan,
     Runtime,
     StoredData,
@@ -49,8 +50,6 @@ MMS_VERSION_KEYS = ("modelServerVersion", "implementationVersion", "specificatio
 MMS_ONLY_KEYS = ("engine", "publisher", "license", "userData")
 #: TorchServe's own keys, dropped on the way to MMS.
 TORCHSERVE_STAMP_KEYS = ("createdOn", "archiverVersion")
-TORCHSERVE_MODEL_KEYS = ("serializedFile", "modelFile", "requirementsFile", "configFile")
-ZIP_METHOD_IDS = {"stored": 0, "deflated": 8}
 CONTAINER_FORMATS = {
     Container.ZIP: ArchiveFormat.DEFAULT,
     Container.TGZ: ArchiveFormat.TGZ,
@@ -194,11 +193,11 @@ def to_mms(
     result = manifest_mod.mms_manifest(
         model_name=model["modelName"], handler=model["handler"], runtime=rt.value
     )
-    skip = ("modelName", "handler", "modelVersion", *TORCHSERVE_MODEL_KEYS)
+    skip = ("modelName", "handler", "modelVersion", *FILE_KEYS)
     if chosen is not None:
         result["model"]["modelVersion"] = chosen
     result["model"].update(_extra_model_keys(model, skip))
-    dropped = [f"model.{k}" for k in TORCHSERVE_MODEL_KEYS if k in model]
+    dropped = [f"model.{k}" for k in FILE_KEYS if k in model]
     if dropped:
         notes.append(
             f"dropped TorchServe-only manifest fields MMS does not read: {', '.join(dropped)} "
@@ -255,10 +254,14 @@ def _entry(view: ArchiveView, member: Member, origin: str | None = None) -> Entr
         return view.iter_member(member)
 
     stored = None
-    if isinstance(view, ZipView) and member.crc is not None and member.method in ZIP_METHOD_IDS:
+    if (
+        isinstance(view, ZipView)
+        and member.crc is not None
+        and member.method in zf.WRITABLE_METHODS
+    ):
         zip_view = view
         stored = StoredData(
-            ZIP_METHOD_IDS[member.method],
+            zf.WRITABLE_METHODS[member.method],
             member.crc,
             member.compressed_size,
             lambda: zip_view.iter_stored(member),

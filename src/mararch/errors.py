@@ -10,6 +10,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+#: How many problems an error message lists before summarising the rest.
+MAX_LISTED = 10
+
 
 class MararchError(Exception):
     """Root of every error mararch raises on purpose.

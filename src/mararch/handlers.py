@@ -6,6 +6,7 @@ import difflib
 import os
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path, PurePath
 
 from .spec import Runtime
@@ -72,3 +73,33 @@ def builtin_suggestion(raw: str, runtime: Runtime) -> str | None:
     stem = split_function(PurePath(raw).name)[0].removesuffix(".py")
     match = difflib.get_close_matches(stem, builtins, n=1, cutoff=0.75)
     return match[0] if match else None
+
+
+class HandlerOrigin(str, Enum):
+    """Where the server finds a handler: a file in the archive, a built-in, or nowhere."""
+
+    ARCHIVE = "archive"
+    BUILTIN = "builtin"
+    MISSING = "missing"
+
+
+def handler_origin(
+    handler: str, runtime: str | None, names: set[str]
+) -> tuple[HandlerOrigin, str | None]:
+    """Resolve a manifest handler the way the server does: a module in the model folder first
+    (`module[:function]`, any folder and `.py` suffix dropped), then the built-ins."""
+    module = split_function(handler)[0].rsplit("/", 1)[-1]
+    lsp = runtime == "LSP"
+    if lsp:
+        candidates = [module, module + ".so", module + ".dylib"]
+    else:
+        module = module.removesuffix(".py")
+        path = module.replace(".", "/")
+        candidates = [path + ".py", path + "/__init__.py"]
+    for candidate in candidates:
+        if candidate in names:
+            return HandlerOrigin.ARCHIVE, candidate
+    builtins = LSP_BUILTIN_HANDLERS if lsp else BUILTIN_HANDLERS
+    if module in builtins:
+        return HandlerOrigin.BUILTIN, None
+    return HandlerOrigin.MISSING, None

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from . import manifest as manifest_mod
 from .builder import (
-    PathLike,
-    _Collector,
-    _Members,
+    MemberNames,
+    ProblemCollector,
     build,
     entries_with_manifest,
     own_outputs,
@@ -29,6 +28,7 @@ from .sources import Source, walk_folder
 from .spec import (
     MMS_RUNTIMES,
     ArchiveFormat,
+    PathLike,
     Plan,
     Runtime,
     model_name_problem,
@@ -85,7 +85,7 @@ def collect_model_folder(
     )
 
 
-def _check_model_path(problems: _Collector, model_path: PathLike | None) -> Path | None:
+def _check_model_path(problems: ProblemCollector, model_path: PathLike | None) -> Path | None:
     if model_path is None or str(model_path) == "":
         problems.problem("missing --model-path (the folder holding the model's files)")
         return None
@@ -134,7 +134,7 @@ def plan_legacy(
     zip_policy, level = resolve_compression(fmt, None, None)
     timestamp = source_date_epoch()
 
-    problems = _Collector()
+    problems = ProblemCollector()
     if not model_name:
         problems.problem("missing --model-name")
     elif (msg := model_name_problem(model_name)) is not None:
@@ -147,7 +147,7 @@ def plan_legacy(
     folder = _check_model_path(problems, model_path)
     output = plan_output(problems, model_name, export_path, fmt, force)
 
-    members = _Members()
+    members = MemberNames()
     if folder is not None:
         output_abs = Path(os.path.realpath(output))
         folder_abs = Path(os.path.realpath(folder))

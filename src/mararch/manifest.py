@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from . import __version__
+from .version import __version__
 
 #: torch-model-archiver writes `createdOn` in this format (day first, no zone).
 CREATED_ON_FORMAT = "%d/%m/%Y %H:%M:%S"
@@ -80,3 +80,7 @@ def detect_flavour(manifest: dict[str, Any]) -> Flavour:
     if "specificationVersion" in manifest or "modelServerVersion" in manifest:
         return Flavour.MMS
     return Flavour.TORCHSERVE
+
+
+#: model.<key> entries that name a file in the archive.
+FILE_KEYS = ("serializedFile", "modelFile", "configFile", "requirementsFile")

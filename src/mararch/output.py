@@ -16,13 +16,13 @@ import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OutputError
-from .writers import remove_path
 
 TEMP_MARKER = ".mararch-tmp-"
 #: Beside each owned temporary: the file whose lock says its owner is alive.
@@ -40,6 +40,15 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock, so nothing is swept there
     fcntl = None  # type: ignore[assignment]
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or folder if it exists; used to clean up temporaries."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def temp_name(final: Path, kind: str = "tmp") -> Path:

@@ -25,12 +25,11 @@ from enum import Enum
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, BinaryIO, Union
+from typing import IO, Any, BinaryIO
 
+from . import zipformat as zf
 from .errors import ArchiveError
-from .spec import MANIFEST_NAME
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .spec import MANIFEST_NAME, PathLike
 
 #: Read member data in chunks this large.
 CHUNK_SIZE = 1 << 20
@@ -39,27 +38,7 @@ MAX_MANIFEST_SIZE = 1 << 20
 #: More members than this is refused: no model needs it, and the listing must stay small in memory.
 MAX_MEMBERS = 200_000
 
-ZIP_LOCAL_SIG = b"PK\x03\x04"
-ZIP_CENTRAL_SIG = b"PK\x01\x02"
-ZIP_EOCD_SIG = b"PK\x05\x06"
-ZIP64_EOCD_SIG = b"PK\x06\x06"
-ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_METHODS = {
-    0: "stored",
-    8: "deflated",
-    9: "deflate64",
-    12: "bzip2",
-    14: "lzma",
-    93: "zstd",
-    95: "xz",
-    99: "aes",
-}
-FLAG_ENCRYPTED = 0x1
-FLAG_DATA_DESCRIPTOR = 0x8
-FLAG_UTF8 = 0x800
-_U32 = 0xFFFFFFFF
-_U16 = 0xFFFF
 
 
 class Container(str, Enum):
@@ -310,7 +289,7 @@ def _zip_error(path: Path, what: str) -> ArchiveError:
 
 
 def _decode_zip_name(raw: bytes, flags: int) -> str:
-    if flags & FLAG_UTF8:
+    if flags & zf.FLAG_UTF8:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -329,15 +308,15 @@ def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int,
     """Replace the 0xFFFFFFFF placeholders by the ZIP64 extra field's values, in spec order."""
     pos = 0
     while pos + 4 <= len(extra):
-        tag, length = struct.unpack_from("<HH", extra, pos)
+        tag, length = zf.EXTRA_HEADER.unpack_from(extra, pos)
         body = extra[pos + 4 : pos + 4 + length]
-        if tag == 0x0001:
+        if tag == zf.ZIP64_EXTRA_TAG:
             values = [v[0] for v in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
-            if size == _U32 and values:
+            if size == zf.U32 and values:
                 size = values.pop(0)
-            if csize == _U32 and values:
+            if csize == zf.U32 and values:
                 csize = values.pop(0)
-            if offset == _U32 and values:
+            if offset == zf.U32 and values:
                 offset = values.pop(0)
             break
         pos += 4 + length
@@ -363,33 +342,33 @@ class ZipView(ArchiveView):
             raise _zip_error(path, "a record is cut short") from None
 
     def _parse(self, path: Path, fh: BinaryIO, file_size: int) -> list[Member]:
-        tail_len = min(file_size, 22 + _U16)
+        tail_len = min(file_size, zf.END_RECORD.size + zf.MAX_COMMENT)
         fh.seek(file_size - tail_len)
         tail = fh.read(tail_len)
-        pos = tail.rfind(ZIP_EOCD_SIG)
-        while pos >= 0 and pos + 22 > len(tail):
-            pos = tail.rfind(ZIP_EOCD_SIG, 0, pos)
+        pos = tail.rfind(zf.END_SIG)
+        while pos >= 0 and pos + zf.END_RECORD.size > len(tail):
+            pos = tail.rfind(zf.END_SIG, 0, pos)
         if pos < 0:
             raise _zip_error(path, "no end of central directory record (truncated?)")
         eocd_pos = file_size - tail_len + pos
-        (_, disk, cd_disk, _n_disk, count, cd_size, cd_offset, _comment_len) = struct.unpack_from(
-            "<4sHHHHIIH", tail, pos
+        (_, disk, cd_disk, _n_disk, count, cd_size, cd_offset, _comment_len) = (
+            zf.END_RECORD.unpack_from(tail, pos)
         )
         end_of_cd = eocd_pos
-        locator = eocd_pos - 20
+        locator = eocd_pos - zf.ZIP64_LOCATOR.size
         if locator >= 0:
             fh.seek(locator)
-            loc = fh.read(20)
-            if loc[:4] == ZIP64_LOCATOR_SIG:
-                _, _, z64_pos, _ = struct.unpack("<4sIQI", loc)
-                if z64_pos + 56 > locator:
+            loc = fh.read(zf.ZIP64_LOCATOR.size)
+            if loc[:4] == zf.ZIP64_LOCATOR_SIG:
+                _, _, z64_pos, _ = zf.ZIP64_LOCATOR.unpack(loc)
+                if z64_pos + zf.ZIP64_END_RECORD.size > locator:
                     raise _zip_error(path, "the ZIP64 end record points outside the file")
                 fh.seek(z64_pos)
-                rec = fh.read(56)
-                if rec[:4] != ZIP64_EOCD_SIG:
+                rec = fh.read(zf.ZIP64_END_RECORD.size)
+                if rec[:4] != zf.ZIP64_END_SIG:
                     raise _zip_error(path, "the ZIP64 end record is missing")
-                (_, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = struct.unpack(
-                    "<4sQHHIIQQQQ", rec
+                (_, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = (
+                    zf.ZIP64_END_RECORD.unpack(rec)
                 )
                 end_of_cd = z64_pos
         if disk != 0 or cd_disk != 0:
@@ -405,7 +384,7 @@ class ZipView(ArchiveView):
                 f"{str(path)!r} declares {count} members, more than the "
                 f"{MAX_MEMBERS} mararch accepts"
             )
-        if count * 46 > cd_size:
+        if count * zf.CENTRAL_HEADER.size > cd_size:
             raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
         fh.seek(cd_offset)
         cd = fh.read(cd_size)
@@ -415,7 +394,7 @@ class ZipView(ArchiveView):
         members: list[Member] = []
         p = 0
         for index in range(count):
-            if cd[p : p + 4] != ZIP_CENTRAL_SIG:
+            if cd[p : p + 4] != zf.CENTRAL_SIG:
                 raise _zip_error(path, f"central directory entry {index} has a bad signature")
             (
                 _,
@@ -436,16 +415,17 @@ class ZipView(ArchiveView):
                 _iattr,
                 eattr,
                 offset,
-            ) = struct.unpack_from("<4sBBHHHHHIIIHHHHHII", cd, p)
-            end = p + 46 + n_len + e_len + c_len
+            ) = zf.CENTRAL_HEADER.unpack_from(cd, p)
+            start = p + zf.CENTRAL_HEADER.size
+            end = start + n_len + e_len + c_len
             if end > cd_size:
                 raise _zip_error(path, f"central directory entry {index} runs past its end")
-            raw = cd[p + 46 : p + 46 + n_len]
-            extra = cd[p + 46 + n_len : p + 46 + n_len + e_len]
+            raw = cd[start : start + n_len]
+            extra = cd[start + n_len : start + n_len + e_len]
             p = end
             size, csize, offset = _zip64_extra(extra, size, csize, offset)
             name = _decode_zip_name(raw, flags)
-            mode = (eattr >> 16) & 0xFFFF if made_os == 3 else None
+            mode = (eattr >> 16) & zf.U16 if made_os == zf.HOST_UNIX else None
             kind = MemberKind.FILE
             if mode is not None and stat.S_IFMT(mode):
                 if stat.S_ISLNK(mode):
@@ -454,9 +434,11 @@ class ZipView(ArchiveView):
                     kind = MemberKind.DIR
                 elif not stat.S_ISREG(mode):
                     kind = MemberKind.SPECIAL
-            if kind is MemberKind.FILE and (name.endswith("/") or (made_os == 0 and eattr & 0x10)):
+            if kind is MemberKind.FILE and (
+                name.endswith("/") or (made_os == zf.HOST_DOS and eattr & zf.DOS_DIRECTORY)
+            ):
                 kind = MemberKind.DIR
-            if offset + 30 + n_len + csize > cd_offset:
+            if offset + zf.LOCAL_HEADER.size + n_len + csize > cd_offset:
                 raise _zip_error(
                     path,
                     f"member {name!r} lies outside the data area (offset {offset}, {csize} bytes)",
@@ -467,10 +449,10 @@ class ZipView(ArchiveView):
                     raw_name=name,
                     size=size,
                     compressed_size=csize,
-                    method=ZIP_METHODS.get(method, f"method-{method}"),
+                    method=zf.method_name(method),
                     kind=kind,
                     crc=crc,
-                    encrypted=bool(flags & FLAG_ENCRYPTED),
+                    encrypted=bool(flags & zf.FLAG_ENCRYPTED),
                     flags=flags,
                     header_offset=offset,
                     mode=stat.S_IMODE(mode) if mode is not None else None,
@@ -484,7 +466,7 @@ class ZipView(ArchiveView):
         for a, b in pairwise(ordered):
             a_end = (
                 (a.header_offset or 0)
-                + 30
+                + zf.LOCAL_HEADER.size
                 + len(a.raw_name.encode("utf-8", "replace"))
                 + a.compressed_size
             )
@@ -551,16 +533,14 @@ class ZipView(ArchiveView):
     def _data_start(self, fh: BinaryIO, member: Member) -> int:
         offset = member.header_offset or 0
         fh.seek(offset)
-        header = fh.read(30)
-        if len(header) != 30 or header[:4] != ZIP_LOCAL_SIG:
+        header = fh.read(zf.LOCAL_HEADER.size)
+        if len(header) != zf.LOCAL_HEADER.size or header[:4] != zf.LOCAL_SIG:
             raise ArchiveError(
                 f"member {member.name!r}: no local header at byte {offset}",
                 member=member.name,
                 code="header-mismatch",
             )
-        (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = struct.unpack(
-            "<4sHHHHHIIIHH", header
-        )
+        (_, _, flags, method, _, _, crc, csize, size, n_len, e_len) = zf.LOCAL_HEADER.unpack(header)
         local_name = fh.read(n_len)
         if _decode_zip_name(local_name, flags) != member.raw_name:
             raise ArchiveError(
@@ -569,14 +549,14 @@ class ZipView(ArchiveView):
                 member=member.name,
                 code="header-mismatch",
             )
-        if ZIP_METHODS.get(method, f"method-{method}") != member.method:
+        if zf.method_name(method) != member.method:
             raise ArchiveError(
                 f"member {member.name!r}: local header and central directory "
                 "disagree on the compression method",
                 member=member.name,
                 code="header-mismatch",
             )
-        if not flags & FLAG_DATA_DESCRIPTOR:
+        if not flags & zf.FLAG_DATA_DESCRIPTOR:
             extra = fh.read(e_len)
             size, csize, _ = _zip64_extra(extra, size, csize, 0)
             if (crc, csize, size) != (member.crc, member.compressed_size, member.size):
@@ -586,7 +566,7 @@ class ZipView(ArchiveView):
                     member=member.name,
                     code="header-mismatch",
                 )
-        start = offset + 30 + int(n_len) + int(e_len)
+        start = offset + zf.LOCAL_HEADER.size + int(n_len) + int(e_len)
         if start + member.compressed_size > self.cd_offset:
             raise ArchiveError(
                 f"member {member.name!r} runs past the end of the data area",
@@ -952,7 +932,7 @@ def detect_container(path: Path) -> Container:
         ) from None
     except OSError as exc:
         raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    if head in (ZIP_LOCAL_SIG, ZIP_EOCD_SIG):
+    if head in (zf.LOCAL_SIG, zf.END_SIG):
         return Container.ZIP
     if head[:2] == GZIP_MAGIC:
         return Container.TGZ

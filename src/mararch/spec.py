@@ -8,12 +8,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Union
 
 from .errors import UsageError
 
 MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]*")
 MAR_INF = "MAR-INF"
 MANIFEST_NAME = f"{MAR_INF}/MANIFEST.json"
+#: What the API accepts wherever it takes a path.
+PathLike = Union[str, "os.PathLike[str]"]
+#: Permissions of members written or extracted: executables keep their x bits, nothing else.
+FILE_MODE = 0o644
+EXEC_MODE = 0o755
 
 
 class ArchiveFormat(str, Enum):

@@ -5,20 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ArchiveError
-from .extraction import MAX_LISTED, unsafe_members
-from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS, split_function
-from .manifest import Flavour, detect_flavour
+from .errors import MAX_LISTED, ArchiveError
+from .handlers import HandlerOrigin, handler_origin
+from .manifest import FILE_KEYS, Flavour, detect_flavour
+from .names import unsafe_members
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
-
-
-class HandlerOrigin:
-    """Where the server finds a handler: a file in the archive, a built-in, or nowhere."""
-
-    ARCHIVE = "archive"
-    BUILTIN = "builtin"
-    MISSING = "missing"
 
 
 @dataclass(frozen=True)
@@ -35,7 +27,7 @@ class ArchiveSummary:
     members: tuple[Member, ...]
     manifest: dict[str, Any] | None
     flavour: Flavour | None
-    handler_origin: str | None
+    handler_origin: HandlerOrigin | None
     handler_member: str | None
     #: Files the manifest names that the archive does not hold, by manifest key.
     missing_files: dict[str, str] = field(default_factory=dict)
@@ -61,30 +53,6 @@ class ArchiveSummary:
         return self.manifest_field("archiverVersion") or self.manifest_field(
             "implementationVersion"
         )
-
-
-#: model.<key> entries that name a file in the archive.
-FILE_KEYS = ("serializedFile", "modelFile", "configFile", "requirementsFile")
-
-
-def handler_origin(handler: str, runtime: str | None, names: set[str]) -> tuple[str, str | None]:
-    """Resolve a manifest handler the way the server does: a module in the model folder first
-    (`module[:function]`, any folder and `.py` suffix dropped), then the built-ins."""
-    module = split_function(handler)[0].rsplit("/", 1)[-1]
-    lsp = runtime == "LSP"
-    if lsp:
-        candidates = [module, module + ".so", module + ".dylib"]
-    else:
-        module = module.removesuffix(".py")
-        path = module.replace(".", "/")
-        candidates = [path + ".py", path + "/__init__.py"]
-    for candidate in candidates:
-        if candidate in names:
-            return HandlerOrigin.ARCHIVE, candidate
-    builtins = LSP_BUILTIN_HANDLERS if lsp else BUILTIN_HANDLERS
-    if module in builtins:
-        return HandlerOrigin.BUILTIN, None
-    return HandlerOrigin.MISSING, None
 
 
 def archive_format_of(view: ArchiveView) -> ArchiveFormat:
@@ -191,4 +159,4 @@ def member_json(m: Member, *, zipped: bool) -> dict[str, Any]:
     }
 
 
-__all__ = ["ArchiveSummary", "HandlerOrigin", "handler_origin", "summarize", "summary_json"]
+__all__ = ["ArchiveSummary", "summarize", "summary_json"]

@@ -11,7 +11,6 @@ import errno
 import hashlib
 import io
 import os
-import shutil
 import stat
 import struct
 import sys
@@ -26,23 +25,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import compress
+from . import zipformat as zf
 from .digests import DIGESTS_NAME, DigestRecorder
 from .errors import InputError
-from .progress import OptionalProgress
-from .spec import ArchiveFormat, Compression, Entry, Plan
+from .progress import OptionalProgress, Progress
+from .spec import EXEC_MODE, FILE_MODE, ArchiveFormat, Compression, Entry, Plan
 
-ZIP_STORED = 0
 #: Buffer for plain copies (stored members, tar data): measured as fast as `cp` from 1 MiB up.
 COPY_SIZE = 4 << 20
 #: Stored members from files this large are copied by the kernel (below, the loop is as fast).
 KERNEL_COPY_MIN = 1 << 20
 #: Bytes asked of one copy_file_range/sendfile call.
 KERNEL_COPY_STEP = 64 << 20
-ZIP_DEFLATED = 8
-ZIP32_LIMIT = 0xFFFFFFFF
-ZIP16_LIMIT = 0xFFFF
-FILE_MODE = 0o644
-EXEC_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -54,20 +48,6 @@ class WrittenMember:
     compressed_size: int
     method: str
     crc: int | None
-
-
-class Progress:
-    """Counts bytes across all entries and reports them to the optional callback."""
-
-    def __init__(self, total: int, callback: OptionalProgress) -> None:
-        self.total = total
-        self.done = 0
-        self.callback = callback
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self.callback is not None:
-            self.callback(self.done, self.total)
 
 
 def read_chunks(
@@ -338,15 +318,15 @@ class ZipWriter(Writer):
             entry_mtime(entry, self.plan.timestamp), self.plan.timestamp is not None
         )
         # Deflate can grow incompressible data slightly; reserve ZIP64 fields when close to 4 GiB.
-        zip64 = entry.size >= ZIP32_LIMIT - (entry.size >> 6) - (1 << 20)
+        zip64 = entry.size >= zf.U32 - (entry.size >> 6) - (1 << 20)
         offset = fh.tell()
-        header_len = 30 + len(name) + (20 if zip64 else 0)
+        header_len = zf.LOCAL_HEADER.size + len(name) + (zf.ZIP64_LOCAL_EXTRA_SIZE if zip64 else 0)
         # The header goes in last, once CRC and sizes are known: Java's ZipInputStream cannot
         # read a STORED member whose sizes follow it in a data descriptor.
         fh.seek(offset + header_len)
         if (
             entry.stored is not None
-            and entry.stored.method in (ZIP_STORED, ZIP_DEFLATED)
+            and entry.stored.method in (zf.STORED, zf.DEFLATED)
             # Copied bytes are never hashed; convert's plans, the only ones with `stored`, record
             # no digests (they keep the archive's own).
             and self.digests is None
@@ -357,7 +337,7 @@ class ZipWriter(Writer):
                 fh.write(chunk)
             self.progress.advance(entry.size)
         elif self.plan.compression is Compression.STORE:
-            method, crc = ZIP_STORED, self._store(entry, self.progress)
+            method, crc = zf.STORED, self._store(entry, self.progress)
         else:
             method, crc = self._deflate(entry, offset + header_len)
         end = fh.tell()
@@ -387,7 +367,7 @@ class ZipWriter(Writer):
             entry.name,
             entry.size,
             compressed,
-            "stored" if method == ZIP_STORED else "deflated",
+            "stored" if method == zf.STORED else "deflated",
             crc,
         )
 
@@ -421,13 +401,13 @@ class ZipWriter(Writer):
             piece = compress.deflate_bytes(data, pol)
             if auto and piece.compressed_size >= len(data):
                 self.fh.write(data)
-                return ZIP_STORED, piece.crc
+                return zf.STORED, piece.crc
             self.fh.writelines(piece.parts)
-            return ZIP_DEFLATED, piece.crc
+            return zf.DEFLATED, piece.crc
         if auto and entry.source is not None:
             ratio = compress.sample_ratio(sample_file(entry), pol)
             if ratio > 1 - compress.MIN_SAVING:
-                return ZIP_STORED, self._store(entry, self.progress)
+                return zf.STORED, self._store(entry, self.progress)
         deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         for chunk in self.chunks(entry, compress.PIECE_SIZE):
             deflater.feed(chunk)
@@ -436,8 +416,8 @@ class ZipWriter(Writer):
             self.fh.seek(start)
             self.fh.truncate()
             # The bytes were counted once already: the second pass reports no progress.
-            return ZIP_STORED, self._store(entry, Progress(entry.size, None))
-        return ZIP_DEFLATED, deflater.crc
+            return zf.STORED, self._store(entry, Progress(entry.size, None))
+        return zf.DEFLATED, deflater.crc
 
     @staticmethod
     def _local_header(
@@ -452,19 +432,18 @@ class ZipWriter(Writer):
         zip64: bool,
     ) -> bytes:
         if zip64:
-            extra = struct.pack("<HHQQ", 0x0001, 16, size, compressed)
-            sizes = (ZIP32_LIMIT, ZIP32_LIMIT)
-            version = 45
+            extra = zf.zip64_extra([size, compressed])
+            sizes = (zf.U32, zf.U32)
+            version = zf.VERSION_ZIP64
         else:
-            if compressed >= ZIP32_LIMIT:
+            if compressed >= zf.U32:
                 raise AssertionError("member grew past 4 GiB without ZIP64 fields")
             extra = b""
             sizes = (compressed, size)
-            version = 20
+            version = zf.VERSION_DEFAULT
         return (
-            struct.pack(
-                "<4sHHHHHIIIHH",
-                b"PK\x03\x04",
+            zf.LOCAL_HEADER.pack(
+                zf.LOCAL_SIG,
                 version,
                 flags,
                 method,
@@ -489,28 +468,22 @@ class ZipWriter(Writer):
             size = r.size
             compressed = r.compressed_size
             offset = r.offset
-            if r.size >= ZIP32_LIMIT:
+            if r.size >= zf.U32:
                 extra_fields.append(r.size)
-                size = ZIP32_LIMIT
-            if r.compressed_size >= ZIP32_LIMIT:
+                size = zf.U32
+            if r.compressed_size >= zf.U32:
                 extra_fields.append(r.compressed_size)
-                compressed = ZIP32_LIMIT
-            if r.offset >= ZIP32_LIMIT:
+                compressed = zf.U32
+            if r.offset >= zf.U32:
                 extra_fields.append(r.offset)
-                offset = ZIP32_LIMIT
-            extra = (
-                struct.pack("<HH", 0x0001, 8 * len(extra_fields))
-                + struct.pack(f"<{len(extra_fields)}Q", *extra_fields)
-                if extra_fields
-                else b""
-            )
-            version = 45 if extra_fields else 20
+                offset = zf.U32
+            extra = zf.zip64_extra(extra_fields)
+            version = zf.VERSION_ZIP64 if extra_fields else zf.VERSION_DEFAULT
             fh.write(
-                struct.pack(
-                    "<4sBBHHHHHIIIHHHHHII",
-                    b"PK\x01\x02",
+                zf.CENTRAL_HEADER.pack(
+                    zf.CENTRAL_SIG,
                     version,
-                    3,
+                    zf.HOST_UNIX,
                     version,
                     r.flags,
                     r.method,
@@ -533,23 +506,31 @@ class ZipWriter(Writer):
         cd_end = fh.tell()
         count = len(self.records)
         cd_size = cd_end - cd_start
-        if count >= ZIP16_LIMIT or cd_start >= ZIP32_LIMIT or cd_size >= ZIP32_LIMIT:
+        if count >= zf.U16 or cd_start >= zf.U32 or cd_size >= zf.U32:
             fh.write(
-                struct.pack(
-                    "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_start
+                zf.ZIP64_END_RECORD.pack(
+                    zf.ZIP64_END_SIG,
+                    zf.ZIP64_END_BODY,
+                    zf.VERSION_ZIP64,
+                    zf.VERSION_ZIP64,
+                    0,
+                    0,
+                    count,
+                    count,
+                    cd_size,
+                    cd_start,
                 )
             )
-            fh.write(struct.pack("<4sIQI", b"PK\x06\x07", 0, cd_end, 1))
+            fh.write(zf.ZIP64_LOCATOR.pack(zf.ZIP64_LOCATOR_SIG, 0, cd_end, 1))
         fh.write(
-            struct.pack(
-                "<4sHHHHIIH",
-                b"PK\x05\x06",
+            zf.END_RECORD.pack(
+                zf.END_SIG,
                 0,
                 0,
-                min(count, ZIP16_LIMIT),
-                min(count, ZIP16_LIMIT),
-                min(cd_size, ZIP32_LIMIT),
-                min(cd_start, ZIP32_LIMIT),
+                min(count, zf.U16),
+                min(count, zf.U16),
+                min(cd_size, zf.U32),
+                min(cd_start, zf.U32),
                 0,
             )
         )
@@ -569,7 +550,7 @@ class TarGzWriter(Writer):
         self.deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         mtime = self.plan.timestamp or 0
         # No file name in the gzip header: the output's temporary name must not leak into it.
-        self.fh.write(struct.pack("<BBBBIBB", 0x1F, 0x8B, 8, 0, mtime & ZIP32_LIMIT, 0, 255))
+        self.fh.write(struct.pack("<BBBBIBB", 0x1F, 0x8B, 8, 0, mtime & zf.U32, 0, 255))
 
     def add(self, entry: Entry) -> WrittenMember:
         info = tarfile.TarInfo(f"{self.plan.model_name}/{entry.name}")
@@ -596,7 +577,7 @@ class TarGzWriter(Writer):
         end = 2 * tarfile.BLOCKSIZE
         self.deflater.feed(b"\0" * (end + (-(self.deflater.fed + end) % tarfile.RECORDSIZE)))
         self.deflater.finish()
-        self.fh.write(struct.pack("<II", self.deflater.crc, self.deflater.size & ZIP32_LIMIT))
+        self.fh.write(struct.pack("<II", self.deflater.crc, self.deflater.size & zf.U32))
 
 
 class FolderWriter(Writer):
@@ -706,12 +687,3 @@ def write(plan: Plan, path: Path, callback: OptionalProgress = None) -> list[Wri
     """Write `plan` to `path` with the writer for its format."""
     progress = Progress(plan.total_size, callback)
     return WRITERS[plan.archive_format](path, plan, progress).write_all()
-
-
-def remove_path(path: Path) -> None:
-    """Remove a file or folder if it exists; used to clean up temporaries."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()

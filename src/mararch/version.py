@@ -1,0 +1,3 @@
+"""mararch's version: the one definition (pyproject.toml reads it from here)."""
+
+__version__ = "0.1.0"

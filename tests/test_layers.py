@@ -1,0 +1,88 @@
+"""Every import inside the package points down the layers (docs/architecture.md).
+
+A module may import from its own layer or a lower one; imports made only for type checking
+(`if TYPE_CHECKING:`) are exempt, as they never run. A new module must be placed in LAYERS.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mararch"
+
+#: Top to bottom. Keep in step with docs/architecture.md.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
+    ("spec files", {"buildspec"}),
+    ("commands", {"legacy", "conversion", "batch"}),
+    ("engines", {"builder", "extraction", "summary"}),
+    ("checks", {"checks"}),
+    ("writers and reader", {"writers", "reader", "names", "bombs"}),
+    (
+        "format and rule modules",
+        {
+            "compress",
+            "digests",
+            "modelconfig",
+            "sources",
+            "ignore",
+            "handlers",
+            "answers",
+            "manifest",
+            "output",
+            "progress",
+        },
+    ),
+    ("base", {"spec", "zipformat", "errors", "version"}),
+]
+
+
+def layer_of(module: str) -> int:
+    for index, (_, modules) in enumerate(LAYERS):
+        if module in modules:
+            return index
+    raise AssertionError(f"src/mararch/{module}.py is in no layer: add it to LAYERS")
+
+
+def runtime_imports(tree: ast.Module) -> set[str]:
+    """The package's own modules imported outside `if TYPE_CHECKING:` blocks."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_imports_point_down(module: str) -> None:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    mine = layer_of(module)
+    upward = sorted(
+        f"{imported} ({LAYERS[layer_of(imported)][0]})"
+        for imported in runtime_imports(tree)
+        if layer_of(imported) < mine
+    )
+    assert not upward, f"{module} ({LAYERS[mine][0]}) imports from above: {', '.join(upward)}"
+
+
+def test_every_layer_names_existing_modules() -> None:
+    listed = set().union(*(modules for _, modules in LAYERS))
+    assert listed <= set(MODULES), f"no such modules: {sorted(listed - set(MODULES))}"
