@@ -158,3 +158,19 @@ def test_api_reports_what_it_removed(weights: Path, tmp_path: Path) -> None:
         )
     )
     assert sorted(s.path.name for s in result.swept) == left
+
+
+def test_names_without_an_owner_lock_are_left_alone(tmp_path: Path, cli: Cli) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # Not ours to judge: no lock file says whose they are (e.g. an older mararch's temporary).
+    kept = [".m.mar.mararch-tmp-1-deadbeef", ".m.mar.mararch-tmp-0123abcd", "notes.txt"]
+    for name in kept:
+        (out / name).write_text("x")
+    result = cli(
+        "create", "--model-name", "m", "-v", "1", "--handler", "image_classifier",
+        "--export-path", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "removed" not in result.stderr
+    assert listing(out) == sorted([*kept, "m.mar"])

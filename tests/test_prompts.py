@@ -96,3 +96,16 @@ def test_ctrl_c_at_a_prompt_ends_cleanly(model: ModelInputs, tmp_path: Path) -> 
     assert "Traceback" not in said
     assert "Aborted" not in said
     assert not out.exists()
+
+
+def test_ctrl_c_at_an_init_prompt_ends_cleanly(tmp_path: Path) -> None:
+    import pexpect
+
+    child = spawn_mararch("init", cwd=tmp_path)
+    child.expect("Model name")
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130, child.before
+    assert "Aborted" not in child.before
+    assert list(tmp_path.iterdir()) == []
