@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Cli, ModelInputs, tree
+from helpers import Cli, ModelInputs, create_args, tree
 from mms_model import KEPT, make_mms_model
 
 EPOCH = 1_700_000_000
@@ -90,14 +91,23 @@ def test_two_archives_are_byte_identical_to_the_flag_builds(
 
     flags = tmp_path / "flags"
     ts = cli(
-        "create",
-        "--model-name", "resnet", "-v", "2.5", "--handler", m.handler,
-        "--serialized-file", m.serialized_file, "--model-file", m.model_file,
-        "--extra-files", f"{m.assets},{m.index}", "--runtime", "python3",
-        "--export-path", flags, "--archive-format", "default", "--force",
-        "-r", m.requirements_file, "-c", m.config_file, "--compression", "deflate",
-        "--level", "6",
-    )  # fmt: skip
+        *create_args(
+            "resnet",
+            "2.5",
+            m.handler,
+            serialized_file=m.serialized_file,
+            model_file=m.model_file,
+            extra_files=f"{m.assets},{m.index}",
+            runtime="python3",
+            export_path=flags,
+            archive_format="default",
+            force=True,
+            requirements_file=m.requirements_file,
+            config_file=m.config_file,
+            compression="deflate",
+            level="6",
+        ),
+    )
     assert ts.exit_code == 0, ts.output
     mms = cli(
         "legacy",
@@ -261,7 +271,7 @@ def test_spec_given_as_a_pyproject_needs_the_table(cli: Cli) -> None:
 def test_model_name_flag_means_no_spec(cli: Cli) -> None:
     # A full flag invocation in a folder that has a spec is torch-model-archiver's, untouched.
     write(cli.cwd, SINGLE)
-    result = cli("create", "--model-name", "flags", "-v", "1", "--handler", "base_handler")
+    result = cli(*create_args("flags", "1", "base_handler"))
     assert result.exit_code == 0, result.output
     assert (cli.cwd / "flags.mar").is_file()
     assert not (cli.cwd / "single.mar").exists()
@@ -278,6 +288,18 @@ def test_missing_spec_file(cli: Cli) -> None:
     result = cli("create", "--spec", "nowhere.toml")
     assert result.exit_code == 2
     assert "build spec 'nowhere.toml' does not exist" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_spec_that_is_not_a_file(cli: Cli) -> None:
+    os.mkfifo(cli.cwd / "fifo.toml")
+    result = cli("create", "--spec", "fifo.toml")
+    assert result.exit_code == 2
+    assert "build spec 'fifo.toml' is not a regular file" in result.stderr
+    (cli.cwd / "dir.toml").mkdir()
+    result = cli("create", "--spec", "dir.toml")
+    assert result.exit_code == 2
+    assert "build spec 'dir.toml' is a folder" in result.stderr
 
 
 # -- paths and overrides -----------------------------------------------------------------------
@@ -705,24 +727,29 @@ def test_the_example_spec_matches_the_quick_start(
     spec = cli("create", "--spec", example / "mararch.toml", "--export-path", tmp_path / "spec")
     assert spec.exit_code == 0, spec.output
     flags = cli(
-        "create",
-        "--model-name", "linear", "-v", "1.0", "--model-file", example / "model.py",
-        "--serialized-file", example / "model.pt", "--handler", example / "handler.py",
-        "--extra-files", example / "index_to_name.json", "-c", example / "model-config.yaml",
-        "--export-path", tmp_path / "flags", "--force",
-    )  # fmt: skip
+        *create_args(
+            "linear",
+            "1.0",
+            example / "handler.py",
+            model_file=example / "model.py",
+            serialized_file=example / "model.pt",
+            extra_files=example / "index_to_name.json",
+            config_file=example / "model-config.yaml",
+            export_path=tmp_path / "flags",
+            force=True,
+        ),
+    )
     assert flags.exit_code == 0, flags.output
     assert (tmp_path / "spec" / "linear.mar").read_bytes() == (
         tmp_path / "flags" / "linear.mar"
     ).read_bytes()
 
 
-def test_the_readme_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
+def test_the_documented_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
     from mararch.buildspec import KEYS, Kind, load_spec
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Build specs", 1)[1]
-    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).parent.parent / "docs" / "build-specs.md").read_text()
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
     spec = load_spec(write(tmp_path, example))
     assert [(a.name, a.kind) for a in spec.archives] == [
         ("bert", Kind.TORCHSERVE),

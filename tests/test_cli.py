@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import Cli, ModelInputs, assert_exits_ok, spawn_mararch
+from helpers import Cli, ModelInputs, assert_exits_ok, create_args, spawn_mararch
 
 
 def test_version(cli: Cli) -> None:
@@ -59,22 +59,15 @@ def test_help_lists_commands_and_flags(cli: Cli) -> None:
 
 def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = [
-        "create",
-        "--model-name",
+    args = create_args(
         "m",
-        "-v",
         "1.0",
-        "--serialized-file",
-        model.serialized_file,
-        "--handler",
         "image_classifier",
-        "--extra-files",
-        model.assets,
-        "--export-path",
-        out,
-        "--dry-run",
-    ]
+        serialized_file=model.serialized_file,
+        extra_files=model.assets,
+        export_path=out,
+        dry_run=True,
+    )
     result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "vocab/words.txt" in result.stdout
@@ -91,19 +84,15 @@ def test_dry_run_writes_nothing(model: ModelInputs, cli: Cli, tmp_path: Path) ->
 
 def test_dry_run_json(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1.0",
-        "--serialized-file",
-        model.serialized_file,
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        tmp_path,
-        "--dry-run",
-        "--json",
+        *create_args(
+            "m",
+            "1.0",
+            "image_classifier",
+            serialized_file=model.serialized_file,
+            export_path=tmp_path,
+            dry_run=True,
+            json=True,
+        ),
     )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
@@ -115,18 +104,14 @@ def test_dry_run_json(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
 
 def test_json_describes_what_was_written(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1.0",
-        "--serialized-file",
-        model.serialized_file,
-        "--handler",
-        str(model.handler),
-        "--export-path",
-        tmp_path,
-        "--json",
+        *create_args(
+            "m",
+            "1.0",
+            model.handler,
+            serialized_file=model.serialized_file,
+            export_path=tmp_path,
+            json=True,
+        ),
     )
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
@@ -143,7 +128,7 @@ def test_json_describes_what_was_written(model: ModelInputs, cli: Cli, tmp_path:
 
 
 def test_success_message_on_stderr(model: ModelInputs, cli: Cli) -> None:
-    result = cli("create", "--model-name", "m", "-v", "1", "--handler", str(model.handler))
+    result = cli(*create_args("m", "1", model.handler))
     assert result.exit_code == 0
     assert result.stdout == ""
     assert f"wrote {cli.cwd / 'm.mar'} (default, 3 members" in result.stderr
@@ -234,20 +219,15 @@ def test_progress_bar_on_a_terminal_only(model: ModelInputs, tmp_path: Path) -> 
     args = [
         "-m",
         "mararch",
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--handler",
-        "image_classifier",
-        "--serialized-file",
-        str(weights),
-        "--export-path",
-        str(tmp_path / "out"),
-        "--compression",
-        "deflate",
-        "--force",
+        *create_args(
+            "m",
+            "1",
+            "image_classifier",
+            serialized_file=weights,
+            export_path=tmp_path / "out",
+            compression="deflate",
+            force=True,
+        ),
     ]
     env = {**os.environ, "CI": "", "TERM": "xterm"}
     child = pexpect.spawn(sys.executable, args, env=env, timeout=60, encoding="utf-8")
@@ -269,17 +249,13 @@ def hostile_create(tmp_path: Path) -> list[str]:
     return [
         "-m",
         "mararch",
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--handler",
-        "image_classifier",
-        "--serialized-file",
-        str(tmp_path / HOSTILE_NAME),
-        "--export-path",
-        str(tmp_path / "out"),
+        *create_args(
+            "m",
+            "1",
+            "image_classifier",
+            serialized_file=tmp_path / HOSTILE_NAME,
+            export_path=tmp_path / "out",
+        ),
     ]
 
 
@@ -330,17 +306,13 @@ def test_scripted_build_does_not_load_rich(model: ModelInputs, tmp_path: Path) -
             "-c",
             code,
             "mararch",
-            "create",
-            "--model-name",
-            "m",
-            "-v",
-            "1",
-            "--handler",
-            str(model.handler),
-            "--serialized-file",
-            str(model.serialized_file),
-            "--export-path",
-            str(tmp_path / "out"),
+            *create_args(
+                "m",
+                "1",
+                model.handler,
+                serialized_file=model.serialized_file,
+                export_path=tmp_path / "out",
+            ),
         ],
         capture_output=True,
         text=True,

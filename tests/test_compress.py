@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, write_files
+from helpers import Cli, create_args, missing_tool, write_files
 from mararch import compress, writers
 
 PIECE = 64 * 1024
@@ -204,17 +204,13 @@ def test_unknown_engine_is_a_usage_error(
 ) -> None:
     (tmp_path / "w.bin").write_bytes(b"x")
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--serialized-file",
-        tmp_path / "w.bin",
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        tmp_path / "out",
+        *create_args(
+            "m",
+            "1",
+            "image_classifier",
+            serialized_file=tmp_path / "w.bin",
+            export_path=tmp_path / "out",
+        ),
         env={compress.ENGINE_VARIABLE: "brotli"},
     )
     assert result.exit_code == 2
@@ -248,10 +244,22 @@ def test_crc32_combine_long_second_part() -> None:
 @pytest.fixture(scope="session")
 def java_reader(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     if shutil.which("javac") is None or shutil.which("java") is None:
-        pytest.skip("needs a JDK (javac, java) on PATH")
+        missing_tool("needs a JDK (javac, java) on PATH; .ci/jdk-setup.sh installs one")
     classes = tmp_path_factory.mktemp("java")
     subprocess.run(["javac", "-d", str(classes), str(JAVA_SOURCE)], check=True)
     return ["java", "-cp", str(classes), "ZipRead"]
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)]
+)
+def test_a_missing_jdk_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.delenv("MARARCH_E2E_REQUIRED", raising=False)
+    with pytest.raises(outcome, match="needs a JDK"):
+        missing_tool("needs a JDK")
 
 
 def java_read(reader: list[str], archive: Path) -> dict[str, tuple[int, int]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import ModelInputs, tree
+from helpers import ModelInputs, tree
 from mararch.errors import InputError
 
 FORMATS = ["default", "zip-store", "tgz", "no-archive"]

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import Cli, ModelInputs
+from helpers import Cli, ModelInputs, create_args
 
 
 def base_args(model: ModelInputs, name: str = "m") -> list[str]:
-    return [
-        "create",
-        "--model-name",
-        name,
-        "-v",
-        "1.0",
-        "--serialized-file",
-        str(model.serialized_file),
-        "--handler",
-        str(model.handler),
-    ]
+    return create_args(name, "1.0", model.handler, serialized_file=model.serialized_file)
 
 
 def assert_nothing_written(folder: Path) -> None:
@@ -30,37 +22,21 @@ def assert_nothing_written(folder: Path) -> None:
 def test_missing_serialized_file(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--serialized-file",
-        tmp_path / "nope.pt",
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        out,
+        *create_args(
+            "m", "1", "image_classifier", serialized_file=tmp_path / "nope.pt", export_path=out
+        ),
     )
     assert result.exit_code == 1
-    assert f"--serialized-file '{tmp_path / 'nope.pt'}' does not exist" in result.stderr
-    assert "Traceback" not in result.output
+    assert result.stderr == f"error: --serialized-file '{tmp_path / 'nope.pt'}' does not exist\n"
+    assert result.stdout == ""
     assert_nothing_written(out)
 
 
 def test_input_is_a_folder(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--serialized-file",
-        model.assets,
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        tmp_path / "out",
+        *create_args(
+            "m", "1", "image_classifier", serialized_file=model.assets, export_path=tmp_path / "out"
+        ),
     )
     assert result.exit_code == 1
     assert "is a folder, not a file" in result.stderr
@@ -157,15 +133,7 @@ def test_same_file_twice_is_not_a_conflict(model: ModelInputs, cli: Cli, tmp_pat
 
 def test_missing_handler_file(model: ModelInputs, cli: Cli, tmp_path: Path) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--handler",
-        tmp_path / "handlers" / "custom",
-        "--export-path",
-        tmp_path / "out",
+        *create_args("m", "1", tmp_path / "handlers" / "custom", export_path=tmp_path / "out"),
     )
     assert result.exit_code == 1
     assert f"handler file '{tmp_path / 'handlers' / 'custom.py'}' does not exist" in result.stderr
@@ -175,15 +143,7 @@ def test_misspelt_builtin_handler_suggests_the_name(
     model: ModelInputs, cli: Cli, tmp_path: Path
 ) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "m",
-        "-v",
-        "1",
-        "--handler",
-        "image_clasifier",
-        "--export-path",
-        tmp_path / "out",
+        *create_args("m", "1", "image_clasifier", export_path=tmp_path / "out"),
     )
     assert result.exit_code == 1
     assert "Did you mean the built-in handler 'image_classifier'?" in result.stderr
@@ -213,19 +173,14 @@ def test_missing_extra_file_but_empty_glob_is_fine(
 
 def test_all_problems_reported_at_once(cli: Cli, tmp_path: Path) -> None:
     result = cli(
-        "create",
-        "--model-name",
-        "bad name",
-        "-v",
-        "1",
-        "--serialized-file",
-        tmp_path / "a.pt",
-        "--model-file",
-        tmp_path / "m.py",
-        "--handler",
-        "image_classifier",
-        "--export-path",
-        tmp_path / "out",
+        *create_args(
+            "bad name",
+            "1",
+            "image_classifier",
+            serialized_file=tmp_path / "a.pt",
+            model_file=tmp_path / "m.py",
+            export_path=tmp_path / "out",
+        ),
     )
     assert result.exit_code == 1
     assert "3 problems" in result.stderr
@@ -265,3 +220,25 @@ def test_bad_source_date_epoch(model: ModelInputs, cli: Cli) -> None:
     result = cli(*base_args(model), env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert result.exit_code == 2
     assert "SOURCE_DATE_EPOCH='yesterday'" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8")
+@pytest.mark.parametrize("where", ["handler", "extra-files", "legacy"])
+def test_file_name_that_is_not_utf8(cli: Cli, tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "svc.py").write_text("def handle(data, context):\n    return data\n")
+    odd = folder / os.fsdecode(b"w\xff.py")
+    odd.write_text("def handle(data, context):\n    return data\n")
+    out = tmp_path / "out"
+    if where == "handler":
+        result = cli(*create_args("m", "1", odd, export_path=out))
+    elif where == "extra-files":
+        result = cli(*create_args("m", "1", "base_handler", extra_files=folder, export_path=out))
+    else:
+        args = ["--model-path", folder, "--handler", "svc", "--export-path", out]
+        result = cli("legacy", "--model-name", "m", *args)
+    assert result.exit_code == 1
+    assert "the member name 'w\\udcff.py' is not valid UTF-8" in result.stderr
+    assert "Rename the file: archive member names must be UTF-8 text." in result.stderr
+    assert_nothing_written(out)

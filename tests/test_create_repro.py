@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import ModelInputs, tree
+from helpers import ModelInputs, tree
 
 EPOCH = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 

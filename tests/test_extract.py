@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs, tree, write_files
 from crafted import MANIFEST_BYTES, ZEntry, make_mar, make_tgz, raw_tgz, raw_zip, tar_member
-from test_parity import split_digests
+from helpers import Cli, ModelInputs, file_trees, split_digests, tree, write_files
 
 FILES = {"handler.py": b"def handle(d, c):\n    return d\n", "assets/labels.txt": b"cat\ndog\n"}
 
@@ -194,29 +192,13 @@ def test_extract_folder_archive(model: ModelInputs, tmp_path: Path) -> None:
 
 # -- round trip -------------------------------------------------------------------------------
 
-_component = st.text(alphabet="abcxyz019-_é", min_size=1, max_size=8)
-_paths = st.lists(_component, min_size=1, max_size=3).map("/".join)
-
-
-def _valid_tree(files: dict[str, bytes]) -> bool:
-    # A file cannot also be a folder of another file.
-    names = set(files)
-    return not any(
-        "/".join(n.split("/")[:i]) in names for n in names for i in range(1, n.count("/") + 1)
-    )
-
-
-_trees = st.dictionaries(_paths, st.binary(max_size=3000), min_size=1, max_size=6).filter(
-    _valid_tree
-)
-
 
 @settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(files=_trees)
+@given(files=file_trees)
 def test_round_trip_create_extract(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes]
 ) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sigint_default
 from crafted import MANIFEST_BYTES
+from helpers import sigint_default
 
 SIZE = 384 << 20
 

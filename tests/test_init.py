@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, assert_exits_ok, spawn_mararch
+from helpers import Cli, assert_exits_ok, spawn_mararch
 
 if sys.version_info >= (3, 11):
     import tomllib

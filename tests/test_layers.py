@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
     ("spec files", {"buildspec"}),
     ("commands", {"legacy", "conversion", "batch"}),
-    ("engines", {"builder", "extraction", "summary"}),
+    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle"}),
     ("checks", {"checks"}),
     ("writers and reader", {"writers", "reader", "names", "bombs"}),
     (
@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "manifest",
             "output",
             "progress",
+            "properties",
+            "snapshot",
         },
     ),
     ("base", {"spec", "zipformat", "errors", "version"}),

@@ -5,20 +5,17 @@ The reference tool is a test dependency and runs side by side with mararch on ev
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import Cli, ModelInputs, tree
+from helpers import DIGESTS, Cli, ModelInputs, read_output, split_digests, split_manifest
 
 FORMATS = ["default", "zip-store", "tgz", "no-archive"]
 CREATED_ON = re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}")
@@ -43,53 +40,6 @@ def run_reference(args: list[str], cwd: Path, tmp: Path) -> None:
         [reference_tool(), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-
-
-def read_output(path: Path, fmt: str, name: str) -> tuple[dict[str, bytes], dict[str, int]]:
-    """Members {name: bytes} and zip methods {name: method} of any output format."""
-    if fmt in ("default", "zip-store"):
-        with zipfile.ZipFile(path) as zf:
-            assert zf.testzip() is None
-            infos = zf.infolist()
-            return (
-                {i.filename: zf.read(i) for i in infos},
-                {i.filename: i.compress_type for i in infos},
-            )
-    if fmt == "tgz":
-        with tarfile.open(path, "r:gz") as tf:
-            out = {}
-            for m in tf.getmembers():
-                assert m.isfile(), m.name
-                assert m.name.startswith(f"{name}/"), m.name
-                fh = tf.extractfile(m)
-                assert fh is not None
-                out[m.name] = fh.read()
-            return out, {}
-    return tree(path), {}
-
-
-DIGESTS = "MAR-INF/digests.json"
-
-
-def split_digests(members: dict[str, bytes], prefix: str = "") -> dict[str, bytes]:
-    """`members` without mararch's one extra member, MAR-INF/digests.json, after checking that
-    it holds the SHA-256 of every other member (names relative to the model root)."""
-    rest = dict(members)
-    recorded = json.loads(rest.pop(prefix + DIGESTS))
-    assert recorded == {
-        "algorithm": "sha256",
-        "members": {
-            name.removeprefix(prefix): hashlib.sha256(data).hexdigest()
-            for name, data in sorted(rest.items())
-        },
-    }
-    return rest
-
-
-def split_manifest(members: dict[str, bytes], manifest_name: str) -> tuple[dict[str, bytes], dict]:
-    rest = dict(members)
-    manifest = json.loads(rest.pop(manifest_name))
-    return rest, manifest
 
 
 CASES: dict[str, list[str]] = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sigint_default
+from helpers import create_args, sigint_default
 
 SIZE = 384 << 20
 
@@ -53,22 +53,16 @@ def test_signal_mid_build(sig: signal.Signals, big_weights: Path, tmp_path: Path
             sys.executable,
             "-m",
             "mararch",
-            "create",
-            "--model-name",
-            "m",
-            "-v",
-            "1",
-            "--handler",
-            "image_classifier",
-            "--serialized-file",
-            str(big_weights),
-            "--export-path",
-            str(out),
-            "--force",
-            "--compression",
-            "deflate",
-            "--level",
-            "9",
+            *create_args(
+                "m",
+                "1",
+                "image_classifier",
+                serialized_file=big_weights,
+                export_path=out,
+                force=True,
+                compression="deflate",
+                level="9",
+            ),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

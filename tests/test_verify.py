@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mararch
-from conftest import Cli, ModelInputs, write_files
 from crafted import (
     HANDLER,
     MANIFEST_BYTES,
@@ -32,9 +31,9 @@ from crafted import (
     raw_zip,
     tar_member,
 )
+from helpers import Cli, ModelInputs, create_args, file_trees, write_files
 from mararch.checks import Report
 from mararch.errors import VerificationFailed
-from test_extract import _trees
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 MMS_FIXTURES = Path(__file__).parent / "fixtures" / "mms"
@@ -664,7 +663,7 @@ def test_unusable_digests(folder_with_digests: Path) -> None:
 
 
 def test_no_digests_flag(model: ModelInputs, cli: Cli) -> None:
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler, "--no-digests"]
+    args = create_args("m", "1", model.handler, no_digests=True)
     assert cli(*args).exit_code == 0
     report = mararch.verify(cli.cwd / "m.mar")
     assert report.passed and "digests-absent" in report.codes()
@@ -764,7 +763,7 @@ def test_hostile_names_do_not_reach_the_terminal(cli: Cli, tmp_path: Path) -> No
 
 def test_create_refuses_a_bad_config(model: ModelInputs, cli: Cli) -> None:
     model.config_file.write_text('batchSize: "8"\n')
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler]
+    args = create_args("m", "1", model.handler)
     result = cli(*args, "-c", model.config_file)
     assert result.exit_code == 1
     assert "1 error in what would be written; nothing was written" in result.stderr
@@ -781,7 +780,7 @@ def test_create_refuses_a_bad_config(model: ModelInputs, cli: Cli) -> None:
 
 def test_create_shows_warnings_and_writes(model: ModelInputs, cli: Cli) -> None:
     model.config_file.write_text("batchsize: 8\n")
-    args = ["create", "--model-name", "m", "-v", "1", "--handler", model.handler]
+    args = create_args("m", "1", model.handler)
     result = cli(*args, "-c", model.config_file)
     assert result.exit_code == 0
     assert (
@@ -879,7 +878,7 @@ def test_every_byte_is_checked(tmp_path: Path) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(files=_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
+@given(files=file_trees, fmt=st.sampled_from(["default", "zip-store", "tgz", "no-archive"]))
 def test_whatever_mararch_creates_passes_strictly(
     tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], fmt: str
 ) -> None:

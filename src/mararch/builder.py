@@ -126,6 +126,17 @@ class MemberNames:
         self.by_name: dict[str, Source] = {}
 
     def add(self, source: Source) -> None:
+        try:
+            source.name.encode("utf-8")
+        except UnicodeEncodeError:
+            # A file name that is not UTF-8 reaches Python as lone surrogates; zip names are UTF-8
+            # and Java's ZipInputStream reads nothing else, so such a name cannot be packaged.
+            raise InputError(
+                f"{source.origin} {str(source.path)!r}: the member name {source.name!r} is not "
+                "valid UTF-8",
+                path=str(source.path),
+                hint="Rename the file: archive member names must be UTF-8 text.",
+            ) from None
         previous = self.by_name.get(source.name)
         if previous is None:
             self.by_name[source.name] = source

@@ -63,7 +63,7 @@ class BuildSpecError(UsageError):
         super().__init__(
             message,
             hint=hint
-            or "Fix the spec; every key is described in the README's Build specs section.",
+            or "Fix the spec; every key is described on the Build specs page of mararch's docs.",
         )
 
 
@@ -202,7 +202,13 @@ def find_spec(explicit: PathLike | None = None) -> Path | None:
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            what = "is a folder" if path.is_dir() else "does not exist"
+            what = (
+                "is a folder"
+                if path.is_dir()
+                else "is not a regular file"
+                if path.exists()
+                else "does not exist"
+            )
             raise UsageError(
                 f"build spec {str(path)!r} {what}",
                 hint="Give --spec the path of a mararch.toml (or a pyproject.toml).",
@@ -623,7 +629,7 @@ def starter_spec(values: Mapping[str, str]) -> str:
     name = values["model-name"]
     lines = [
         "# mararch build spec: `mararch create` builds what this file declares.",
-        "# Every key is a flag of `mararch create` (see the README's Build specs section);",
+        "# Every key is a flag of `mararch create` (see Build specs in mararch's docs);",
         "# relative paths are relative to this file's folder. Flags given on the command",
         "# line override these values for one run.",
         "",

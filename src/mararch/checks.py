@@ -59,7 +59,7 @@ MAX_REQUIREMENTS_SIZE = 1 << 20
 #: The integrity pass keeps members up to this size, up to this much in all, for later checks.
 MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
 CACHE_BUDGET = 64 << 20
-#: model.<key> entries naming a file the archive must hold.
+#: The zip compression methods Java's java.util.zip reads (TorchServe and MMS unzip with it).
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 
 #: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
@@ -120,7 +120,7 @@ class Report:
         return [f.code for f in self.findings]
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON form (keys documented in the README)."""
+        """The stable JSON form (keys documented in docs/verify.md)."""
         return {
             "path": self.path,
             "container": self.container.value if self.container is not None else None,

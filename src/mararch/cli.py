@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from .answers import Refusal
     from .spec import Plan
 
-
 app = typer.Typer(
     name="mararch",
     help="Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS.",
@@ -264,6 +263,26 @@ def create(
         show_default=False,
     ),
     build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
+    bundle_requirements: bool = typer.Option(
+        False,
+        "--bundle-requirements",
+        help="Download the wheels -r/--requirements-file needs into the archive (wheels/), so "
+        "that TorchServe's install_py_dep_per_model installs them with no index.",
+    ),
+    target_platform: Optional[str] = typer.Option(
+        None,
+        "--target-platform",
+        help="Platform tag of the server for --bundle-requirements, e.g. "
+        "manylinux2014_x86_64. \\[default: this machine's]",
+        show_default=False,
+    ),
+    target_python: Optional[str] = typer.Option(
+        None,
+        "--target-python",
+        help="Python version of the server for --bundle-requirements, e.g. 3.11. "
+        "\\[default: this Python's]",
+        show_default=False,
+    ),
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
 
@@ -275,6 +294,11 @@ def create(
             from .buildspec import find_spec
 
             spec_path = find_spec(spec)
+            if spec_path is not None and bundle_requirements:
+                raise UsageError(
+                    "--bundle-requirements works with flags only, not with a build spec",
+                    hint="Pass --model-name and the other flags instead of a spec.",
+                )
             if spec_path is not None:
                 run_spec(
                     ctx,
@@ -293,6 +317,8 @@ def create(
                     "[tool.mararch] in pyproject.toml",
                     hint="Write one with `mararch init`, or name one with --spec PATH.",
                 )
+        from contextlib import ExitStack
+
         from .answers import handler_refusal, model_name_refusal
         from .builder import plan_create
 
@@ -304,29 +330,60 @@ def create(
                 " no mararch.toml here (nor [tool.mararch] in pyproject.toml), so mararch asks "
                 "for the values; `mararch init` writes one for next time",
             )
-        plan = plan_create(
-            model_name=need(model_name, "--model-name", "Model name", model_name_refusal),
-            version=need(version, "-v/--version", "Model version"),
-            handler=need(
+        # Asked (or refused) before any download.
+        wanted = (
+            need(model_name, "--model-name", "Model name", model_name_refusal),
+            need(version, "-v/--version", "Model version"),
+            need(
                 handler,
                 "--handler",
                 "Handler (built-in name or .py file)",
                 lambda answer: handler_refusal(answer, runtime.value),
             ),
-            serialized_file=serialized_file,
-            model_file=model_file,
-            extra_files=extra_files,
-            runtime=runtime.value,
-            export_path=export_path,
-            archive_format=archive_format.value,
-            force=force,
-            requirements_file=requirements_file,
-            config_file=config_file,
-            compression=compression.value if compression is not None else None,
-            level=level,
-            digests=not no_digests,
         )
-        run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
+        stack = ExitStack()
+        files: list[tuple[Path, Optional[str]]] = []
+        if bundle_requirements or target_platform or target_python:
+            from .bundle import WHEELS_DIR, bundled_requirements
+
+            if not bundle_requirements or requirements_file is None:
+                raise UsageError(
+                    "--target-platform and --target-python go with --bundle-requirements, "
+                    "which needs -r/--requirements-file"
+                    if not bundle_requirements
+                    else "--bundle-requirements needs -r/--requirements-file PATH"
+                )
+            bundle = stack.enter_context(
+                bundled_requirements(
+                    requirements_file,
+                    export_path or Path.cwd(),
+                    platform=target_platform,
+                    python_version=target_python,
+                )
+            )
+            requirements_file = bundle.requirements
+            if bundle.names:
+                files.append((bundle.wheels, WHEELS_DIR))
+        with stack:
+            plan = plan_create(
+                model_name=wanted[0],
+                version=wanted[1],
+                handler=wanted[2],
+                serialized_file=serialized_file,
+                model_file=model_file,
+                extra_files=extra_files,
+                runtime=runtime.value,
+                export_path=export_path,
+                archive_format=archive_format.value,
+                force=force,
+                requirements_file=requirements_file,
+                config_file=config_file,
+                compression=compression.value if compression is not None else None,
+                level=level,
+                digests=not no_digests,
+                files=files,
+            )
+            run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
 def run_spec(
@@ -605,7 +662,10 @@ def init(
 @app.command()
 def inspect(
     archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+        ...,
+        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+        "(one table of its models).",
+        show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
     show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
@@ -616,7 +676,12 @@ def inspect(
         from .errors import ArchiveError
         from .reader import open_archive
         from .summary import summarize, summary_json
+        from .tree import find_tree
 
+        tree = find_tree(archive)
+        if tree is not None:
+            inspect_tree(tree, json_output)
+            return
         with open_archive(archive) as view:
             summary = summarize(view)
         if json_output:
@@ -751,10 +816,13 @@ def convert(
 @app.command()
 def verify(
     archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+        ...,
+        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+        "(ROOT with config/config.properties and model-store/, or a model-store folder).",
+        show_default=False,
     ),
     json_output: bool = typer.Option(
-        False, "--json", help="Print the report as JSON (keys in the README)."
+        False, "--json", help="Print the report as JSON (keys in the docs: verify)."
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
     server: Optional[ServerChoice] = typer.Option(
@@ -769,16 +837,138 @@ def verify(
     with errors_to_exit_codes():
         from . import console
         from .checks import verify as verify_archive
+        from .tree import find_tree, verify_tree
 
-        report = verify_archive(
-            archive, server=server.value if server is not None else None, strict=strict
-        )
+        tree = find_tree(archive)
+        if tree is not None:
+            report = verify_tree(tree, strict=strict)
+        else:
+            report = verify_archive(
+                archive, server=server.value if server is not None else None, strict=strict
+            )
         if json_output:
             console.print_json(report.to_json())
         else:
             console.show_report(report)
     if not report.passed:
         raise typer.Exit(1)
+
+
+def inspect_tree(tree: Any, json_output: bool) -> None:
+    """inspect's table for a deployment tree; fails (exit 1) when a model would not load."""
+    from . import console
+    from .errors import ArchiveError
+    from .tree import check_tree
+
+    result = check_tree(tree)
+    if json_output:
+        console.print_json(console.tree_json(result))
+    else:
+        console.show_tree(result)
+    failed = [
+        str(r.get("marName")) for r in result.rows if r.get("status") in ("failed", "missing")
+    ]
+    if failed:
+        raise ArchiveError(
+            f"{len(failed)} model{'s' * (len(failed) > 1)} of {str(tree.root)!r} would not "
+            f"load: {', '.join(failed)}",
+            hint=f"Run `mararch verify {tree.root}` for the findings.",
+        )
+
+
+class EnvelopeChoice(str, Enum):
+    body = "body"
+    json = "json"
+    kserve = "kserve"
+    kservev2 = "kservev2"
+
+
+@app.command(name="deploy")
+def deploy_tree(
+    root: str = typer.Argument(
+        ...,
+        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties.",
+        metavar="ROOT",
+        show_default=False,
+    ),
+    archives: list[Path] = typer.Argument(
+        ...,
+        help="Archives (.mar, .tar.gz) and no-archive model folders.",
+        metavar="ARCHIVE...",
+        show_default=False,
+    ),
+    kserve: bool = typer.Option(
+        False,
+        "--kserve",
+        help="Add the settings KServe's TorchServe runtime needs (port 8085, envelope, "
+        "no token auth, model API, environment overrides).",
+    ),
+    envelope: Optional[EnvelopeChoice] = typer.Option(
+        None,
+        "--envelope",
+        help="service_envelope to write. \\[default: kserve with --kserve, else none]",
+        show_default=False,
+    ),
+    link: bool = typer.Option(
+        False, "--link", help="Symlink the archives into the model store instead of copying."
+    ),
+    force: bool = typer.Option(False, "-f", "--force", help="Replace an existing ROOT."),
+    min_workers: Optional[int] = typer.Option(None, "--min-workers", help="Default minWorkers."),
+    max_workers: Optional[int] = typer.Option(None, "--max-workers", help="Default maxWorkers."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Default batchSize."),
+    max_batch_delay: Optional[int] = typer.Option(
+        None, "--max-batch-delay", help="Default maxBatchDelay (ms)."
+    ),
+    response_timeout: Optional[int] = typer.Option(
+        None, "--response-timeout", help="Default responseTimeout (s)."
+    ),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Deploy archives even when verify finds errors in them."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+) -> None:
+    """Write a model-store tree TorchServe (or KServe's TorchServe runtime) starts from.
+
+    Per-model workers and batching come from each archive's model-config.yaml where it sets
+    them, else from the flags, else TorchServe's defaults. The highest version of a model is
+    its default version.
+    """
+    with errors_to_exit_codes():
+        from . import console
+        from .deploy import deploy, plan_deploy
+
+        flags = {
+            "minWorkers": min_workers,
+            "maxWorkers": max_workers,
+            "batchSize": batch_size,
+            "maxBatchDelay": max_batch_delay,
+            "responseTimeout": response_timeout,
+        }
+        plan = plan_deploy(
+            root,
+            archives,
+            kserve=kserve,
+            envelope=envelope.value if envelope is not None else None,
+            link=link,
+            force=force,
+            settings={k: v for k, v in flags.items() if v is not None},
+            verify=not no_verify,
+        )
+        if not dry_run:
+            deploy(plan)
+        if json_output:
+            console.print_json(
+                {
+                    "root": str(plan.root),
+                    "written": not dry_run,
+                    "config": plan.config.decode("ascii"),
+                    "models": console.deploy_rows(plan),
+                    "findings": [f.to_json() for f in plan.findings],
+                }
+            )
+        else:
+            console.show_deploy(plan, dry_run=dry_run)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -790,10 +980,7 @@ def run() -> None:
     """Entry point of the console script."""
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
-    try:
-        app(prog_name="mararch")
-    except UsageError as exc:  # pragma: no cover - raised inside commands, mapped there
-        fail(exc)
+    app(prog_name="mararch")
 
 
 __all__ = ["EXIT_USAGE", "app", "run"]

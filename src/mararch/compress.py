@@ -63,7 +63,7 @@ class Engine:
     #: The engine level for each user level 1-9 (index 0 is level 1).
     levels: tuple[int, ...]
     #: The level used when the user gives none: the fastest that is no larger than zlib level 6
-    #: on float weights (measured; see README, Performance).
+    #: on float weights (the measurements are in docs/performance.md).
     fast_level: int
     #: The level of the second pass on text-like pieces; None when `fast_level` is already it.
     strong_level: int | None = None
@@ -90,8 +90,8 @@ def _load(name: str) -> Engine | None:
 
             # isal has levels 0-3; its level 0 is a Huffman-only mode that can grow float data,
             # so user levels start at 1. isal 1 and 2 compress float weights to zlib 6's size.
-            # memLevel 9 selects isal's largest level buffer: ~10% faster on weights (median of
-            # six alternating runs, 504 against 452 MB/s per core) and a few bytes smaller.
+            # memLevel 9 selects isal's largest level buffer, faster on weights and no larger
+            # (docs/performance.md).
             return Engine(
                 "isal",
                 isal_zlib,
@@ -103,7 +103,7 @@ def _load(name: str) -> Engine | None:
         if name == "zlib-ng":
             from zlib_ng import zlib_ng
 
-            # zlib-ng's level 1 grows float weights (measured 1.06), so the default is 6.
+            # zlib-ng's level 1 grows float weights (docs/performance.md), so the default is 6.
             return Engine("zlib-ng", zlib_ng, tuple(range(1, 10)), fast_level=REFERENCE_LEVEL)
     except ImportError:
         return None

@@ -464,3 +464,99 @@ def show_build_findings(findings: tuple[Finding, ...]) -> None:
             warn(f"[{f.code}] {where}{f.message}")
         elif f.severity is Severity.ERROR:
             warn(f"[{f.code}] {where}{f.message} (written anyway: --no-verify)")
+
+
+# -- deploy / trees ---------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from .deploy import DeployPlan
+    from .tree import TreeResult
+
+
+def _workers(settings: dict[str, Any]) -> str:
+    low, high = settings.get("minWorkers"), settings.get("maxWorkers")
+    return f"{low}-{high}" if low is not None else ""
+
+
+def _batch(settings: dict[str, Any]) -> str:
+    size, delay = settings.get("batchSize"), settings.get("maxBatchDelay")
+    return f"{size} / {delay} ms" if size is not None else ""
+
+
+def models_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per model of a deployment tree."""
+    from rich.table import Table
+
+    table = Table(title_justify="left", show_edge=False)
+    for title in ("model", "version", "file", "format", "size", "handler", "workers", "batch"):
+        table.add_column(title, overflow="fold")
+    table.add_column("verify")
+    styles = {"passed": "green", "passed-with-warnings": "yellow"}
+    for r in rows:
+        settings = r.get("settings") or {}
+        status = str(r.get("status", ""))
+        default = " [dim](default)[/]" if r.get("default") else ""
+        table.add_row(
+            safe_text(str(r.get("name") or "?")),
+            safe_text(str(r.get("version") or "")) + default,
+            safe_text(str(r.get("marName", ""))),
+            safe_text(str(r.get("container") or "")),
+            human_size(r["size"]) if r.get("size") is not None else "",
+            safe_text(str(r.get("handler") or "")),
+            _workers(settings),
+            _batch(settings),
+            f"[{styles.get(status, 'red')}]{status}[/]",
+        )
+    return table
+
+
+def show_tree(result: TreeResult) -> None:
+    tree = result.tree
+    config = safe_text(tree.rel(tree.config)) if tree.config else "none"
+    out().print(
+        f"tree {safe_text(str(tree.root))}: config {config}, model store "
+        f"{safe_text(tree.rel(tree.store))}/"
+        + (f", envelope {result.envelope}" if result.envelope else "")
+    )
+    out().print(models_table(list(result.rows)))
+
+
+def tree_json(result: TreeResult) -> dict[str, Any]:
+    tree = result.tree
+    return {
+        "root": str(tree.root),
+        "config": str(tree.config) if tree.config else None,
+        "model_store": str(tree.store),
+        "envelope": result.envelope,
+        "models": list(result.rows),
+        "findings": [f.to_json() for f in result.findings],
+    }
+
+
+def deploy_rows(plan: DeployPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": m.name,
+            "version": m.version,
+            "marName": m.mar_name,
+            "container": m.container.value,
+            "size": m.size,
+            "handler": m.handler,
+            "settings": m.settings,
+            "origins": m.origins,
+            "default": m.default,
+            "status": "passed-with-warnings"
+            if any((f.member or "").split("/")[0] == m.mar_name for f in plan.findings)
+            else "passed",
+        }
+        for m in plan.models
+    ]
+
+
+def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
+    for f in plan.findings:
+        warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")
+    out().print(models_table(deploy_rows(plan)))
+    verb = "would write" if dry_run else "wrote"
+    say((verb, "green"), f" {clean(str(plan.root))} ({len(plan.models)} model versions)")
+    say(f"start it with: {clean(plan.start_command)}")

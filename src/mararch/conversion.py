@@ -246,6 +246,13 @@ def _check_output(
                 "because TorchServe reads a file as zip only when its name ends in .mar",
                 hint=f"Use e.g. {default_output(source, fmt, target).name!r}.",
             )
+    blocker = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputError(
+            f"--output {str(output)!r}: {str(blocker)!r} is a file, not a folder",
+            path=str(output),
+            hint="Choose an --output inside a folder (missing folders are created).",
+        )
     check_destination(output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force)
 
 

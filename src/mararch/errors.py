@@ -114,7 +114,7 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of a check: a severity, a short stable code (see the README's table), the
+    """One result of a check: a severity, a short stable code (docs/verify.md, Check codes), the
     member concerned (if any) and a message naming the offending value."""
 
     severity: Severity

@@ -115,7 +115,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
 
 
 def summary_json(s: ArchiveSummary) -> dict[str, Any]:
-    """The stable JSON form of a summary (keys documented in the README)."""
+    """The stable JSON form of a summary (keys documented in docs/inspect.md)."""
     return {
         "path": s.path,
         "container": s.container.value,

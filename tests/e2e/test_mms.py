@@ -6,40 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from . import handlers
 from .conftest import mararch
+from .legacy_models import legacy, mms_model_folder
 from .servers import Server
 
 INPUT = [[0.5, -1.25, 2.0, 0.125], [1.0, 0.0, -0.5, 3.0]]
 EXPECTED = {"sums": [1.375, 3.5], "label": "cat"}
-
-
-def mms_model_folder(root: Path) -> Path:
-    """A model folder as MMS users keep one: the service file, an asset, a stale archive."""
-    root.mkdir(parents=True)
-    (root / "service.py").write_text(handlers.PURE_PYTHON)
-    (root / "assets").mkdir()
-    (root / "assets" / "labels.txt").write_text("cat\ndog\n")
-    # Left out by mararch's exclusion rules (model-archiver would pack it into the new archive).
-    (root / "old_build.mar").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    return root
-
-
-def legacy(folder: Path, name: str, export: Path, archive_format: str = "default") -> None:
-    result = mararch(
-        "legacy",
-        "--model-name",
-        name,
-        "--model-path",
-        folder,
-        "--handler",
-        "service:handle",
-        "--export-path",
-        export,
-        "--archive-format",
-        archive_format,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def serve_once(server: Server, url: str, name: str) -> object:

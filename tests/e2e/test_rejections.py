@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 from .conftest import TinyModels, eager_model_args, mararch
+from .legacy_models import legacy, mms_model_folder
 from .servers import Server
-from .test_mms import legacy, mms_model_folder
 
 MANIFEST = "MAR-INF/MANIFEST.json"
 

@@ -1,0 +1,236 @@
+"""`mararch deploy`: the tree it writes, and what it refuses."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers_deploy import config_of, make_archive, run, snapshot_of
+
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"
+
+
+def test_kserve_tree_has_the_settings_kserve_needs(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "sums")
+    folder = make_archive(tmp_path, "labels", archive_format="no-archive")
+
+    result = run("deploy", tmp_path / "tree", mar, folder, "--kserve")
+
+    assert result.exit_code == 0, result.output
+    tree = tmp_path / "tree"
+    assert sorted(p.name for p in (tree / "model-store").iterdir()) == ["labels", "sums.mar"]
+    lines = config_of(tree).splitlines()
+    for setting in (
+        "inference_address=http://0.0.0.0:8085",
+        "enable_envvars_config=true",
+        "disable_token_authorization=true",
+        "enable_model_api=true",
+        "service_envelope=kserve",
+    ):
+        assert setting in lines
+    assert snapshot_of(tree) == {
+        "name": "startup.cfg",
+        "modelCount": 2,
+        "models": {
+            name: {
+                "1.0": {
+                    "defaultVersion": True,
+                    "marName": mar_name,
+                    "minWorkers": 1,
+                    "maxWorkers": 1,
+                    "batchSize": 1,
+                    "maxBatchDelay": 100,
+                    "responseTimeout": 120,
+                }
+            }
+            for name, mar_name in (("labels", "labels"), ("sums", "sums.mar"))
+        },
+    }
+    assert "start it with: torchserve --start --model-store=" in result.stderr
+    # Nothing but the tree was written beside it.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_settings_come_from_model_config_then_flags_then_defaults(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m", config={"minWorkers": 2, "maxWorkers": 4})
+
+    result = run("deploy", tmp_path / "t", mar, "--max-workers", "2", "--max-batch-delay", "7")
+
+    assert result.exit_code == 0, result.output
+    entry = snapshot_of(tmp_path / "t")["models"]["m"]["1.0"]
+    # Workers from the archive's config (over the flag), the delay from the flag, the rest
+    # TorchServe's defaults.
+    assert (entry["minWorkers"], entry["maxWorkers"]) == (2, 4)
+    assert (entry["batchSize"], entry["maxBatchDelay"], entry["responseTimeout"]) == (1, 7, 120)
+    assert "service_envelope" not in config_of(tmp_path / "t")
+
+
+def test_several_versions_of_one_model_highest_is_default(tmp_path: Path) -> None:
+    old = make_archive(tmp_path, "m", "1.10", out="m-1.10.mar")
+    new = make_archive(tmp_path, "m", "1.9", out="m-1.9.mar")
+
+    assert run("deploy", tmp_path / "t", old, new, "--kserve").exit_code == 0
+
+    snapshot = snapshot_of(tmp_path / "t")
+    assert snapshot["modelCount"] == 2
+    versions = snapshot["models"]["m"]
+    assert {v: e["defaultVersion"] for v, e in versions.items()} == {"1.10": True, "1.9": False}
+    assert run("verify", tmp_path / "t").exit_code == 0
+
+
+def test_same_version_twice_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    a = make_archive(tmp_path, "m", out="a.mar")
+    b = make_archive(tmp_path, "m", out="b.mar")
+
+    result = run("deploy", tmp_path / "t", a, b)
+
+    assert result.exit_code == 1
+    assert "are both model 'm' version '1.0'" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_same_file_name_twice_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    a = make_archive(tmp_path, "a", out="m.mar")
+    b = make_archive(tmp_path, "b", out="x/m.mar")
+
+    result = run("deploy", tmp_path / "t", a, b)
+
+    assert result.exit_code == 1
+    assert "would both be model-store/m.mar" in result.stderr
+
+
+def test_existing_root_needs_force_and_is_replaced_whole(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "old.txt").write_text("old")
+
+    refused = run("deploy", root, mar)
+    assert refused.exit_code == 1
+    assert f"{str(root)!r} already exists" in refused.stderr
+    assert (root / "old.txt").exists()
+
+    assert run("deploy", root, mar, "--force").exit_code == 0
+    assert sorted(p.name for p in root.iterdir()) == ["config", "model-store"]
+
+
+def test_link_symlinks_the_archives(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    assert run("deploy", tmp_path / "t", mar, "--link").exit_code == 0
+
+    placed = tmp_path / "t" / "model-store" / "m.mar"
+    assert placed.is_symlink()
+    assert os.path.samefile(placed, mar)
+
+
+def test_empty_file_in_a_folder_model_is_warned_about(tmp_path: Path) -> None:
+    folder = make_archive(tmp_path, "m", archive_format="no-archive", extra={"empty.txt": b""})
+
+    result = run("deploy", tmp_path / "t", folder, "--kserve")
+
+    assert result.exit_code == 0
+    assert "[empty-file] m/empty.txt: an empty file: kserve-storage skips" in result.stderr
+
+
+def test_broken_archive_is_refused_with_its_findings(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mar"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+
+    result = run("deploy", tmp_path / "t", bad)
+
+    assert result.exit_code == 1
+    assert "bad.mar" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_remote_root_is_left_to_the_remote_stores(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    result = run("deploy", "s3://bucket/models", mar)
+
+    assert result.exit_code == 2
+    assert "'s3://bucket/models' is a remote store: deploy writes a local folder" in result.stderr
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    result = run("deploy", tmp_path / "t", mar, "--dry-run", "--json")
+
+    assert result.exit_code == 0
+    assert '"written": false' in result.stdout
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("archive", ["tma_default.mar", "tma_no_archive"])
+def test_reference_archives_deploy_and_verify(tmp_path: Path, archive: str) -> None:
+    assert run("deploy", tmp_path / "t", REFERENCE / archive, "--kserve").exit_code == 0
+    # Their requirements.txt asks for per-model installs.
+    assert "install_py_dep_per_model=true" in config_of(tmp_path / "t")
+    assert run("verify", tmp_path / "t").exit_code == 0
+
+
+def test_failure_while_copying_leaves_nothing_and_keeps_the_old_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_archive(tmp_path, "a")
+    second = make_archive(tmp_path, "b")
+    root = tmp_path / "t"
+    assert run("deploy", root, first).exit_code == 0
+    before = (root / "config" / "config.properties").read_bytes()
+    real_copy = shutil.copyfile
+    copied: list[str] = []
+
+    def copy_then_fail(src: str, dst: str, **kwargs: object) -> object:
+        if copied:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        copied.append(str(src))
+        return real_copy(src, dst)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_then_fail)
+
+    result = run("deploy", root, first, second, "--force")
+
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert (root / "config" / "config.properties").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_mms_archive_is_checked_for_torchserve(tmp_path: Path) -> None:
+    # An MMS archive passes `verify` as an MMS archive; deployed to TorchServe it must load there.
+    result = run("deploy", tmp_path / "t", REFERENCE / "mms_default.mar")
+
+    assert result.exit_code == 1
+    assert "mms_default.mar" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_an_input_that_vanishes_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    def vanished(src: str, dst: str, **kwargs: object) -> object:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(src))
+
+    monkeypatch.setattr(shutil, "copyfile", vanished)
+
+    result = run("deploy", tmp_path / "t", mar)
+
+    assert result.exit_code == 1
+    assert f"cannot read {str(mar)!r}: No such file or directory" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_kservev2_envelope(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    assert run("deploy", tmp_path / "t", mar, "--kserve", "--envelope", "kservev2").exit_code == 0
+
+    assert "service_envelope=kservev2" in config_of(tmp_path / "t").splitlines()
+    assert run("verify", tmp_path / "t").exit_code == 0
