@@ -298,7 +298,8 @@ def test_scripted_build_does_not_load_rich(model: ModelInputs, tmp_path: Path) -
     code = (
         "import sys; from mararch.cli import run; sys.argv = sys.argv[1:]\n"
         "try:\n    run()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'yaml', 'packaging')))"
+        "heavy = ('rich', 'yaml', 'packaging', 'cryptography', 'mararch.signing')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
     )
     proc = subprocess.run(
         [

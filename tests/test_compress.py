@@ -356,7 +356,8 @@ def test_version_and_completion_import_no_heavy_modules() -> None:
         "import sys\n"
         "from mararch.__main__ import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = {'rich', 'isal', 'zlib_ng', 'pydantic', 'mararch.compress', 'mararch.writers'}\n"
+        "heavy = {'rich', 'isal', 'zlib_ng', 'pydantic', 'mararch.compress', 'mararch.writers',\n"
+        "         'cryptography', 'mararch.signing', 'model_signing'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     for args, env in [

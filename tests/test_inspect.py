@@ -40,6 +40,7 @@ JSON_KEYS = {
     "archive_size",
     "problems",
     "manifest",
+    "signature",
     "members",
 }
 MEMBER_KEYS = {"name", "kind", "size", "compressed_size", "ratio", "method", "crc32", "link_target"}

@@ -15,11 +15,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mararch"
 
 #: Top to bottom. Keep in step with docs/architecture.md.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
+    ("faces", {"__main__", "cli", "console", "allocator", "__init__", "compat"}),
     ("spec files", {"buildspec"}),
     ("commands", {"legacy", "conversion", "batch"}),
     ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle"}),
     ("checks", {"checks"}),
+    ("signing", {"signing"}),
     ("writers and reader", {"writers", "reader", "names", "bombs"}),
     (
         "format and rule modules",
@@ -49,8 +50,9 @@ def layer_of(module: str) -> int:
     raise AssertionError(f"src/mararch/{module}.py is in no layer: add it to LAYERS")
 
 
-def runtime_imports(tree: ast.Module) -> set[str]:
-    """The package's own modules imported outside `if TYPE_CHECKING:` blocks."""
+def runtime_imports(tree: ast.Module, level: int = 1) -> set[str]:
+    """The package's own modules imported outside `if TYPE_CHECKING:` blocks (`level` 2 for a
+    module of a subpackage: `from ..reader import ...`)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -58,7 +60,7 @@ def runtime_imports(tree: ast.Module) -> set[str]:
             for child in node.orelse:
                 visit(child)
             return
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level == level:
             if node.module:
                 found.add(node.module.split(".")[0])
             else:
@@ -70,16 +72,29 @@ def runtime_imports(tree: ast.Module) -> set[str]:
     return found
 
 
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+#: Modules, and subpackages (a subpackage is placed in one layer as a whole).
+MODULES = sorted(
+    {p.stem for p in PACKAGE.glob("*.py")} | {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+)
+
+
+def imports_of(module: str) -> set[str]:
+    if (PACKAGE / module).is_dir():
+        return set().union(
+            *(
+                runtime_imports(ast.parse(p.read_text(encoding="utf-8")), level=2)
+                for p in sorted((PACKAGE / module).glob("*.py"))
+            )
+        )
+    return runtime_imports(ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8")))
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_imports_point_down(module: str) -> None:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
     mine = layer_of(module)
     upward = sorted(
         f"{imported} ({LAYERS[layer_of(imported)][0]})"
-        for imported in runtime_imports(tree)
+        for imported in imports_of(module)
         if layer_of(imported) < mine
     )
     assert not upward, f"{module} ({LAYERS[mine][0]}) imports from above: {', '.join(upward)}"

@@ -31,6 +31,7 @@ __all__ = [
     "open_archive",
     "plan_create",
     "plan_legacy",
+    "sign",
     "verify",
 ]
 
@@ -56,6 +57,7 @@ _LAZY = {
     "Finding": "mararch.errors",
     "Report": "mararch.checks",
     "verify": "mararch.checks",
+    "sign": "mararch.signing.engine",
 }
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from .extraction import ExtractResult, extract
     from .legacy import create_legacy, plan_legacy
     from .reader import ArchiveView, open_archive
+    from .signing.engine import sign
     from .spec import ArchiveFormat, Compression, Runtime
 
 

@@ -68,6 +68,8 @@ class BuildResult:
     manifest: dict[str, Any]
     #: Warnings and notes of the pre-write checks (errors stop the build).
     findings: tuple[Finding, ...] = ()
+    #: The OpenSSF model signature written beside the archive (`sign_key`).
+    signature: Path | None = None
     #: Temporaries of killed mararch processes removed from the export folder.
     swept: tuple[Stale, ...] = ()
 
@@ -428,6 +430,13 @@ def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Fi
     found = [tuple(check_plan(plan)) for plan in plans]
     if enforce and (exc := refusal(list(zip(plans, found)), named=len(plans) > 1)) is not None:
         raise exc
+    if len(plans) > 1:
+        # A signing key that cannot be used must stop them all too, not the one that needs it.
+        for plan in plans:
+            if plan.sign_key is not None:
+                from .signing.engine import signer_for
+
+                signer_for(plan.sign_key, password_file=plan.sign_password_file)
     return found
 
 
@@ -466,12 +475,23 @@ def build(
     `checked` are the findings of those checks when the caller ran them already (`check_plans`).
     """
     findings = checked if checked is not None else pre_write_checks(plan, enforce=verify)
+    signer = None
+    if plan.sign_key is not None:
+        from .signing.engine import signer_for
+
+        # A wrong password or key type must fail before anything is written.
+        signer = signer_for(plan.sign_key, password_file=plan.sign_password_file)
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
     swept = tuple(sweep_stale(export_dir))
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE
     with atomic_output(plan.output, is_dir=is_dir, force=plan.force) as tmp:
         members = write(plan, tmp, progress)
+    signature = None
+    if signer is not None:
+        from .signing.engine import sign_built
+
+        signature = sign_built(signer, plan.output, members).signature
     if is_dir:
         size = sum(m.size for m in members)
         sha = None
@@ -479,7 +499,15 @@ def build(
         size = plan.output.stat().st_size
         sha = sha256_of(plan.output) if digest else None
     return BuildResult(
-        plan.output, plan.archive_format, size, sha, tuple(members), plan.manifest, findings, swept
+        plan.output,
+        plan.archive_format,
+        size,
+        sha,
+        tuple(members),
+        plan.manifest,
+        findings,
+        signature,
+        swept,
     )
 
 

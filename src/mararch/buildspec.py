@@ -12,7 +12,7 @@ import difflib
 import os
 import sys
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,8 @@ KEYS: dict[str, Key] = {
         Key("files", "files", TS),
         Key("config", "table", TS),
         Key("model-path", "path", MMS),
+        Key("sign-key", "path", BOTH),
+        Key("sign-password-file", "path", BOTH),
     )
 }
 #: Choices that differ between the two kinds.
@@ -531,18 +533,22 @@ def plan_archive(
         if param == "config_file":
             # A config file named on the command line replaces the spec's inline config.
             options.pop("config", None)
+    # Signing happens after the plan is written: the plan carries the key, the planners do not.
+    signing = {k: options.pop(k) for k in ("sign_key", "sign_password_file") if k in options}
     if archive.kind is Kind.LEGACY:
         from .legacy import plan_legacy
 
-        return plan_legacy(**options)
-    from .builder import plan_create
+        plan = plan_legacy(**options)
+    else:
+        from .builder import plan_create
 
-    return plan_create(
-        model_name=options.pop("model_name", None),
-        version=options.pop("version", None),
-        handler=options.pop("handler", None),
-        **options,
-    )
+        plan = plan_create(
+            model_name=options.pop("model_name", None),
+            version=options.pop("version", None),
+            handler=options.pop("handler", None),
+            **options,
+        )
+    return replace(plan, **signing) if signing else plan
 
 
 def plan_archives(

@@ -15,7 +15,8 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
@@ -50,6 +51,10 @@ from .spec import (
     model_name_problem,
     parse_enum,
 )
+
+if TYPE_CHECKING:
+    from .signing.engine import Trust
+    from .signing.statement import SignedModel
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
@@ -832,10 +837,10 @@ def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None
+    view: ArchiveView, server: Flavour | None = None, signed: SignedModel | None = None
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest)."""
+    readable manifest); with `signed` (a checked signature), the members against its list."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -851,7 +856,8 @@ def verify_view(
     out += [_bomb_finding(view, b) for b in bombs]
     unreadable |= {b.member for b in bombs if b.member is not None}
     # One pass over the data; everything after reads small members from what it kept.
-    done = _integrity(view, unreadable, want_hashes=view.get(digests_mod.DIGESTS_NAME) is not None)
+    want_hashes = signed is not None or view.get(digests_mod.DIGESTS_NAME) is not None
+    done = _integrity(view, unreadable, want_hashes=want_hashes)
     out += done.findings
     read = _view_reader(view, done)
     manifest, manifest_problems = _read_manifest(view, read)
@@ -872,17 +878,32 @@ def verify_view(
         out += content_findings(manifest, flavour, names, read)
     recorded, digest_problems = _read_digests(view, read)
     out += digest_problems
+    own = None
+    if signed is not None:
+        from .signing.engine import member_findings, signature_member
+
+        out += member_findings(signed, view, done.hashes, done.damaged)
+        own = signature_member(signed, view)
     if recorded is not None:
-        out += _digest_findings(view, recorded, done.hashes, done.damaged)
+        # A signature kept inside the folder model it signs is not one of its files.
+        found = _digest_findings(view, recorded, done.hashes, done.damaged)
+        out += [f for f in found if own is None or f.member != own]
     return out, flavour
 
 
-def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = False) -> Report:
+def verify(
+    path: PathLike,
+    server: Flavour | str | None = None,
+    strict: bool = False,
+    trust: Trust | None = None,
+) -> Report:
     """Check an archive (.mar, .tar.gz or folder) for `server` ("torchserve" or "mms"; detected
     from the manifest when None) without running anything from it; never raises for a bad
-    archive: every problem is a finding of the report."""
+    archive: every problem is a finding of the report. With `trust` (a public key or trusted
+    certificates), its OpenSSF model signature is checked too."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
     report = Report(str(path), None, flavour, strict=strict)
+    signed, report.findings = _signature_findings(Path(path), trust)
     try:
         view = open_archive(path)
     except ArchiveError as exc:
@@ -890,8 +911,20 @@ def verify(path: PathLike, server: Flavour | str | None = None, strict: bool = F
         return report
     with view:
         report.container = view.container
-        report.findings, report.server = verify_view(view, flavour)
+        findings, report.server = verify_view(view, flavour, signed)
+        report.findings += findings
     return report
+
+
+def _signature_findings(
+    path: Path, trust: Trust | None
+) -> tuple[SignedModel | None, list[Finding]]:
+    from .signing.engine import check_signature, signature_note
+
+    if trust is not None:
+        return check_signature(path, trust)
+    note = signature_note(path)
+    return None, [note] if note is not None else []
 
 
 def _plan_reader(plan: Plan) -> Reader:

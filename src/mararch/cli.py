@@ -159,6 +159,8 @@ SPEC_OPTIONS = (
     "config_file",
     "compression",
     "level",
+    "sign_key",
+    "sign_password_file",
 )
 
 
@@ -263,6 +265,15 @@ def create(
         show_default=False,
     ),
     build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
+    sign_key: Optional[Path] = typer.Option(
+        None,
+        "--sign-key",
+        help="Sign the model as it is written (OpenSSF model signing) with this EC private key "
+        "(PEM); the signature goes to OUTPUT.sig.",
+    ),
+    sign_password_file: Optional[Path] = typer.Option(
+        None, "--sign-password-file", help="File whose first line is --sign-key's password."
+    ),
     bundle_requirements: bool = typer.Option(
         False,
         "--bundle-requirements",
@@ -383,6 +394,10 @@ def create(
                 digests=not no_digests,
                 files=files,
             )
+            if sign_key is not None:
+                from dataclasses import replace
+
+                plan = replace(plan, sign_key=sign_key, sign_password_file=sign_password_file)
             run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
 
 
@@ -831,6 +846,21 @@ def verify(
         help="Check for this server. Default: the one the manifest is written for.",
         show_default=False,
     ),
+    signature: Optional[Path] = typer.Option(
+        None,
+        "--signature",
+        help="OpenSSF model signature to check. \\[default: ARCHIVE.sig]",
+        show_default=False,
+    ),
+    public_key: Optional[Path] = typer.Option(
+        None, "--public-key", help="Check the signature with this EC public key (PEM)."
+    ),
+    certificate_chain: Optional[list[Path]] = typer.Option(
+        None,
+        "--certificate-chain",
+        help="Check a certificate signature against these trusted certificates (PEM; repeatable).",
+        show_default=False,
+    ),
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
@@ -839,12 +869,16 @@ def verify(
         from .checks import verify as verify_archive
         from .tree import find_tree, verify_tree
 
+        trust = trust_of(signature, public_key, certificate_chain)
         tree = find_tree(archive)
         if tree is not None:
             report = verify_tree(tree, strict=strict)
         else:
             report = verify_archive(
-                archive, server=server.value if server is not None else None, strict=strict
+                archive,
+                server=server.value if server is not None else None,
+                strict=strict,
+                trust=trust,
             )
         if json_output:
             console.print_json(report.to_json())
@@ -969,6 +1003,80 @@ def deploy_tree(
             )
         else:
             console.show_deploy(plan, dry_run=dry_run)
+
+
+def trust_of(
+    signature: Optional[Path], public_key: Optional[Path], chain: Optional[list[Path]]
+) -> Any:
+    """verify's signature options as a `Trust`, or None when no signature is to be checked."""
+    if public_key is not None and chain:
+        raise UsageError("give --public-key or --certificate-chain, not both")
+    if public_key is None and not chain:
+        if signature is not None:
+            raise UsageError(
+                "--signature needs --public-key or --certificate-chain to be checked with"
+            )
+        return None
+    from .signing.engine import Trust
+
+    return Trust(signature, public_key, tuple(chain or ()))
+
+
+@app.command()
+def sign(
+    archive: Path = typer.Argument(
+        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    ),
+    private_key: Path = typer.Option(
+        ...,
+        "--private-key",
+        help="EC private key (PEM; P-256, P-384 or P-521).",
+        show_default=False,
+    ),
+    password_file: Optional[Path] = typer.Option(
+        None, "--password-file", help="File whose first line is the private key's password."
+    ),
+    certificate: Optional[Path] = typer.Option(
+        None, "--certificate", help="Signing certificate for the key (PEM): certificate mode."
+    ),
+    certificate_chain: Optional[list[Path]] = typer.Option(
+        None,
+        "--certificate-chain",
+        help="Certificates between the signing certificate and the root (PEM; repeatable).",
+        show_default=False,
+    ),
+    signature: Optional[Path] = typer.Option(
+        None,
+        "--signature",
+        help="Where to write the signature. \\[default: ARCHIVE.sig beside it]",
+        show_default=False,
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print what was signed as JSON."),
+) -> None:
+    """Sign the model in an archive (OpenSSF model signing, offline); the archive is not changed.
+
+    The signature covers every member as a file, so it stays valid in any container (.mar,
+    .tar.gz, folder) and verifies with `model_signing verify` on the extracted folder.
+    """
+    with errors_to_exit_codes():
+        from . import console
+        from .reader import open_archive
+        from .signing.engine import sign_view, signer_for
+
+        signer = signer_for(
+            private_key,
+            password_file=password_file,
+            certificate=certificate,
+            certificate_chain=certificate_chain or (),
+        )
+        with open_archive(archive) as view:
+            total = sum(m.size for m in view.members if m.is_file)
+            with console.progress_bar(total, f"signing {archive.name}") as progress:
+                result = sign_view(view, signer, signature, progress)
+        if json_output:
+            console.print_json(console.signature_json(result))
+        else:
+            console.show_signature(result)
 
 
 def _terminate(signum: int, frame: object) -> None:

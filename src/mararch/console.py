@@ -219,6 +219,7 @@ def result_json(result: BuildResult) -> dict[str, Any]:
         ],
         "manifest": result.manifest,
         "findings": [f.to_json() for f in result.findings],
+        "signature": str(result.signature) if result.signature is not None else None,
     }
 
 
@@ -256,6 +257,8 @@ def show_result(result: BuildResult) -> None:
         f" {clean(str(result.path))} ({result.archive_format.value}, "
         f"{len(result.members)} members, {human_size(result.size)})",
     )
+    if result.signature is not None:
+        say(("signed", "green"), f" the model: {clean(str(result.signature))}")
 
 
 # -- inspect / extract ------------------------------------------------------------------------
@@ -324,6 +327,10 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     if s.container.value == "zip":
         row("compressed", human_size(s.compressed_size))
     row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
+    if s.signature is not None:
+        sig = s.signature
+        row("signature", f"{sig.path} ({sig.mode.value} mode)" if sig.mode else sig.path)
+        row("signed", sig.covers)
     return Panel(grid, title=safe_text(s.path), title_align="left", expand=False)
 
 
@@ -560,3 +567,27 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
     verb = "would write" if dry_run else "wrote"
     say((verb, "green"), f" {clean(str(plan.root))} ({len(plan.models)} model versions)")
     say(f"start it with: {clean(plan.start_command)}")
+
+
+# -- sign -------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from .signing.engine import SignResult
+
+
+def signature_json(result: SignResult) -> dict[str, Any]:
+    return {
+        "signature": str(result.signature),
+        "mode": result.mode.value,
+        "model_name": result.model_name,
+        "files": result.files,
+        "subject_sha256": result.subject_digest,
+    }
+
+
+def show_signature(result: SignResult) -> None:
+    say(
+        ("signed", "green"),
+        f" {result.files} file{'s' * (result.files != 1)} of {clean(result.model_name)} "
+        f"({result.mode.value} mode): {clean(str(result.signature))}",
+    )

@@ -104,6 +104,14 @@ class UnsafeArchiveError(ArchiveError):
     """An archive member would escape the destination or is not a regular file."""
 
 
+class SignatureError(MararchError):
+    """A key, certificate or signature file cannot be used (OpenSSF model signing)."""
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
 class Severity(str, Enum):
     """How bad a verification finding is; only errors fail (warnings too, with --strict)."""
 

@@ -156,6 +156,10 @@ class Plan:
     force: bool = False
     #: Record MAR-INF/digests.json (SHA-256 of every other member), written last.
     digests: bool = False
+    #: Sign the model as it is written (OpenSSF model signing): the EC private key, and the file
+    #: holding its password.
+    sign_key: Path | None = None
+    sign_password_file: Path | None = None
 
     @property
     def total_size(self) -> int:

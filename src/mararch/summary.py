@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MAX_LISTED, ArchiveError
 from .handlers import HandlerOrigin, handler_origin
@@ -11,6 +11,9 @@ from .manifest import FILE_KEYS, Flavour, detect_flavour
 from .names import unsafe_members
 from .reader import ArchiveView, Container, Member
 from .spec import ArchiveFormat
+
+if TYPE_CHECKING:
+    from .signing.engine import SignatureInfo
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class ArchiveSummary:
     missing_files: dict[str, str] = field(default_factory=dict)
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
+    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
+    signature: SignatureInfo | None = None
 
     @property
     def model(self) -> dict[str, Any]:
@@ -96,6 +101,8 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
             value = model.get(key)
             if isinstance(value, str) and value and value not in names:
                 missing[key] = value
+    from .signing.engine import describe_signature
+
     return ArchiveSummary(
         path=str(view.path),
         container=view.container,
@@ -111,6 +118,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
         handler_member=member,
         missing_files=missing,
         problems=tuple(problems),
+        signature=describe_signature(view),
     )
 
 
@@ -140,6 +148,7 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
         "compressed_size": s.compressed_size,
         "archive_size": s.archive_size,
         "problems": list(s.problems),
+        "signature": s.signature.to_json() if s.signature is not None else None,
         "manifest": s.manifest,
         "members": [member_json(m, zipped=s.container is Container.ZIP) for m in s.members],
     }

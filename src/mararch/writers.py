@@ -20,7 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +48,8 @@ class WrittenMember:
     compressed_size: int
     method: str
     crc: int | None
+    #: SHA-256 computed while writing (when digests are recorded).
+    sha256: str | None = None
 
 
 def read_chunks(
@@ -193,6 +195,7 @@ class Writer(ABC):
         self.hasher = ThreadPoolExecutor(1, thread_name_prefix="mararch-hash")
 
     def write_all(self) -> list[WrittenMember]:
+        recorder = self.digests
         self.open()
         try:
             for entry in self.plan.entries:
@@ -203,6 +206,10 @@ class Writer(ABC):
         finally:
             self.hasher.shutdown(wait=True, cancel_futures=True)
             self.close()
+        if recorder is not None:
+            # Kept for signing at build time: no second read of any member.
+            hashes = recorder.hashes
+            return [replace(m, sha256=hashes.get(m.name)) for m in self.members]
         return self.members
 
     # -- digests (MAR-INF/digests.json) ------------------------------------------------------
