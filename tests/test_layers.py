@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle"}),
     ("checks", {"checks"}),
     ("signing", {"signing"}),
-    ("writers and reader", {"writers", "reader", "names", "bombs"}),
+    ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write", "bombs"}),
     (
         "format and rule modules",
         {
@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "manifest",
             "output",
             "progress",
+            "remote",
             "properties",
             "snapshot",
         },

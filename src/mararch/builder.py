@@ -70,6 +70,8 @@ class BuildResult:
     findings: tuple[Finding, ...] = ()
     #: The OpenSSF model signature written beside the archive (`sign_key`).
     signature: Path | None = None
+    #: The object's URL (without secrets) when written to a store; `path` is then its name.
+    url: str | None = None
     #: Temporaries of killed mararch processes removed from the export folder.
     swept: tuple[Stale, ...] = ()
 
@@ -143,7 +145,10 @@ class MemberNames:
         if previous is None:
             self.by_name[source.name] = source
             return
-        if os.path.samefile(previous.path, source.path):
+        if previous.stream is None and source.stream is None:
+            if os.path.samefile(previous.path, source.path):
+                return
+        elif previous.path == source.path:
             return
         raise ConflictError(source.name, str(previous.path), str(source.path))
 
@@ -162,7 +167,16 @@ def entries_with_manifest(
     their names is a conflict too.
     """
     entries = [
-        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
+        Entry(
+            s.name,
+            s.path if s.stream is None else None,
+            s.size,
+            origin=s.origin,
+            executable=s.executable,
+            mtime=s.mtime,
+            stream=s.stream,
+            read_at=s.read_at,
+        )
         for s in sources
     ]
     for g in generated:
@@ -188,7 +202,10 @@ def plan_output(
     fmt: ArchiveFormat,
     force: bool,
 ) -> Path:
-    """The output path for a build; a bad export folder or an existing output is a problem."""
+    """The output path for a build; a bad export folder or an existing output is a problem.
+    A URL's output is only named here: the store is asked when the build starts."""
+    if export_path is not None and is_url(export_path):
+        return fmt.output_path(Path(), model_name or "model")
     export_dir = Path(export_path) if export_path is not None else Path.cwd()
     if export_dir.exists() and not export_dir.is_dir():
         problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
@@ -287,7 +304,8 @@ def plan_create(
         )
 
     output = plan_output(problems, model_name, export_path, fmt, force)
-    skip = own_outputs(output)
+    export_url = plan_export_url(problems, export_path)
+    skip = own_outputs(output if export_url is None else Path(TEMP_MARKER))
 
     members = MemberNames()
     singles: list[tuple[PathLike | None, str]] = [
@@ -313,8 +331,7 @@ def plan_create(
             singles.append((handler_spec.file, "--handler"))
     for path, origin in singles:
         if path is not None and str(path) != "":
-            p = Path(path)
-            src = problems.attempt(file_source, p, p.name, origin)
+            src = problems.attempt(input_source, path, origin)
             if src is not None:
                 problems.attempt(members.add, src)
     extra_items = [
@@ -325,6 +342,12 @@ def plan_create(
             else [str(x) for x in extra_files]
         )
     ]
+    for url in [i for i in extra_items if is_url(i)]:
+        # An object from a store is one file, named by its last path component.
+        extra_items.remove(url)
+        src = problems.attempt(input_source, url, "--extra-files")
+        if src is not None:
+            problems.attempt(members.add, src)
     try:
         for src in expand_extra_files(extra_items, skip=skip, excluded=rules.excludes):
             members.add(src)
@@ -357,11 +380,11 @@ def plan_create(
         (config_file, "--config-file"),
     ):
         if path is not None and str(path) != "":
-            p = Path(path)
-            src = problems.attempt(file_source, p, p.name, origin)
+            src = problems.attempt(input_source, path, origin)
             if src is not None:
                 problems.attempt(members.add, src)
-    check_inputs_outside(problems, members.by_name.values(), output, fmt)
+    if export_url is None:
+        check_inputs_outside(problems, members.by_name.values(), output, fmt)
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 
@@ -370,10 +393,10 @@ def plan_create(
         version=version,
         handler=handler_spec.manifest_value,
         runtime=rt.value,
-        serialized_file=Path(serialized_file).name if serialized_file else None,
-        model_file=Path(model_file).name if model_file else None,
-        requirements_file=Path(requirements_file).name if requirements_file else None,
-        config_file=CONFIG_NAME if generated else Path(config_file).name if config_file else None,
+        serialized_file=input_name(serialized_file) if serialized_file else None,
+        model_file=input_name(model_file) if model_file else None,
+        requirements_file=input_name(requirements_file) if requirements_file else None,
+        config_file=CONFIG_NAME if generated else input_name(config_file) if config_file else None,
         timestamp=timestamp,
     )
     entries = entries_with_manifest(
@@ -390,7 +413,52 @@ def plan_create(
         timestamp=timestamp,
         force=force,
         digests=digests,
+        export_url=export_url,
     )
+
+
+def is_url(value: PathLike) -> bool:
+    """A cheap test first: local builds never import the remote modules."""
+    return "://" in str(value)
+
+
+def input_name(path: PathLike) -> str:
+    """The member name of a single input: the file's name, or the URL's last component."""
+    if is_url(path):
+        from .remote import basename
+
+        return basename(str(path))
+    return Path(path).name
+
+
+def input_source(path: PathLike, origin: str) -> Source:
+    """A single input (--serialized-file, ...): a local file, or an object at a URL."""
+    if is_url(path):
+        from .remote_read import remote_source
+
+        return remote_source(str(path), origin)
+    p = Path(path)
+    return file_source(p, p.name, origin)
+
+
+def plan_export_url(problems: ProblemCollector, export_path: PathLike | None) -> str | None:
+    """The s3:// or gs:// URL a build uploads to, or None for a local export folder."""
+    if export_path is None or not is_url(export_path):
+        return None
+    problems.attempt(check_export_url, str(export_path))
+    return str(export_path)
+
+
+def check_export_url(url: str) -> None:
+    """An export URL must name an object store mararch can upload to."""
+    from .remote import Scheme, redact, scheme_of
+
+    if scheme_of(url) not in (Scheme.S3, Scheme.GS, Scheme.GCS):
+        raise UsageError(
+            f"cannot write archives to {redact(url)!r}: --export-path takes a folder, an s3:// "
+            "or a gs:// URL",
+            hint="Build locally, then upload with your server's tools.",
+        )
 
 
 #: The member name of an inline model config, the name TorchServe's examples use.
@@ -475,6 +543,26 @@ def build(
     `checked` are the findings of those checks when the caller ran them already (`check_plans`).
     """
     findings = checked if checked is not None else pre_write_checks(plan, enforce=verify)
+    if plan.export_url is not None:
+        from .remote_write import build_remote
+
+        if plan.sign_key is not None:
+            raise UsageError(
+                "--sign-key writes NAME.mar.sig beside a local archive; it cannot sign an "
+                "upload to a store",
+                hint="Build locally with --sign-key, then upload the archive and its .sig.",
+            )
+        url, size, sha, written = build_remote(plan, progress=progress, digest=digest)
+        return BuildResult(
+            plan.output,
+            plan.archive_format,
+            size,
+            sha,
+            tuple(written),
+            plan.manifest,
+            findings,
+            url=url,
+        )
     signer = None
     if plan.sign_key is not None:
         from .signing.engine import signer_for
@@ -507,7 +595,7 @@ def build(
         plan.manifest,
         findings,
         signature,
-        swept,
+        swept=swept,
     )
 
 

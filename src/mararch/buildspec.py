@@ -266,7 +266,9 @@ class _Reader:
     def problem(self, table: str, message: str) -> None:
         self.problems.append(f"{self.shown} {table}: {message}")
 
-    def path(self, value: str) -> Path:
+    def path(self, value: str) -> Path | str:
+        if "://" in value:
+            return value  # a URL (s3://, gs://, http(s)://) is taken as it is
         path = Path(value).expanduser()
         # Lexically, as a shell's `cd` does: '../../model-store' reads better in messages.
         return path if path.is_absolute() else Path(os.path.normpath(self.base / path))
@@ -430,7 +432,12 @@ class _Reader:
                 self.problem(table, f"{where}: {problem}")
                 ok = False
                 continue
-            out.append((self.path(src), dest))
+            resolved = self.path(src)
+            if isinstance(resolved, str):
+                self.problem(table, f"{where}: 'src' is a URL; put single objects in extra-files")
+                ok = False
+                continue
+            out.append((resolved, dest))
         return out if ok else None
 
 
@@ -577,9 +584,11 @@ def plan_archives(
         if all(isinstance(exc, UsageError) for _, exc in errors):
             raise UsageError("\n".join(lines))
         raise SpecError(lines, hint="Nothing was written.")
-    outputs: dict[Path, str] = {}
+    outputs: dict[Path | str, str] = {}
     for archive, plan in zip(archives, plans):
-        out = Path(os.path.abspath(plan.output))
+        out: Path | str = Path(os.path.abspath(plan.output))
+        if plan.export_url is not None:
+            out = f"{plan.export_url.rstrip('/')}/{plan.output.name}"
         if out in outputs:
             raise UsageError(
                 f"archives {outputs[out]!r} and {archive.name!r} would both write {str(out)!r}",

@@ -22,7 +22,7 @@ from . import digests as digests_mod
 from . import modelconfig
 from . import zipformat as zf
 from .bombs import RATIO_LIMIT, Expansion, likely_bombs
-from .errors import ArchiveError, Finding, Severity
+from .errors import ArchiveError, Finding, Severity, UsageError
 from .handlers import (
     BUILTIN_HANDLERS,
     LSP_BUILTIN_HANDLERS,
@@ -93,6 +93,8 @@ class Report:
     server: Flavour | None
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
+    #: A remote archive's `remote_read.Transfer`: what was fetched to check it.
+    transfer: Any = None
 
     def _of(self, severity: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity is severity]
@@ -139,6 +141,7 @@ class Report:
                 "info": len(self.infos),
             },
             "findings": [f.to_json() for f in self.findings],
+            **({"transfer": self.transfer.to_json()} if self.transfer is not None else {}),
         }
 
 
@@ -837,10 +840,17 @@ def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
 
 
 def verify_view(
-    view: ArchiveView, server: Flavour | None = None, signed: SignedModel | None = None
+    view: ArchiveView,
+    server: Flavour | None = None,
+    signed: SignedModel | None = None,
+    *,
+    fast: bool = False,
 ) -> tuple[list[Finding], Flavour | None]:
     """Every finding for an open archive, and the server it was checked for (None without a
-    readable manifest); with `signed` (a checked signature), the members against its list."""
+    readable manifest); with `signed` (a checked signature), the members against its list.
+    With `fast`, member data is not read (no CRC-32 or SHA-256 checks): only the listing and
+    the small members the content checks need (a remote archive's weights are not
+    downloaded)."""
     out = container_findings(view)
     # Members whose data cannot be read (already reported above); special files are skipped
     # by the pass anyway, since it reads only files.
@@ -856,8 +866,16 @@ def verify_view(
     out += [_bomb_finding(view, b) for b in bombs]
     unreadable |= {b.member for b in bombs if b.member is not None}
     # One pass over the data; everything after reads small members from what it kept.
+    unchecked: set[str] = set()
     want_hashes = signed is not None or view.get(digests_mod.DIGESTS_NAME) is not None
-    done = _integrity(view, unreadable, want_hashes=want_hashes)
+    if fast:
+        done = _Pass(damaged=set(unreadable))
+        unchecked = {m.name for m in view.members if m.is_file}
+        out.append(_f(Severity.INFO, "data-not-read", _fast_note(view)))
+    else:
+        done = _integrity(view, unreadable, want_hashes=want_hashes)
+        if view.transfer is not None:
+            out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = _view_reader(view, done)
     manifest, manifest_problems = _read_manifest(view, read)
@@ -886,9 +904,25 @@ def verify_view(
         own = signature_member(signed, view)
     if recorded is not None:
         # A signature kept inside the folder model it signs is not one of its files.
-        found = _digest_findings(view, recorded, done.hashes, done.damaged)
+        found = _digest_findings(view, recorded, done.hashes, done.damaged | unchecked)
         out += [f for f in found if own is None or f.member != own]
     return out, flavour
+
+
+def _fast_note(view: ArchiveView) -> str:
+    size = sum(m.compressed_size for m in view.members if m.is_file)
+    return (
+        f"--fast: the data of the members ({size} bytes) was not read; their CRC-32 and "
+        "SHA-256 digests are not checked"
+    )
+
+
+def _full_note(view: ArchiveView) -> str:
+    size = sum(m.compressed_size for m in view.members if m.is_file)
+    return (
+        f"every member's data ({size} bytes) was read from {view.display!r} to check CRC-32 and "
+        "SHA-256 digests; --fast reads only the directory and the small members"
+    )
 
 
 def verify(
@@ -896,14 +930,30 @@ def verify(
     server: Flavour | str | None = None,
     strict: bool = False,
     trust: Trust | None = None,
+    *,
+    fast: bool = False,
 ) -> Report:
-    """Check an archive (.mar, .tar.gz or folder) for `server` ("torchserve" or "mms"; detected
-    from the manifest when None) without running anything from it; never raises for a bad
-    archive: every problem is a finding of the report. With `trust` (a public key or trusted
-    certificates), its OpenSSF model signature is checked too."""
+    """Check an archive (.mar, .tar.gz or folder, or its URL) for `server` ("torchserve" or
+    "mms"; detected from the manifest when None) without running anything from it; never raises
+    for a bad archive: every problem is a finding of the report. With `trust` (a public key or
+    trusted certificates), its OpenSSF model signature is checked too. `fast`: see
+    `verify_view`."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
-    report = Report(str(path), None, flavour, strict=strict)
-    signed, report.findings = _signature_findings(Path(path), trust)
+    remote = "://" in str(path)
+    if trust is not None and (remote or fast):
+        raise UsageError(
+            "a signature is checked against every member's SHA-256 of a local archive: "
+            + ("download the archive first" if remote else "drop --fast"),
+        )
+    shown = str(path)
+    if remote:
+        from .remote import redact
+
+        shown = redact(shown)
+    report = Report(shown, None, flavour, strict=strict)
+    signed: SignedModel | None = None
+    if not remote:
+        signed, report.findings = _signature_findings(Path(path), trust)
     try:
         view = open_archive(path)
     except ArchiveError as exc:
@@ -911,8 +961,9 @@ def verify(
         return report
     with view:
         report.container = view.container
-        findings, report.server = verify_view(view, flavour, signed)
+        findings, report.server = verify_view(view, flavour, signed, fast=fast)
         report.findings += findings
+        report.transfer = view.transfer
     return report
 
 

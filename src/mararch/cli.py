@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -49,6 +49,31 @@ class CompressionChoice(str, Enum):
     auto = "auto"
     deflate = "deflate"
     store = "store"
+
+
+#: --storage-option, said once for every command that reads or writes URLs.
+StorageOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--storage-option",
+        metavar="KEY=VALUE",
+        help="An fsspec storage option for s3://, gs:// or http(s):// URLs (repeatable), e.g. "
+        "endpoint_url=http://127.0.0.1:9000. Credentials come from the store's usual sources.",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def remote_options(items: Optional[list[str]]) -> Iterator[None]:
+    """--storage-option values for the URLs the command opens (nothing imported without)."""
+    if not items:
+        yield
+        return
+    from .remote import parse_storage_options, storage_options
+
+    with storage_options(parse_storage_options(items)):
+        yield
 
 
 def fail(exc: MararchError) -> NoReturn:
@@ -194,12 +219,12 @@ def create(
     version: Optional[str] = typer.Option(
         None, "-v", "--version", help="The model's version, e.g. 1.0.", show_default=False
     ),
-    serialized_file: Optional[Path] = typer.Option(
+    serialized_file: Optional[str] = typer.Option(
         None,
         "--serialized-file",
         help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
     ),
-    model_file: Optional[Path] = typer.Option(
+    model_file: Optional[str] = typer.Option(
         None, "--model-file", help="Python file with the model class (eager mode)."
     ),
     handler: Optional[str] = typer.Option(
@@ -220,10 +245,11 @@ def create(
         "--runtime",
         help="Runtime of the handler.",
     ),
-    export_path: Optional[Path] = typer.Option(
+    export_path: Optional[str] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). \\[default: current folder]",
+        help="Folder (created if missing) or s3:// or gs:// URL to write into. "
+        "\\[default: current folder]",
     ),
     archive_format: FormatChoice = typer.Option(
         FormatChoice.default,
@@ -232,10 +258,10 @@ def create(
         "no-archive: a folder NAME/.",
     ),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
-    requirements_file: Optional[Path] = typer.Option(
+    requirements_file: Optional[str] = typer.Option(
         None, "-r", "--requirements-file", help="requirements.txt for the model's own packages."
     ),
-    config_file: Optional[Path] = typer.Option(
+    config_file: Optional[str] = typer.Option(
         None, "-c", "--config-file", help="model-config.yaml for TorchServe."
     ),
     compression: Optional[CompressionChoice] = typer.Option(
@@ -294,13 +320,14 @@ def create(
         "\\[default: this Python's]",
         show_default=False,
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
 
     Without --model-name, the archives declared in mararch.toml (or \\[tool.mararch] in
     pyproject.toml) are built; flags given override the spec's values.
     """
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         if spec is not None or name is not None or build_all or model_name is None:
             from .buildspec import find_spec
 
@@ -364,15 +391,19 @@ def create(
                     if not bundle_requirements
                     else "--bundle-requirements needs -r/--requirements-file PATH"
                 )
+            if "://" in requirements_file:
+                raise UsageError("--bundle-requirements needs a local -r/--requirements-file")
+            # Wheels are fetched beside a local output; for a bucket, in the current folder.
+            local_export = export_path if export_path and "://" not in export_path else None
             bundle = stack.enter_context(
                 bundled_requirements(
-                    requirements_file,
-                    export_path or Path.cwd(),
+                    Path(requirements_file),
+                    Path(local_export) if local_export else Path.cwd(),
                     platform=target_platform,
                     python_version=target_python,
                 )
             )
-            requirements_file = bundle.requirements
+            requirements_file = str(bundle.requirements)
             if bundle.names:
                 files.append((bundle.wheels, WHEELS_DIR))
         with stack:
@@ -503,10 +534,11 @@ def legacy(
     runtime: LegacyRuntimeChoice = typer.Option(
         LegacyRuntimeChoice.python, "--runtime", help="Runtime of the handler."
     ),
-    export_path: Optional[Path] = typer.Option(
+    export_path: Optional[str] = typer.Option(
         None,
         "--export-path",
-        help="Folder to write into (created if missing). Default: the current folder.",
+        help="Folder to write into (created if missing), or an s3:// or gs:// URL. Default: the "
+        "current folder.",
     ),
     archive_format: LegacyFormatChoice = typer.Option(
         LegacyFormatChoice.default,
@@ -536,9 +568,10 @@ def legacy(
         help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
         "requirements) find errors.",
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Build an MMS model archive from a model folder (model-archiver 1.0.3's flags and output)."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from .legacy import convert_unsupported, plan_legacy
 
         if convert:
@@ -676,37 +709,45 @@ def init(
 
 @app.command()
 def inspect(
-    archive: Path = typer.Argument(
+    archive: str = typer.Argument(
         ...,
         help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(one table of its models).",
+        "(one table of its models); or the URL of an archive.",
         show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
     show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+    storage_option: StorageOpt = None,
 ) -> None:
-    """Show what an archive holds: manifest summary and members, without extracting it."""
-    with errors_to_exit_codes():
+    """Show what an archive holds: manifest summary and members, without extracting it.
+
+    A remote .mar is read by range requests (its directory and manifest only)."""
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .errors import ArchiveError
         from .reader import open_archive
         from .summary import summarize, summary_json
         from .tree import find_tree
 
-        tree = find_tree(archive)
+        tree = None if "://" in archive else find_tree(archive)
         if tree is not None:
             inspect_tree(tree, json_output)
             return
         with open_archive(archive) as view:
             summary = summarize(view)
         if json_output:
-            console.print_json(summary_json(summary))
+            data = summary_json(summary)
+            if view.transfer is not None:
+                data["transfer"] = view.transfer.to_json()
+            console.print_json(data)
         else:
             console.show_summary(summary, show_all=show_all)
+            if view.transfer is not None:
+                console.show_transfer(view.transfer)
         if summary.problems:
             count = len(summary.problems)
             raise ArchiveError(
-                f"{str(archive)!r} has {count} problem{'s' * (count > 1)}:\n"
+                f"{view.display!r} has {count} problem{'s' * (count > 1)}:\n"
                 + "\n".join(f"  - {p}" for p in summary.problems),
                 hint="Do not deploy this archive; rebuild it (mararch create).",
             )
@@ -714,8 +755,10 @@ def inspect(
 
 @app.command()
 def extract(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+    archive: str = typer.Argument(
+        ...,
+        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
+        show_default=False,
     ),
     output: Optional[Path] = typer.Option(
         None,
@@ -740,16 +783,17 @@ def extract(
         "--allow-high-ratio",
         help="Extract members that expand more than 1000 times (refused as likely bombs).",
     ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Extract an archive safely: nothing outside the destination, all or nothing."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .extraction import extract_view
         from .reader import open_archive
 
         with open_archive(archive) as view:
             total = sum(m.size for m in view.members if m.is_file)
-            with console.progress_bar(total, f"extracting {archive.name}") as progress:
+            with console.progress_bar(total, f"extracting {view.path.name}") as progress:
                 result = extract_view(
                     view,
                     output,
@@ -830,10 +874,11 @@ def convert(
 
 @app.command()
 def verify(
-    archive: Path = typer.Argument(
+    archive: str = typer.Argument(
         ...,
         help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(ROOT with config/config.properties and model-store/, or a model-store folder).",
+        "(ROOT with config/config.properties and model-store/, or a model-store folder); or "
+        "the URL of an archive.",
         show_default=False,
     ),
     json_output: bool = typer.Option(
@@ -861,16 +906,23 @@ def verify(
         help="Check a certificate signature against these trusted certificates (PEM; repeatable).",
         show_default=False,
     ),
+    fast: bool = typer.Option(
+        False,
+        "--fast",
+        help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
+        "small members. The default reads every member, over the network for a URL.",
+    ),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .checks import verify as verify_archive
         from .tree import find_tree, verify_tree
 
         trust = trust_of(signature, public_key, certificate_chain)
-        tree = find_tree(archive)
+        tree = None if "://" in archive else find_tree(archive)
         if tree is not None:
             report = verify_tree(tree, strict=strict)
         else:
@@ -879,11 +931,14 @@ def verify(
                 server=server.value if server is not None else None,
                 strict=strict,
                 trust=trust,
+                fast=fast,
             )
         if json_output:
             console.print_json(report.to_json())
         else:
             console.show_report(report)
+            if report.transfer is not None:
+                console.show_transfer(report.transfer)
     if not report.passed:
         raise typer.Exit(1)
 

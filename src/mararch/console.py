@@ -203,7 +203,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def result_json(result: BuildResult) -> dict[str, Any]:
     return {
-        "path": str(result.path),
+        "path": result.url or str(result.path),
+        **({"url": result.url} if result.url is not None else {}),
         "format": result.archive_format.value,
         "size": result.size,
         "sha256": result.sha256,
@@ -254,7 +255,7 @@ def show_outcome(outcome: Outcome, *, json_output: bool = False) -> None:
 def show_result(result: BuildResult) -> None:
     say(
         ("wrote", "green"),
-        f" {clean(str(result.path))} ({result.archive_format.value}, "
+        f" {clean(result.url or str(result.path))} ({result.archive_format.value}, "
         f"{len(result.members)} members, {human_size(result.size)})",
     )
     if result.signature is not None:
@@ -398,6 +399,18 @@ def show_swept(swept: Sequence[Stale]) -> None:
         f" removed {count} temporar{'y' if count == 1 else 'ies'} left in "
         f"{clean(str(temps[0].path.parent))} by a mararch process that is gone (pid {pids}): "
         f"{names}",
+    )
+
+
+def show_transfer(transfer: Any) -> None:
+    """What reading a remote archive fetched (a `remote_read.Transfer`)."""
+    if transfer.note:
+        warn(f"{transfer.url}: {transfer.note}")
+    say(
+        ("fetched", "cyan"),
+        f" {human_size(transfer.bytes_fetched)} ({transfer.bytes_fetched} bytes) of "
+        f"{human_size(transfer.size)} in {transfer.requests} request"
+        f"{'s' * (transfer.requests != 1)} ({transfer.mode})",
     )
 
 

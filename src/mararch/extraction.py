@@ -62,7 +62,7 @@ def _select(view: ArchiveView, wanted: Sequence[str] | None) -> list[Member]:
     if missing:
         names = ", ".join(repr(n) for n in missing)
         raise UsageError(
-            f"no member named {names} in {str(view.path)!r}",
+            f"no member named {names} in {view.display!r}",
             hint="List the members with `mararch inspect`; names are relative to the model "
             "folder and use '/'.",
         )
@@ -71,7 +71,7 @@ def _select(view: ArchiveView, wanted: Sequence[str] | None) -> list[Member]:
 
 def _check_ratios(view: ArchiveView, members: list[Member]) -> None:
     for bomb in likely_bombs(view, members):
-        what = f"member {bomb.member!r}" if bomb.member else repr(str(view.path))
+        what = f"member {bomb.member!r}" if bomb.member else repr(view.display)
         raise ArchiveError(
             f"{what} {bomb.describe()}, more than the {RATIO_LIMIT}:1 allowed",
             member=bomb.member,
@@ -94,10 +94,10 @@ def _check_free_space(folder: Path, needed: int) -> None:
         )
 
 
-def _check_destination(destination: Path, archive: Path, force: bool) -> bool:
+def _check_destination(destination: Path, archive: Path | None, force: bool) -> bool:
     """Whether an existing destination must be replaced; refuses what must not be."""
-    dest, src = destination.resolve(), archive.resolve()
-    if dest == src or src in dest.parents or dest in src.parents:
+    dest, src = destination.resolve(), archive.resolve() if archive is not None else None
+    if src is not None and (dest == src or src in dest.parents or dest in src.parents):
         raise OutputError(
             f"the destination {str(destination)!r} is the archive itself, inside it or contains it",
             path=str(destination),
@@ -127,7 +127,7 @@ def _unsafe_error(view: ArchiveView, problems: list[tuple[Member, str]]) -> Unsa
     if len(problems) > MAX_LISTED:
         lines.append(f"... and {len(problems) - MAX_LISTED} more")
     count = len(problems)
-    head = f"refusing to extract {str(view.path)!r}: {count} unsafe member{'s' * (count > 1)}"
+    head = f"refusing to extract {view.display!r}: {count} unsafe member{'s' * (count > 1)}"
     return UnsafeArchiveError(
         head + ":\n" + "\n".join(f"  - {line}" for line in lines),
         member=problems[0][0].name,
@@ -186,7 +186,8 @@ def extract_view(
     chosen = _select(view, members)
     if not allow_high_ratio:
         _check_ratios(view, chosen)
-    replace = _check_destination(destination, view.path, force)
+    # A remote archive (view.transfer set) cannot be the destination or inside it.
+    replace = _check_destination(destination, None if view.transfer else view.path, force)
     parent = destination.parent
     created = [p for p in (parent, *parent.parents) if not p.exists()]
     try:

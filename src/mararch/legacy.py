@@ -17,6 +17,7 @@ from .builder import (
     build,
     entries_with_manifest,
     own_outputs,
+    plan_export_url,
     plan_output,
     resolve_compression,
 )
@@ -146,13 +147,16 @@ def plan_legacy(
         )
     folder = _check_model_path(problems, model_path)
     output = plan_output(problems, model_name, export_path, fmt, force)
+    export_url = plan_export_url(problems, export_path)
 
     members = MemberNames()
     if folder is not None:
         output_abs = Path(os.path.realpath(output))
         folder_abs = Path(os.path.realpath(folder))
-        if fmt is ArchiveFormat.NO_ARCHIVE and (
-            output_abs == folder_abs or output_abs in folder_abs.parents
+        if (
+            fmt is ArchiveFormat.NO_ARCHIVE
+            and export_url is None
+            and (output_abs == folder_abs or output_abs in folder_abs.parents)
         ):
             problems.errors.append(
                 OutputError(
@@ -197,6 +201,7 @@ def plan_legacy(
         timestamp=timestamp,
         force=force,
         digests=digests,
+        export_url=export_url,
     )
 
 

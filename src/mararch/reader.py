@@ -25,7 +25,7 @@ from enum import Enum
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Protocol
 
 from . import zipformat as zf
 from .errors import ArchiveError
@@ -103,6 +103,10 @@ class ArchiveView:
 
     def __init__(self, path: Path, members: list[Member], model_root: str | None) -> None:
         self.path = path
+        #: How messages name the archive: the path, or a URL without its secrets.
+        self.display = str(path)
+        #: For a remote archive, what was fetched to read it (`remote_read.Transfer`).
+        self.transfer: Any = None
         self.members = members
         #: tgz: the first path component as stored (e.g. "resnet" or "."); folder: the folder
         #: actually used (a folder holding exactly one folder is read one level down); zip: None.
@@ -281,7 +285,7 @@ class _ChunkStream(io.RawIOBase):
 # ---------------------------------------------------------------------------------------------
 
 
-def _zip_error(path: Path, what: str) -> ArchiveError:
+def _zip_error(path: object, what: str) -> ArchiveError:
     return ArchiveError(
         f"{str(path)!r} is not a readable zip archive: {what}",
         hint="The file is damaged or truncated; download or build it again.",
@@ -323,25 +327,50 @@ def _zip64_extra(extra: bytes, size: int, csize: int, offset: int) -> tuple[int,
     return size, csize, offset
 
 
+class RandomAccess(Protocol):
+    """Bytes read by offset from somewhere other than a local file (`remote_read`)."""
+
+    display: str
+    size: int
+
+    def open(self) -> BinaryIO: ...
+
+
 class ZipView(ArchiveView):
     container = Container.ZIP
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: RandomAccess | None = None) -> None:
         self.cd_offset = 0
-        members = self._list(path)
+        self._source = source
+        self.path = path  # (read by _open before the base class sets it)
+        shown = source.display if source is not None else str(path)
+        members = self._list(shown)
         super().__init__(path, members, None)
+        self.display = shown
 
-    def _list(self, path: Path) -> list[Member]:
+    def _open(self) -> BinaryIO:
+        if self._source is not None:
+            return self._source.open()
+        return self.path.open("rb")
+
+    @property
+    def archive_size(self) -> int:
+        return self._source.size if self._source is not None else self.path.stat().st_size
+
+    def _list(self, path: str) -> list[Member]:
         try:
-            with path.open("rb") as fh:
-                file_size = os.fstat(fh.fileno()).st_size
+            with self._open() as fh:
+                if self._source is not None:
+                    file_size = self._source.size
+                else:
+                    file_size = os.fstat(fh.fileno()).st_size
                 return self._parse(path, fh, file_size)
         except OSError as exc:
-            raise ArchiveError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+            raise ArchiveError(f"cannot read {path!r}: {exc.strerror}") from None
         except struct.error:
             raise _zip_error(path, "a record is cut short") from None
 
-    def _parse(self, path: Path, fh: BinaryIO, file_size: int) -> list[Member]:
+    def _parse(self, path: str, fh: BinaryIO, file_size: int) -> list[Member]:
         tail_len = min(file_size, zf.END_RECORD.size + zf.MAX_COMMENT)
         fh.seek(file_size - tail_len)
         tail = fh.read(tail_len)
@@ -381,8 +410,7 @@ class ZipView(ArchiveView):
             )
         if count > MAX_MEMBERS:
             raise ArchiveError(
-                f"{str(path)!r} declares {count} members, more than the "
-                f"{MAX_MEMBERS} mararch accepts"
+                f"{path!r} declares {count} members, more than the {MAX_MEMBERS} mararch accepts"
             )
         if count * zf.CENTRAL_HEADER.size > cd_size:
             raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
@@ -472,7 +500,7 @@ class ZipView(ArchiveView):
             )
             if (b.header_offset or 0) < a_end:
                 raise ArchiveError(
-                    f"members {a.name!r} and {b.name!r} overlap inside {str(path)!r}",
+                    f"members {a.name!r} and {b.name!r} overlap inside {path!r}",
                     member=b.name,
                     hint="Overlapping members are a zip-bomb technique; do not use this archive.",
                     code="member-overlap",
@@ -515,16 +543,16 @@ class ZipView(ArchiveView):
                 code="header-mismatch",
             )
         try:
-            fh = self.path.open("rb")
+            fh = self._open()
         except OSError as exc:
-            raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
+            raise ArchiveError(f"cannot read {self.display!r}: {exc.strerror}") from None
         with fh:
             try:
                 start = self._data_start(fh, member)
                 fh.seek(start)
                 yield from self._checked(fh, member, chunk_size, raw)
             except OSError as exc:
-                raise ArchiveError(f"cannot read {str(self.path)!r}: {exc.strerror}") from None
+                raise ArchiveError(f"cannot read {self.display!r}: {exc.strerror}") from None
             except zlib.error as exc:
                 raise ArchiveError(
                     f"member {name!r} is corrupt: {exc}", member=name, code="member-crc"
@@ -658,8 +686,12 @@ MAX_TAR_TRAILER = 4 << 20
 class _GuardedGzip(gzip.GzipFile):
     """The gzip stream under tarfile, refusing reads larger than any header or chunk needs."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(filename=str(path), mode="rb")
+    def __init__(self, path: Path, fileobj: BinaryIO | None = None) -> None:
+        if fileobj is not None:
+            # A remote archive spooled once: the name only labels messages.
+            super().__init__(filename=str(path), mode="rb", fileobj=fileobj)
+        else:
+            super().__init__(filename=str(path), mode="rb")
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0 or size > MAX_TAR_READ:
@@ -674,16 +706,27 @@ class _GuardedGzip(gzip.GzipFile):
 class TarView(ArchiveView):
     container = Container.TGZ
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, fileobj: BinaryIO | None = None, display: str | None = None
+    ) -> None:
         self._infos: list[tarfile.TarInfo] = []
         self._gz: gzip.GzipFile | None = None
         self._tar: tarfile.TarFile | None = None
-        members, root = self._list(path)
+        self._fileobj = fileobj
+        shown = display or str(path)
+        members, root = self._list(path, shown)
         super().__init__(path, members, root)
+        self.display = shown
 
-    def _list(self, path: Path) -> tuple[list[Member], str | None]:
+    @property
+    def archive_size(self) -> int:
+        if self._fileobj is not None:
+            return self._fileobj.seek(0, io.SEEK_END)
+        return self.path.stat().st_size
+
+    def _list(self, path: Path, shown: str) -> tuple[list[Member], str | None]:
         try:
-            self._gz = _GuardedGzip(path)
+            self._gz = _GuardedGzip(path, self._fileobj)
             self._tar = tarfile.open(fileobj=self._gz, mode="r:")  # noqa: SIM115 - kept open for reading members
             members: list[Member] = []
             root: str | None = None
@@ -693,7 +736,7 @@ class TarView(ArchiveView):
                     break
                 if len(self._infos) >= MAX_MEMBERS:
                     raise ArchiveError(
-                        f"{str(path)!r} holds more than {MAX_MEMBERS} members, "
+                        f"{shown!r} holds more than {MAX_MEMBERS} members, "
                         "more than mararch accepts"
                     )
                 raw = info.name
@@ -719,7 +762,7 @@ class TarView(ArchiveView):
                         index=len(self._infos) - 1,
                     )
                 )
-            self._check_trailer(path)
+            self._check_trailer(shown)
             return members, root
         except ArchiveError:
             self.close()
@@ -727,11 +770,11 @@ class TarView(ArchiveView):
         except _TAR_ERRORS as exc:
             self.close()
             raise ArchiveError(
-                f"{str(path)!r} is not a readable .tar.gz archive: {exc or type(exc).__name__}",
+                f"{shown!r} is not a readable .tar.gz archive: {exc or type(exc).__name__}",
                 hint="The file is damaged or truncated; download or build it again.",
             ) from None
 
-    def _check_trailer(self, path: Path) -> None:
+    def _check_trailer(self, path: str) -> None:
         # Reading to the end makes gzip check its CRC (tar has none of its own), and finds data
         # hidden after the end-of-archive marker, which some tools would still extract.
         assert self._tar is not None and self._tar.fileobj is not None
@@ -740,14 +783,14 @@ class TarView(ArchiveView):
             seen += len(chunk)
             if chunk.strip(b"\0"):
                 raise ArchiveError(
-                    f"{str(path)!r} has data after the tar end-of-archive marker",
+                    f"{path!r} has data after the tar end-of-archive marker",
                     hint="Members hidden there are seen by some tools and not others; "
                     "do not use this archive.",
                 )
             if seen > MAX_TAR_TRAILER:
                 # Real padding is a few KiB; gigabytes of zeros are a decompression bomb.
                 raise ArchiveError(
-                    f"{str(path)!r} has more than {MAX_TAR_TRAILER} bytes of padding after "
+                    f"{path!r} has more than {MAX_TAR_TRAILER} bytes of padding after "
                     "the tar end-of-archive marker",
                     hint="This looks like a decompression bomb; do not use this archive.",
                 )
@@ -771,10 +814,12 @@ class TarView(ArchiveView):
         if self._gz is not None:
             self._gz.close()
             self._gz = None
+        if self._fileobj is not None:
+            self._fileobj.close()
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
         if self._tar is None:
-            raise ArchiveError(f"{str(self.path)!r} is closed")
+            raise ArchiveError(f"{self.display!r} is closed")
         info = self._infos[member.index]
         produced = 0
         try:
@@ -952,7 +997,13 @@ _VIEWS: dict[Container, type[ArchiveView]] = {
 
 
 def open_archive(path: PathLike) -> ArchiveView:
-    """Open and list any model archive; raises ArchiveError for anything unreadable."""
+    """Open and list any model archive, local or at a URL (s3://, gs://, http(s)://); raises
+    ArchiveError for anything unreadable."""
+    if isinstance(path, str) and "://" in path:
+        # Only now: a local archive never imports the remote machinery.
+        from .remote_read import open_remote_archive
+
+        return open_remote_archive(path)
     p = Path(path)
     container = detect_container(p)
     return _VIEWS[container](p)  # type: ignore[call-arg]

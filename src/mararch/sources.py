@@ -26,6 +26,10 @@ class Source:
     executable: bool
     origin: str
     mtime: float
+    #: For an object in a store (`path` is then its URL, shown without secrets): its chunks.
+    stream: Callable[[], Iterator[bytes]] | None = None
+    #: For an object in a store: bytes [offset, offset+n), read by a range request.
+    read_at: Callable[[int, int], bytes] | None = None
 
 
 def is_glob(pattern: str) -> bool:

@@ -135,6 +135,8 @@ class Entry:
     mtime: float | None = None
     stream: Callable[[], Iterator[bytes]] | None = None
     stored: StoredData | None = None
+    #: With `stream`, bytes [offset, offset+n) read directly (`auto` samples a remote input).
+    read_at: Callable[[int, int], bytes] | None = None
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.source, self.data, self.stream)) != 1:
@@ -160,6 +162,8 @@ class Plan:
     #: holding its password.
     sign_key: Path | None = None
     sign_password_file: Path | None = None
+    #: s3:// or gs:// folder the output goes to (then `output` is only its name there).
+    export_url: str | None = None
 
     @property
     def total_size(self) -> int:

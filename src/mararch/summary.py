@@ -104,7 +104,7 @@ def summarize(view: ArchiveView) -> ArchiveSummary:
     from .signing.engine import describe_signature
 
     return ArchiveSummary(
-        path=str(view.path),
+        path=view.display,
         container=view.container,
         archive_format=archive_format_of(view),
         model_root=view.model_root,

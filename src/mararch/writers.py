@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import os
 import stat
 import struct
@@ -159,9 +158,11 @@ def check_unchanged(entry: Entry, before: os.stat_result) -> None:
 
 def sample_file(entry: Entry, count: int = 3, size: int = compress.CHUNK_SIZE) -> list[bytes]:
     """`count` slices of a file spread from its start to its end (auto's store-or-deflate test)."""
-    assert entry.source is not None
     size = min(size, entry.size // count)
     step = (entry.size - size) // max(count - 1, 1)
+    if entry.read_at is not None:
+        return [entry.read_at(i * step, size) for i in range(count)]
+    assert entry.source is not None
     with source_errors(entry), entry.source.open("rb", buffering=0) as src:
         samples = []
         for i in range(count):
@@ -183,6 +184,14 @@ def entry_mode(entry: Entry) -> int:
 
 class Writer(ABC):
     """Writes a plan's entries to `path` (a temporary name; the caller renames it into place)."""
+
+    #: Whether stored members may be copied by the kernel into `output_file()`'s descriptor
+    #: (False for outputs that are not files, e.g. a remote upload).
+    kernel_copy = True
+
+    def output_file(self) -> BinaryIO:
+        """The file the archive is written to (seekable); a remote sink overrides it."""
+        return self.path.open("wb")
 
     def __init__(self, path: Path, plan: Plan, progress: Progress) -> None:
         self.path = path
@@ -310,7 +319,7 @@ class ZipWriter(Writer):
         self.policy = compress.policy(self.plan.level)
         # A pool starts no thread before its first task: small-file models never pay for threads.
         self.executor = compress.new_executor()
-        self.fh: io.BufferedWriter = self.path.open("wb")
+        self.fh: BinaryIO = self.output_file()
         self.records: list[_ZipRecord] = []
 
     def close(self) -> None:
@@ -379,7 +388,7 @@ class ZipWriter(Writer):
         )
 
     def _store(self, entry: Entry, progress: Progress) -> int:
-        if entry.source is not None and entry.size >= KERNEL_COPY_MIN:
+        if entry.source is not None and entry.size >= KERNEL_COPY_MIN and self.kernel_copy:
             # copy_file_range with a worker computing the CRC-32 was measured steadier than a
             # read/CRC/write loop, and near `cp`.
             self.fh.flush()
@@ -411,7 +420,7 @@ class ZipWriter(Writer):
                 return zf.STORED, piece.crc
             self.fh.writelines(piece.parts)
             return zf.DEFLATED, piece.crc
-        if auto and entry.source is not None:
+        if auto and (entry.source is not None or entry.read_at is not None):
             ratio = compress.sample_ratio(sample_file(entry), pol)
             if ratio > 1 - compress.MIN_SAVING:
                 return zf.STORED, self._store(entry, self.progress)
@@ -552,7 +561,7 @@ class TarGzWriter(Writer):
     def open(self) -> None:
         pol = compress.policy(self.plan.level)
         self.crc32 = pol.engine.crc32
-        self.fh: BinaryIO = self.path.open("wb")
+        self.fh: BinaryIO = self.output_file()
         self.executor = compress.new_executor()
         self.deflater = compress.PieceWriter(pol, self.executor, self.fh.write)
         mtime = self.plan.timestamp or 0

@@ -139,6 +139,8 @@ class Server:
     root: Path
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    #: More config.properties lines (e.g. allowed_urls for registrations by URL).
+    extra_config: list[str] = field(default_factory=list)
 
     @property
     def model_store(self) -> Path:
@@ -197,7 +199,7 @@ class Server:
                 "disable_system_metrics=true",
                 "default_startup_timeout=120",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, *self.extra_config]) + "\n"
 
     def start(self) -> None:
         for folder in (self.model_store, self.log_dir, self.tmp_dir):
