@@ -14,8 +14,8 @@ import argparse
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import mararch
 

@@ -11,8 +11,8 @@ import io
 import stat
 import tarfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

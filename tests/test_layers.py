@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mararch"
 
 #: Top to bottom. Keep in step with docs/architecture.md.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("faces", {"__main__", "cli", "console", "allocator", "__init__"}),
+    ("faces", {"__main__", "cli", "console", "allocator", "__init__", "compat"}),
     ("spec files", {"buildspec", "workflowspec"}),
-    ("commands", {"legacy", "conversion", "workflow", "repack"}),
+    ("commands", {"legacy", "conversion", "workflow", "repack", "batch"}),
     ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
     ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
-    ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write"}),
+    ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write", "bombs"}),
     (
         "format and rule modules",
         {
@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "sources",
             "ignore",
             "handlers",
+            "answers",
             "manifest",
             "output",
             "progress",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,20 @@ def big_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for _ in range(SIZE >> 20):
             fh.write(block)
     return path
+
+
+def writing_into(pid: int, folder: Path) -> bool:
+    """Whether process `pid` has a file open in `folder` (named or not: /proc shows
+    `folder/#inode (deleted)` for an O_TMPFILE); elsewhere, whether its temporary is there."""
+    if not sys.platform.startswith("linux"):
+        return any(p.name.startswith(".m.mar.mararch-tmp-") for p in folder.iterdir())
+    fds = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).startswith(f"{folder}/"):
+                    return True
+    return False
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -55,7 +70,8 @@ def test_signal_mid_build(sig: signal.Signals, big_weights: Path, tmp_path: Path
         preexec_fn=sigint_default,  # noqa: PLW1509 - one signal call between fork and exec
     )
     deadline = time.monotonic() + 30
-    while not any(p.name.startswith(".m.mar.mararch-tmp-") for p in out.iterdir()):
+    # The archive is written into an unnamed file in `out`: wait until the child has it open.
+    while not writing_into(proc.pid, out):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.005)

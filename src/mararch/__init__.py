@@ -23,6 +23,7 @@ __all__ = [
     "Runtime",
     "__version__",
     "build",
+    "build_all",
     "convert",
     "create",
     "create_legacy",
@@ -48,6 +49,7 @@ _LAZY = {
     "extract": "mararch.extraction",
     "BuildResult": "mararch.builder",
     "build": "mararch.builder",
+    "build_all": "mararch.batch",
     "create": "mararch.builder",
     "plan_create": "mararch.builder",
     "create_legacy": "mararch.legacy",
@@ -63,6 +65,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .batch import build_all
     from .builder import BuildResult, build, create, plan_create
     from .checks import Report, verify
     from .conversion import Conversion, convert

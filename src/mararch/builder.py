@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import compress
 from . import manifest as manifest_mod
@@ -24,7 +24,14 @@ from .errors import (
 )
 from .handlers import builtin_suggestion, resolve_handler
 from .ignore import rules_from_excludes
-from .output import TEMP_MARKER, atomic_output, check_destination, prepare_export_dir
+from .output import (
+    TEMP_MARKER,
+    Stale,
+    atomic_output,
+    check_destination,
+    prepare_export_dir,
+    sweep_stale,
+)
 from .progress import OptionalProgress
 from .sources import (
     Source,
@@ -65,6 +72,8 @@ class BuildResult:
     signature: Path | None = None
     #: The object's URL (without secrets) when written to a store; `path` is then its name.
     url: str | None = None
+    #: Temporaries of killed mararch processes removed from the export folder.
+    swept: tuple[Stale, ...] = ()
 
 
 def resolve_compression(
@@ -487,19 +496,8 @@ def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Fi
     from .checks import check_plan
 
     found = [tuple(check_plan(plan)) for plan in plans]
-    errors = [
-        # With several archives, say which one each finding is about.
-        replace(f, member=f"{plan.output.name}: {f.member}" if f.member else plan.output.name)
-        if len(plans) > 1
-        else f
-        for plan, findings in zip(plans, found)
-        for f in findings
-        if f.severity is Severity.ERROR
-    ]
-    if enforce and errors:
-        raise VerificationFailed(
-            errors, hint="Fix them, or pass --no-verify to write the archive anyway."
-        )
+    if enforce and (exc := refusal(list(zip(plans, found)), named=len(plans) > 1)) is not None:
+        raise exc
     if len(plans) > 1:
         # A signing key that cannot be used must stop them all too, not the one that needs it.
         for plan in plans:
@@ -508,6 +506,26 @@ def check_plans(plans: Sequence[Plan], *, enforce: bool = True) -> list[tuple[Fi
 
                 signer_for(plan.sign_key, password_file=plan.sign_password_file)
     return found
+
+
+def refusal(
+    checked: Sequence[tuple[Plan, Sequence[Finding]]], *, named: bool
+) -> VerificationFailed | None:
+    """The error refusing to write these plans, given their checks' findings; None without
+    errors. `named`: each finding says which archive it is about (with several archives)."""
+    errors = [
+        replace(f, member=f"{plan.output.name}: {f.member}" if f.member else plan.output.name)
+        if named
+        else f
+        for plan, findings in checked
+        for f in findings
+        if f.severity is Severity.ERROR
+    ]
+    if not errors:
+        return None
+    return VerificationFailed(
+        errors, hint="Fix them, or pass --no-verify to write the archive anyway."
+    )
 
 
 def build(
@@ -553,6 +571,7 @@ def build(
         signer = signer_for(plan.sign_key, password_file=plan.sign_password_file)
     export_dir = plan.output.parent
     prepare_export_dir(export_dir)
+    swept = tuple(sweep_stale(export_dir))
     is_dir = plan.archive_format is ArchiveFormat.NO_ARCHIVE
     with atomic_output(plan.output, is_dir=is_dir, force=plan.force) as tmp:
         members = write(plan, tmp, progress)
@@ -576,6 +595,7 @@ def build(
         plan.manifest,
         findings,
         signature,
+        swept=swept,
     )
 
 

@@ -13,15 +13,16 @@ import ast
 import hashlib
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import digests as digests_mod
 from . import modelconfig
 from . import zipformat as zf
+from .bombs import RATIO_LIMIT, Expansion, likely_bombs
 from .errors import ArchiveError, Finding, Severity, UsageError
 from .handlers import (
     BUILTIN_HANDLERS,
@@ -846,6 +847,17 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
     return []
 
 
+def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
+    what = "" if bomb.member else f"{view.path.name!r} "
+    return _f(
+        Severity.WARNING,
+        "high-ratio",
+        f"{what}{bomb.describe()}, more than the {RATIO_LIMIT}:1 that `extract` allows: likely a "
+        "decompression bomb" + (" (its data was not read)" if bomb.member else ""),
+        bomb.member,
+    )
+
+
 def verify_view(
     view: ArchiveView,
     server: Flavour | None = None,
@@ -871,6 +883,10 @@ def verify_view(
         and m.is_file
         and (m.encrypted or m.method not in ZIP_METHODS_JAVA_READS)
     }
+    # Likely bombs are judged from the listing and never inflated (extract refuses them).
+    bombs = likely_bombs(view)
+    out += [_bomb_finding(view, b) for b in bombs]
+    unreadable |= {b.member for b in bombs if b.member is not None}
     # One pass over the data; everything after reads small members from what it kept.
     unchecked: set[str] = set()
     want_hashes = signed is not None or view.get(digests_mod.DIGESTS_NAME) is not None

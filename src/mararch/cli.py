@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -18,7 +18,7 @@ from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .errors import Finding
+    from .answers import Refusal
     from .reader import ArchiveView
     from .spec import Plan
 
@@ -132,15 +132,41 @@ def missing_option(flag: str, hint: str = "") -> UsageError:
     return UsageError(f"missing option {flag}", hint=hint or f"Pass {flag} VALUE (see --help).")
 
 
-def need(value: Optional[str], flag: str, prompt: str) -> str:
-    """A required value: prompted for on a terminal, a usage error (exit 2) without one."""
+def prompt_line(label: str, default: Optional[str] = None, **options: Any) -> str:
+    """typer.prompt, stripped; Ctrl-C (or end of input) is an interrupt like any other, not
+    click's bare "Aborted!"."""
+    try:
+        return str(typer.prompt(label, default=default, **options)).strip()
+    except typer.Abort:
+        typer.echo(err=True)  # end the prompt's line
+        raise KeyboardInterrupt from None
+
+
+def need(
+    value: Optional[str],
+    flag: str,
+    prompt: str,
+    refusal: Optional[Callable[[str], Optional[Refusal]]] = None,
+) -> str:
+    """A required value: asked for on a terminal until `refusal` finds nothing wrong (saying
+    why, and offering a close answer as the default), a usage error (exit 2) without one."""
     if value:
         return value
-    if interactive():
-        answer = typer.prompt(prompt)
-        if str(answer).strip():
-            return str(answer).strip()
-    raise missing_option(flag)
+    if not interactive():
+        raise missing_option(flag)
+    from . import console
+
+    offer: Optional[str] = None
+    while True:
+        answer = prompt_line(prompt, offer)
+        refused = refusal(answer) if refusal is not None and answer else None
+        if answer and refused is None:
+            return answer
+        if refused is not None:
+            offer = refused.offer
+            console.warn(
+                refused.reason + (f"; did you mean {offer!r}? (Enter takes it)" if offer else "")
+            )
 
 
 #: create's options that a build spec can also set (a flag given overrides the spec's value).
@@ -332,13 +358,27 @@ def create(
                 )
         from contextlib import ExitStack
 
+        from .answers import handler_refusal, model_name_refusal
         from .builder import plan_create
 
+        if model_name is None and interactive():
+            from . import console
+
+            console.say(
+                ("note:", "cyan"),
+                " no mararch.toml here (nor [tool.mararch] in pyproject.toml), so mararch asks "
+                "for the values; `mararch init` writes one for next time",
+            )
         # Asked (or refused) before any download.
         wanted = (
-            need(model_name, "--model-name", "Model name"),
+            need(model_name, "--model-name", "Model name", model_name_refusal),
             need(version, "-v/--version", "Model version"),
-            need(handler, "--handler", "Handler (built-in name or .py file)"),
+            need(
+                handler,
+                "--handler",
+                "Handler (built-in name or .py file)",
+                lambda answer: handler_refusal(answer, runtime.value),
+            ),
         )
         stack = ExitStack()
         files: list[tuple[Path, Optional[str]]] = []
@@ -405,63 +445,59 @@ def run_spec(
     verify: bool = True,
 ) -> None:
     """Build the archives a spec declares (NAME, --all or its only one), flags overriding it."""
-    from . import console
-    from .builder import check_plans
     from .buildspec import load_spec, plan_archives
 
     overrides = given_options(ctx, SPEC_OPTIONS)
     build_spec = load_spec(spec_path, given=overrides.keys())
     plans = plan_archives(build_spec.select(name, build_all), overrides, digests=digests)
-    if len(plans) == 1 and not build_all:
-        run_plan(plans[0], dry_run=dry_run, json_output=json_output, verify=verify)
-        return
-    # Every archive is checked before the first is written: an error in the last one must not
-    # leave the others built.
-    checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=verify)
-    reports = [
-        execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify, checked=c)
-        for plan, c in zip(plans, checked)
-    ]
-    if json_output:
-        console.print_json(reports)
+    several = build_all or len(plans) > 1
+    run_plans(plans, dry_run=dry_run, json_output=json_output, verify=verify, several=several)
 
 
 def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
-    """Show a plan (--dry-run) or check and write it with a progress bar, then report what was
-    written (and the checks' warnings)."""
-    from . import console
-
-    report = execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=verify)
-    if report is not None:
-        console.print_json(report)
+    """`run_plans` for one archive (--json prints one object)."""
+    run_plans([plan], dry_run=dry_run, json_output=json_output, verify=verify)
 
 
-def execute_plan(
-    plan: Plan,
+def run_plans(
+    plans: list[Plan],
     *,
     dry_run: bool,
     json_output: bool,
     verify: bool = True,
-    checked: Optional[tuple[Finding, ...]] = None,
-) -> Optional[dict[str, Any]]:
-    """run_plan's work; with --json the report is returned (build specs print a list of them)."""
+    several: bool = False,
+) -> None:
+    """Show the plans (--dry-run), or check them all and write each with a progress bar (see
+    `batch.build_all`); report each archive, as a JSON list with `several`; exit 1 (or the
+    error's own code) when any was not written."""
     from . import console
-    from .allocator import keep_freed_buffers
-    from .builder import build
+
+    def emit(reports: list[dict[str, Any]]) -> None:
+        console.print_json(reports if several else reports[0])
 
     if dry_run:
         if json_output:
-            return console.plan_json(plan)
-        console.show_plan(plan)
-        return None
+            emit([console.plan_json(plan) for plan in plans])
+        for plan in [] if json_output else plans:
+            console.show_plan(plan)
+        return
+    from .allocator import keep_freed_buffers
+    from .batch import build_all
+
     keep_freed_buffers()
-    with console.progress_bar(plan.total_size, f"writing {plan.output.name}") as progress:
-        result = build(plan, progress=progress, digest=json_output, verify=verify, checked=checked)
-    console.show_build_findings(result.findings)
+    outcomes = build_all(
+        plans,
+        verify=verify,
+        digest=json_output,
+        progress=lambda p: console.progress_bar(p.total_size, f"writing {p.output.name}"),
+    )
+    for outcome in outcomes:
+        console.show_outcome(outcome, json_output=json_output)
     if json_output:
-        return console.result_json(result)
-    console.show_result(result)
-    return None
+        emit([console.outcome_json(outcome) for outcome in outcomes])
+    failed = [o.error for o in outcomes if o.error is not None]
+    if failed:
+        raise typer.Exit(failed[0].exit_code)
 
 
 class LegacyFormatChoice(str, Enum):
@@ -561,12 +597,10 @@ def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
     """One `mararch init` question; for an optional value '-' means none."""
     while True:
         if required:
-            answer = str(typer.prompt(label, default=default)).strip()
+            answer = prompt_line(label, default)
         else:
             suffix = " ('-' for none)" if default else " (Enter for none)"
-            answer = str(
-                typer.prompt(label + suffix, default=default or "", show_default=bool(default))
-            ).strip()
+            answer = prompt_line(label + suffix, default or "", show_default=bool(default))
             if answer in ("", "-"):
                 return None
         if answer:
@@ -790,6 +824,7 @@ def extract(
                     allow_high_ratio=allow_high_ratio,
                     progress=progress,
                 )
+        console.show_swept(result.swept)
         console.show_extract(result)
 
 
@@ -1015,8 +1050,6 @@ def workflow(
     pyproject.toml) are built; flags given override their values.
     """
     with errors_to_exit_codes():
-        from . import console
-        from .builder import check_plans
         from .workflow import plan_workflow
 
         flags = {
@@ -1054,13 +1087,13 @@ def workflow(
                 )
             ]
         # Every workflow is checked before the first is written.
-        checked = [None] * len(plans) if dry_run else check_plans(plans, enforce=not no_verify)
-        reports = [
-            execute_plan(plan, dry_run=dry_run, json_output=json_output, verify=False, checked=c)
-            for plan, c in zip(plans, checked)
-        ]
-        if json_output:
-            console.print_json(reports[0] if len(reports) == 1 and not build_all else reports)
+        run_plans(
+            plans,
+            dry_run=dry_run,
+            json_output=json_output,
+            verify=not no_verify,
+            several=build_all or len(plans) > 1,
+        )
 
 
 def inspect_tree(tree: Any, json_output: bool) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import zlib
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Callable, Protocol, Union
+from typing import Protocol, Union
 
 from .errors import UsageError
 

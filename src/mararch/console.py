@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO, Union
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from rich.panel import Panel
     from rich.table import Table
 
+    from .batch import Outcome
     from .builder import BuildResult
     from .checks import Report
     from .errors import Finding, MararchError
+    from .output import Stale
     from .progress import OptionalProgress
     from .spec import Plan
 
@@ -222,6 +224,34 @@ def result_json(result: BuildResult) -> dict[str, Any]:
     }
 
 
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """One archive of a build, written or not: `path`, `status`, what `result_json` says when it
+    was written (else the checks' `findings`), and `error` (null when written)."""
+    data: dict[str, Any] = {"path": str(outcome.plan.output), "status": outcome.status.value}
+    if outcome.result is not None:
+        data.update(result_json(outcome.result))
+    else:
+        data["findings"] = [f.to_json() for f in outcome.findings]
+    data["error"] = outcome.error.message if outcome.error is not None else None
+    return data
+
+
+def show_outcome(outcome: Outcome, *, json_output: bool = False) -> None:
+    """What became of one archive of a build, on stderr."""
+    from .batch import Status
+
+    if outcome.result is not None:
+        show_swept(outcome.result.swept)
+        show_build_findings(outcome.findings)
+        if not json_output:
+            show_result(outcome.result)
+    elif outcome.error is not None:
+        if outcome.status is Status.SKIPPED:
+            warn(f"{outcome.plan.output.name}: {outcome.error.message}")
+        else:
+            error(outcome.error)
+
+
 def show_result(result: BuildResult) -> None:
     say(
         ("wrote", "green"),
@@ -386,6 +416,29 @@ def show_weights(infos: list[WeightsInfo]) -> None:
         out().print("[dim]no weights or pickle members[/]")
     else:
         out().print(table)
+
+
+def show_swept(swept: Sequence[Stale]) -> None:
+    """Say which temporaries of killed mararch processes a build or extract removed."""
+    for s in swept:
+        if s.restored is not None:
+            say(
+                ("note:", "cyan"),
+                f" restored {clean(repr(str(s.restored)))}: a mararch process (pid {s.pid}) was "
+                "killed while replacing it",
+            )
+    temps = [s for s in swept if s.restored is None]
+    if not temps:
+        return
+    count = len(temps)
+    pids = ", ".join(sorted({str(s.pid) for s in temps}))
+    names = ", ".join(clean(s.path.name) for s in temps)
+    say(
+        ("note:", "cyan"),
+        f" removed {count} temporar{'y' if count == 1 else 'ies'} left in "
+        f"{clean(str(temps[0].path.parent))} by a mararch process that is gone (pid {pids}): "
+        f"{names}",
+    )
 
 
 def show_transfer(transfer: Any) -> None:

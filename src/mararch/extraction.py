@@ -15,17 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bombs import RATIO_LIMIT, likely_bombs
 from .errors import MAX_LISTED, ArchiveError, OutputError, UnsafeArchiveError, UsageError
 from .names import unsafe_members
-from .output import atomic_output
+from .output import Stale, atomic_output, sweep_stale
 from .progress import OptionalProgress, Progress
-from .reader import ArchiveView, Container, Member, MemberKind, open_archive
+from .reader import ArchiveView, Member, MemberKind, open_archive
 from .spec import EXEC_MODE, FILE_MODE, PathLike
 
-#: A member expanding more than this many times is refused (unless allow_high_ratio)...
-RATIO_LIMIT = 1000
-#: ...when it is larger than this; small members of zeros compress absurdly well and are harmless.
-RATIO_MIN_SIZE = 4 << 20
 #: Keep this much disk free beyond the declared total, for file system overhead.
 DISK_MARGIN = 16 << 20
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".mar", ".war", ".zip", ".model")
@@ -38,6 +35,8 @@ class ExtractResult:
     destination: Path
     members: tuple[Member, ...]
     size: int
+    #: Temporaries of killed mararch processes removed from the destination's folder.
+    swept: tuple[Stale, ...] = ()
 
 
 def default_destination(archive: Path) -> Path:
@@ -71,28 +70,14 @@ def _select(view: ArchiveView, wanted: Sequence[str] | None) -> list[Member]:
 
 
 def _check_ratios(view: ArchiveView, members: list[Member]) -> None:
-    if view.container is Container.TGZ:
-        # gzip compresses the tar as a whole: judge the archive, not the members.
-        total = sum(m.size for m in members)
-        packed = max(view.archive_size, 1)
-        if total > RATIO_MIN_SIZE and total / packed > RATIO_LIMIT:
-            raise ArchiveError(
-                f"{view.display!r} would expand {total / packed:,.0f} times "
-                f"({packed} bytes to {total}), more than the {RATIO_LIMIT}:1 allowed",
-                hint="This looks like a decompression bomb. If you trust the archive, pass "
-                "--allow-high-ratio.",
-            )
-        return
-    for m in members:
-        if m.is_file and m.size > RATIO_MIN_SIZE and m.size > RATIO_LIMIT * m.compressed_size:
-            raise ArchiveError(
-                f"member {m.name!r} would expand {m.size / max(m.compressed_size, 1):,.0f} "
-                f"times ({m.compressed_size} bytes to {m.size}), more than the "
-                f"{RATIO_LIMIT}:1 allowed",
-                member=m.name,
-                hint="This looks like a decompression bomb. If you trust the archive, pass "
-                "--allow-high-ratio.",
-            )
+    for bomb in likely_bombs(view, members):
+        what = f"member {bomb.member!r}" if bomb.member else repr(view.display)
+        raise ArchiveError(
+            f"{what} {bomb.describe()}, more than the {RATIO_LIMIT}:1 allowed",
+            member=bomb.member,
+            hint="This looks like a decompression bomb. If you trust the archive, pass "
+            "--allow-high-ratio.",
+        )
 
 
 def _check_free_space(folder: Path, needed: int) -> None:
@@ -211,6 +196,7 @@ def extract_view(
         raise OutputError(
             f"cannot create {str(parent)!r}: {exc.strerror}", path=str(parent)
         ) from None
+    swept = tuple(sweep_stale(parent))
     files = [m for m in chosen if m.is_file]
     total = sum(m.size for m in files)
     tracker = Progress(total, progress)
@@ -227,7 +213,7 @@ def extract_view(
             except OSError:
                 break
         raise
-    return ExtractResult(destination, tuple(files), total)
+    return ExtractResult(destination, tuple(files), total, swept)
 
 
 def extract(

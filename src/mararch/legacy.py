@@ -7,9 +7,8 @@ A whole model folder is packaged with its relative paths, minus MMS's exclusions
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable
 
 from . import manifest as manifest_mod
 from .builder import (

@@ -15,7 +15,8 @@ The handler, the model file and the config are parsed (ast, safe YAML), never im
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from .errors import Finding, Severity
 from .handlers import HandlerOrigin, handler_origin, split_function

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 #: Called with (bytes done, bytes total) as data is written. Must be cheap.
 ProgressCallback = Callable[[int, int], None]

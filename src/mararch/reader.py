@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO, Protocol
@@ -530,7 +531,7 @@ class ZipView(ArchiveView):
             raise _zip_error(path, f"{cd_size - p} stray bytes after the last directory entry")
         # Members sharing bytes let a tiny file expand to petabytes (overlapping-entry bombs).
         ordered = sorted(members, key=lambda m: m.header_offset or 0)
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in pairwise(ordered):
             a_end = (
                 (a.header_offset or 0)
                 + zf.LOCAL_HEADER.size

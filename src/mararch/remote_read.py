@@ -13,10 +13,10 @@ import io
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Callable
+from typing import IO, Any, BinaryIO
 
 from . import zipformat as zf
 from .errors import ArchiveError, InputError, MararchError

@@ -14,11 +14,11 @@ import json
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Optional
 
 from . import zipformat as zf
 from .errors import ArchiveError, Finding, Severity
