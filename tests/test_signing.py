@@ -539,6 +539,21 @@ def test_convert_keeps_every_member_but_the_manifest_signed(
     assert codes(report, about="m.mar.sig") == [("digest-mismatch", "MAR-INF/MANIFEST.json")]
 
 
+@pytest.mark.parametrize("to", ["store", "deflate", "auto"])
+def test_recompression_keeps_the_signature_valid(
+    model: ModelInputs, tmp_path: Path, key: KeyPair, to: str
+) -> None:
+    # convert --compression changes how members are held, never their bytes.
+    mar = build(model, tmp_path / "out", "default", "--compression", "deflate")
+    assert mararch("sign", mar, "--private-key", key.private).exit_code == 0
+    repacked = tmp_path / "repacked.mar"
+    result = mararch("convert", mar, "--compression", to, "-o", repacked)
+    assert result.exit_code == 0, result.output
+    code, report = verify_json(repacked, "--signature", f"{mar}.sig", "--public-key", key.public)
+    assert code == 0, report
+    assert any(c == "signature-checked" for c, _ in codes(report, "info"))
+
+
 def test_signing_refuses_to_overwrite_the_archive(signed_mar: Path, key: KeyPair) -> None:
     before = signed_mar.read_bytes()
     result = mararch("sign", signed_mar, "--private-key", key.private, "--signature", signed_mar)
