@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import pickletools
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -379,7 +380,11 @@ def _read_arg(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
             raise PickleError("truncated")
         raw = prefix + data
     try:
-        return arg.reader(io.BytesIO(raw))
+        # pickletools decodes STRING arguments with codecs.escape_decode, which warns (on 3.10)
+        # about escapes a hostile or corrupt pickle may hold: the decoded value is all we need.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return arg.reader(io.BytesIO(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PickleError(f"a bad {op.name} argument ({exc})") from None
 
