@@ -380,10 +380,10 @@ def _read_arg(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
             raise PickleError("truncated")
         raw = prefix + data
     try:
-        # pickletools decodes STRING arguments with codecs.escape_decode, which warns (on 3.10)
+        # pickletools decodes STRING arguments with codecs.escape_decode, which warns
         # about escapes a hostile or corrupt pickle may hold: the decoded value is all we need.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore")
             return arg.reader(io.BytesIO(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PickleError(f"a bad {op.name} argument ({exc})") from None
