@@ -449,7 +449,7 @@ def show_transfer(transfer: Any) -> None:
         ("fetched", "cyan"),
         f" {human_size(transfer.bytes_fetched)} ({transfer.bytes_fetched} bytes) of "
         f"{human_size(transfer.size)} in {transfer.requests} request"
-        f"{'s' * (transfer.requests != 1)} ({transfer.mode})",
+        f"{'s' * (transfer.requests != 1)} ({transfer.mode.value})",
     )
 
 

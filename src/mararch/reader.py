@@ -287,11 +287,12 @@ class _ChunkStream(io.RawIOBase):
         super().close()
 
 
-class _Window(io.RawIOBase):
-    """Bytes [start, start + size) of an open file, seekable, as a file of their own."""
+class OffsetReader(io.RawIOBase):
+    """A seekable, read-only stream over a source read by offset (`_read_at`); each reader has
+    its own position, so several members can be read at once."""
 
-    def __init__(self, fh: BinaryIO, start: int, size: int) -> None:
-        self._fh, self._start, self._size, self._pos = fh, start, size, 0
+    def __init__(self) -> None:
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
@@ -303,17 +304,37 @@ class _Window(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end()}[whence]
         self._pos = max(0, base + offset)
         return self._pos
 
     def readinto(self, b: Any) -> int:
-        n = max(0, min(len(b), self._size - self._pos))
-        self._fh.seek(self._start + self._pos)
-        data = self._fh.read(n)
-        b[: len(data)] = data
+        view = memoryview(b).cast("B")
+        data = self._read_at(self._pos, len(view))
+        view[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def _end(self) -> int:
+        raise NotImplementedError
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        raise NotImplementedError
+
+
+class _Window(OffsetReader):
+    """Bytes [start, start + size) of an open file, seekable, as a file of their own."""
+
+    def __init__(self, fh: BinaryIO, start: int, size: int) -> None:
+        super().__init__()
+        self._fh, self._start, self._size = fh, start, size
+
+    def _end(self) -> int:
+        return self._size
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        self._fh.seek(self._start + start)
+        return self._fh.read(max(0, min(length, self._size - start)))
 
     def close(self) -> None:
         self._fh.close()

@@ -15,12 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from . import zipformat as zf
 from .errors import ArchiveError, InputError, MararchError
-from .reader import GZIP_MAGIC, ArchiveView, TarView, ZipView
+from .reader import GZIP_MAGIC, ArchiveView, OffsetReader, TarView, ZipView
 from .remote import basename, filesystem, redact, remote_errors, scheme_of
 from .sources import Source
 
@@ -30,7 +31,9 @@ READAHEAD = 64 << 10
 STREAM_CHUNK = 8 << 20
 
 
-class TransferMode:
+class TransferMode(str, Enum):
+    """How a remote archive was read."""
+
     RANGES = "ranges"
     STREAM = "stream"
 
@@ -42,7 +45,7 @@ class Transfer:
 
     url: str
     size: int
-    mode: str = TransferMode.RANGES
+    mode: TransferMode = TransferMode.RANGES
     bytes_fetched: int = 0
     requests: int = 0
     note: str | None = None
@@ -51,7 +54,7 @@ class Transfer:
         return {
             "url": self.url,
             "size": self.size,
-            "mode": self.mode,
+            "mode": self.mode.value,
             "bytes_fetched": self.bytes_fetched,
             "requests": self.requests,
             "note": self.note,
@@ -171,42 +174,7 @@ class RemoteObject:
             self._file = None
 
 
-class _OffsetReader(io.RawIOBase):
-    """A seekable, read-only stream over a source read by offset; each reader has its own
-    position, so several members can be read at once."""
-
-    def __init__(self) -> None:
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end()}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        view = memoryview(b).cast("B")
-        data = self._read_at(self._pos, len(view))
-        view[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def _end(self) -> int:
-        raise NotImplementedError
-
-    def _read_at(self, start: int, length: int) -> bytes:
-        raise NotImplementedError
-
-
-class RangedFile(_OffsetReader):
+class RangedFile(OffsetReader):
     """A `RemoteObject` as a stream: each read is one range request (or a recent block)."""
 
     def __init__(self, obj: RemoteObject) -> None:
@@ -234,7 +202,7 @@ class _SpooledZip:
         return io.BufferedReader(_Positioned(self._fh, self._lock))
 
 
-class _Positioned(_OffsetReader):
+class _Positioned(OffsetReader):
     def __init__(self, fh: IO[bytes], lock: threading.Lock) -> None:
         super().__init__()
         self._fh = fh
