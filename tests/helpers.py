@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sys
 import tarfile
 import zipfile
@@ -238,3 +239,10 @@ def missing_tool(reason: str) -> None:
             f"{reason} (CI or MARARCH_E2E_REQUIRED is set, so this is a failure)", pytrace=False
         )
     pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 where nothing listens (free when asked)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
 import zipfile
 from pathlib import Path
+
+from helpers import free_port
 
 DEP_NAME = "mararch-e2e-dep"
 DEP_MODULE = "mararch_e2e_dep"
@@ -42,10 +43,7 @@ def make_wheel(folder: Path, version: str = "1.0") -> Path:
 
 def closed_port_index() -> str:
     """An index URL on 127.0.0.1 where nothing listens: any index access fails at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/simple"
+    return f"http://127.0.0.1:{free_port()}/simple"
 
 
 def offline_pip_env(find_links: Path) -> dict[str, str]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from helpers import free_port
+
 STARTUP_TIMEOUT = 60.0
 #: moto answers this many requests without credentials: the IAM user the tests sign with is made
 #: by them, after which every request must be signed by a known key (so wrong keys fail).
@@ -46,12 +48,6 @@ def create_args(model: Any, export: str, *extra: str) -> list[str]:
         export,
         *extra,
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import mararch
 from conftest import Cli, ModelInputs
+from helpers import free_port
 from helpers_remote import create_args
 from helpers_signing import make_key
 from mararch import remote_write
@@ -252,6 +253,16 @@ def test_unsupported_urls_are_usage_errors(cli: Cli, model: ModelInputs) -> None
     ftp = cli("inspect", "ftp://example.invalid/net.mar")
     assert ftp.exit_code == 2
     assert "unsupported URL scheme 'ftp://'" in ftp.stderr
+
+
+def test_a_server_that_cannot_be_reached_is_named_as_such(cli: Cli) -> None:
+    # fsspec reports a refused connection as a missing file; the message must not say "no such
+    # object" when the server is not there at all.
+    result = cli("inspect", f"http://127.0.0.1:{free_port()}/net.mar?token=secret")
+    assert result.exit_code == 1
+    assert "cannot connect to the server" in result.stderr
+    assert "no such object" not in result.stderr
+    assert "secret" not in result.output
 
 
 def test_local_commands_import_nothing_remote(model: ModelInputs, tmp_path: Path) -> None:

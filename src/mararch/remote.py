@@ -181,8 +181,19 @@ def missing_backend(url: str, scheme: Scheme, module: str) -> NoReturn:
     )
 
 
+def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def remote_problem(exc: BaseException) -> str:
     """A short, secret-free description of a backend's failure."""
+    # fsspec's HTTP filesystem reports a server it cannot reach as a missing file; the
+    # connection error is still in the chain.
+    if any(isinstance(e, ConnectionError) for e in _cause_chain(exc)):
+        return "cannot connect to the server (is it running, and is the URL or endpoint right?)"
     if isinstance(exc, FileNotFoundError):
         return "no such object (or bucket)"
     if isinstance(exc, PermissionError):
