@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port
+from helpers import Cli, free_port
 
 STARTUP_TIMEOUT = 60.0
 #: moto answers this many requests without credentials: the IAM user the tests sign with is made
@@ -258,28 +258,8 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer
         yield server
 
 
-class StrictCli:
-    """`mararch` in-process with exceptions not caught by the runner: a traceback fails the test."""
-
-    def __init__(self, cwd: Path) -> None:
-        from typer.testing import CliRunner
-
-        self.cwd = cwd
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Any:
-        from mararch.cli import app
-
-        old = Path.cwd()
-        os.chdir(self.cwd)
-        try:
-            return self.runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
-        finally:
-            os.chdir(old)
-
-
 @pytest.fixture
-def rcli(tmp_path: Path) -> StrictCli:
+def rcli(tmp_path: Path) -> Cli:
     work = tmp_path / "cwd"
     work.mkdir()
-    return StrictCli(work)
+    return Cli(work)

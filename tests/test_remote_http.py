@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import ModelInputs, make_model, tree
-from helpers_remote import HttpServer, StrictCli, http_server, rcli  # noqa: F401 - fixtures
+from conftest import Cli, ModelInputs, make_model, tree
+from helpers_remote import HttpServer, http_server, rcli  # noqa: F401 - fixtures
 from mararch.errors import ArchiveError
 
 pytestmark = pytest.mark.remote
@@ -60,7 +60,7 @@ def small_archive(http_server: HttpServer, model: ModelInputs) -> str:
 
 
 def test_inspect_of_a_600_mib_archive_transfers_under_1_mib(
-    http_server: HttpServer, big_archive: str, rcli: StrictCli
+    http_server: HttpServer, big_archive: str, rcli: Cli
 ) -> None:
     result = rcli("inspect", big_archive, "--json")
     assert result.exit_code == 0, result.output
@@ -78,7 +78,7 @@ def test_inspect_of_a_600_mib_archive_transfers_under_1_mib(
 
 
 def test_verify_and_extract_over_http(
-    http_server: HttpServer, small_archive: str, model: ModelInputs, rcli: StrictCli, tmp_path: Path
+    http_server: HttpServer, small_archive: str, model: ModelInputs, rcli: Cli, tmp_path: Path
 ) -> None:
     url = f"{http_server.url}/{small_archive}"
     verified = rcli("verify", url)
@@ -93,7 +93,7 @@ def test_verify_and_extract_over_http(
 
 
 def test_server_without_range_support_still_works_and_says_so(
-    http_server: HttpServer, small_archive: str, rcli: StrictCli
+    http_server: HttpServer, small_archive: str, rcli: Cli
 ) -> None:
     url = f"{http_server.url}/norange/{small_archive}"
     result = rcli("inspect", url)
@@ -104,7 +104,7 @@ def test_server_without_range_support_still_works_and_says_so(
     assert json.loads(as_json.stdout)["transfer"]["mode"] == "stream"
 
 
-def test_404_names_the_url_without_its_query(http_server: HttpServer, rcli: StrictCli) -> None:
+def test_404_names_the_url_without_its_query(http_server: HttpServer, rcli: Cli) -> None:
     url = f"{http_server.url}/missing.mar?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIA"
     for command in ("inspect", "verify", "extract"):
         result = rcli(command, url)
@@ -130,7 +130,7 @@ def test_response_cut_short_is_an_error_not_a_hang(
 
 
 def test_truncated_archive_on_the_server(
-    http_server: HttpServer, small_archive: str, rcli: StrictCli
+    http_server: HttpServer, small_archive: str, rcli: Cli
 ) -> None:
     path = http_server.docs / small_archive
     os.truncate(path, path.stat().st_size - 10)
@@ -141,7 +141,7 @@ def test_truncated_archive_on_the_server(
 
 @pytest.mark.slow
 def test_zip64_archive_over_4_gib_read_by_ranges_past_32_bit_offsets(
-    http_server: HttpServer, rcli: StrictCli, tmp_path: Path
+    http_server: HttpServer, rcli: Cli, tmp_path: Path
 ) -> None:
     model = make_model(tmp_path / "src")
     big = (4 << 30) + (64 << 20)
@@ -174,7 +174,7 @@ def test_zip64_archive_over_4_gib_read_by_ranges_past_32_bit_offsets(
 
 
 def test_remote_input_is_sampled_by_ranges_and_read_once(
-    http_server: HttpServer, model: ModelInputs, rcli: StrictCli, tmp_path: Path
+    http_server: HttpServer, model: ModelInputs, rcli: Cli, tmp_path: Path
 ) -> None:
     # Random weights: `auto` must find them incompressible from three sampled ranges and store
     # them from one streamed read, not deflate them and then fetch them again.

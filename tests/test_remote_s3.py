@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 import mararch
-from conftest import ModelInputs, sigint_default, tree
+from conftest import Cli, ModelInputs, sigint_default, tree
 from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
-    StrictCli,
     create_args,
     new_bucket,
     rcli,
@@ -46,7 +45,7 @@ def pending_uploads(server: S3Server, bucket: str) -> list[str]:
 
 
 def test_create_to_bucket_is_the_local_build_byte_for_byte(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+    s3: S3Server, rcli: Cli, model: ModelInputs, tmp_path: Path
 ) -> None:
     bucket = new_bucket(s3)
     env = {"SOURCE_DATE_EPOCH": EPOCH}
@@ -66,7 +65,7 @@ def test_create_to_bucket_is_the_local_build_byte_for_byte(
 
 
 def test_large_archive_goes_up_in_parts_and_reads_back(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+    s3: S3Server, rcli: Cli, model: ModelInputs, tmp_path: Path
 ) -> None:
     # 20 MB of weights: three 8 MiB parts, the first held until its header is written.
     model.serialized_file.write_bytes(os.urandom(20_000_000))
@@ -88,7 +87,7 @@ def test_large_archive_goes_up_in_parts_and_reads_back(
     assert tree(tmp_path / "out")["model.pt"] == model.serialized_file.read_bytes()
 
 
-def test_existing_object_needs_force(s3: S3Server, rcli: StrictCli, model: ModelInputs) -> None:
+def test_existing_object_needs_force(s3: S3Server, rcli: Cli, model: ModelInputs) -> None:
     bucket = new_bucket(s3)
     assert rcli(*create_args(model, f"s3://{bucket}/m")).exit_code == 0
     before = objects(s3, bucket)
@@ -106,7 +105,7 @@ def test_existing_object_needs_force(s3: S3Server, rcli: StrictCli, model: Model
 @pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError])
 def test_interrupted_upload_leaves_no_object_and_no_pending_upload(
     s3: S3Server,
-    rcli: StrictCli,
+    rcli: Cli,
     model: ModelInputs,
     monkeypatch: pytest.MonkeyPatch,
     fault: type[BaseException],
@@ -128,7 +127,7 @@ def test_interrupted_upload_leaves_no_object_and_no_pending_upload(
     assert pending_uploads(s3, bucket) == []
 
 
-def test_missing_bucket(s3: S3Server, rcli: StrictCli, model: ModelInputs) -> None:
+def test_missing_bucket(s3: S3Server, rcli: Cli, model: ModelInputs) -> None:
     result = rcli(*create_args(model, "s3://no-such-bucket/models"))
     assert result.exit_code == 1
     assert (
@@ -141,7 +140,7 @@ def test_missing_bucket(s3: S3Server, rcli: StrictCli, model: ModelInputs) -> No
 
 
 def test_wrong_credentials_fail_without_showing_them(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, rcli: Cli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = new_bucket(s3)
     assert rcli(*create_args(model, f"s3://{bucket}")).exit_code == 0
@@ -158,7 +157,7 @@ def test_wrong_credentials_fail_without_showing_them(
 
 
 def test_storage_option_overrides_the_environment(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, rcli: Cli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = new_bucket(s3)
     assert rcli(*create_args(model, f"s3://{bucket}")).exit_code == 0
@@ -177,7 +176,7 @@ def test_storage_option_overrides_the_environment(
 
 
 def test_no_archive_to_bucket_writes_objects_and_removes_them_on_failure(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, rcli: Cli, model: ModelInputs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = new_bucket(s3)
     ok = rcli(*create_args(model, f"s3://{bucket}/store", "--archive-format", "no-archive"))
@@ -203,7 +202,7 @@ def test_no_archive_to_bucket_writes_objects_and_removes_them_on_failure(
 
 
 def test_tgz_in_bucket_is_streamed_once(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+    s3: S3Server, rcli: Cli, model: ModelInputs, tmp_path: Path
 ) -> None:
     bucket = new_bucket(s3)
     assert rcli(*create_args(model, f"s3://{bucket}", "--archive-format", "tgz")).exit_code == 0
@@ -218,7 +217,7 @@ def test_tgz_in_bucket_is_streamed_once(
 
 
 def test_inputs_from_urls_make_the_same_archive_as_local_files(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
+    s3: S3Server, rcli: Cli, model: ModelInputs, tmp_path: Path
 ) -> None:
     bucket = new_bucket(s3)
     client = s3.client()
@@ -241,9 +240,7 @@ def test_inputs_from_urls_make_the_same_archive_as_local_files(
     assert f"error: cannot read 's3://{bucket}/weights/gone.pt': no such object" in missing.stderr
 
 
-def test_build_spec_with_urls(
-    s3: S3Server, rcli: StrictCli, model: ModelInputs, tmp_path: Path
-) -> None:
+def test_build_spec_with_urls(s3: S3Server, rcli: Cli, model: ModelInputs, tmp_path: Path) -> None:
     bucket = new_bucket(s3)
     s3.client().upload_file(str(model.serialized_file), bucket, "w/model.pt")
     spec = rcli.cwd / "mararch.toml"
@@ -294,7 +291,7 @@ def test_ctrl_c_during_an_upload_aborts_it(
     assert pending_uploads(s3, bucket) == []
 
 
-def test_legacy_build_to_a_bucket(s3: S3Server, rcli: StrictCli, tmp_path: Path) -> None:
+def test_legacy_build_to_a_bucket(s3: S3Server, rcli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "mms-model"
     folder.mkdir()
     (folder / "service.py").write_text("def handle(data, context):\n    return data\n")
