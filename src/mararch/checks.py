@@ -478,7 +478,7 @@ def manifest_findings(manifest: dict[str, Any], flavour: Flavour, names: set[str
 # ---------------------------------------------------------------------------------------------
 
 
-def _module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
+def module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
     """Names bound at module level, the classes defined there, and whether `import *` is used."""
     names: set[str] = set()
     classes: list[ast.ClassDef] = []
@@ -530,7 +530,7 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
         ]
     except (ValueError, RecursionError, MemoryError) as exc:
         return [_error("handler-syntax", f"cannot be parsed as Python: {exc}", member)]
-    names, classes, star = _module_names(tree)
+    names, classes, star = module_names(tree)
     wanted = function or "handle"
     if wanted in names:
         return []
@@ -1077,6 +1077,7 @@ __all__ = [
     "Severity",
     "check_plan",
     "content_findings",
+    "module_names",
     "verify",
     "verify_view",
 ]

@@ -256,7 +256,7 @@ def _function_findings(
                 handler,
             )
         ]
-    from .checks import _module_names
+    from .checks import module_names
 
     try:
         tree = ast.parse(source, filename=handler)
@@ -270,7 +270,7 @@ def _function_findings(
                 handler,
             )
         ]
-    names, _classes, star = _module_names(tree)
+    names, _classes, star = module_names(tree)
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     out: list[Finding] = []
     for name in functions:
