@@ -10,6 +10,7 @@ is skipped, never kept; a legacy pickle is scanned as a stream up to its raw ten
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zipfile
@@ -31,7 +32,7 @@ from .pickles import (
     scan_pickle,
     stream_chunks,
 )
-from .reader import ArchiveView
+from .reader import ArchiveView, OffsetReader
 from .spec import Entry
 
 #: A zip's end record sits in its last bytes: the fixed part and the longest comment.
@@ -143,10 +144,37 @@ def _no_window() -> BinaryIO | None:
     return None
 
 
+class _RangedInput(OffsetReader):
+    """An input read by offset (a URL's range requests) as a seekable stream."""
+
+    def __init__(self, read_at: Callable[[int, int], bytes], size: int) -> None:
+        super().__init__()
+        self._read, self._size = read_at, size
+
+    def _end(self) -> int:
+        return self._size
+
+    def _read_at(self, start: int, length: int) -> bytes:
+        length = min(length, self._size - start)
+        return self._read(start, length) if length > 0 else b""
+
+
 def scan_entry(entry: Entry) -> WeightsInfo | None:
     """`scan_member` for what `create` is about to write (a file read in place, seekable)."""
     if entry.data is not None:
         return scan_member(entry.name, entry.size, iter([entry.data]), _no_window)
+    if entry.read_at is not None:
+        # A remote input: read what the scan needs by ranges, not by streaming the object.
+        read_at, size = entry.read_at, entry.size
+
+        def ranged() -> BinaryIO:
+            return io.BufferedReader(_RangedInput(read_at, size))
+
+        with ranged() as fh:
+            try:
+                return scan_member(entry.name, size, stream_chunks(fh), ranged)
+            except ArchiveError:
+                return None  # the writer reports it, with the URL
     if entry.stream is not None:
         chunks = entry.stream()
         try:
