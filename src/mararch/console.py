@@ -655,7 +655,10 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
         warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")
     out().print(models_table(deploy_rows(plan)))
     verb = "would write" if dry_run else "wrote"
-    say((verb, "green"), f" {clean(str(plan.root))} ({len(plan.models)} model versions)")
+    say(
+        (verb, "green"),
+        f" {clean(str(plan.root))} ({len(plan.models)} model version{'s' * (len(plan.models) != 1)})",
+    )
     say(f"start it with: {clean(plan.start_command)}")
 
 
