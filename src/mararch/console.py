@@ -657,7 +657,8 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
     verb = "would write" if dry_run else "wrote"
     say(
         (verb, "green"),
-        f" {clean(str(plan.root))} ({len(plan.models)} model version{'s' * (len(plan.models) != 1)})",
+        count = len(plan.models)
+        f" {clean(str(plan.root))} ({count} model version{'s' * (count != 1)})",
     )
     say(f"start it with: {clean(plan.start_command)}")
 
