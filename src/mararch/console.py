@@ -655,9 +655,9 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
         warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")
     out().print(models_table(deploy_rows(plan)))
     verb = "would write" if dry_run else "wrote"
+    count = len(plan.models)
     say(
         (verb, "green"),
-        count = len(plan.models)
         f" {clean(str(plan.root))} ({count} model version{'s' * (count != 1)})",
     )
     say(f"start it with: {clean(plan.start_command)}")
