@@ -20,7 +20,7 @@ import pytest
 
 import mararch
 from helpers import Cli, ModelInputs, create_args, tree
-from mararch.errors import SpecError
+from mararch.errors import RequestError
 from mararch.manifest import Flavour, detect_flavour
 from mms_model import CASES, FIXTURES, MODEL_NAME
 
@@ -423,7 +423,7 @@ def test_dry_run_writes_nothing(cli: Cli, tmp_path: Path) -> None:
 
 def test_api_refusal_is_a_spec_error(tmp_path: Path) -> None:
     source = golden("tgz", tmp_path / "in")
-    with pytest.raises(SpecError, match="python2"):
+    with pytest.raises(RequestError, match="python2"):
         mararch.convert(source, to="torchserve")
 
 

@@ -17,7 +17,7 @@ FORMATS = ["default", "zip-store", "tgz", "no-archive"]
 OUTPUT = {"default": "m.mar", "zip-store": "m.mar", "tgz": "m.tar.gz", "no-archive": "m"}
 
 
-def plan(model: ModelInputs, out: Path, fmt: str, force: bool = True) -> mararch.spec.Plan:
+def plan(model: ModelInputs, out: Path, fmt: str, force: bool = True) -> mararch.plans.Plan:
     return mararch.plan_create(
         model_name="m",
         version="1.0",

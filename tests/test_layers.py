@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "timetoserve",
         },
     ),
-    ("base", {"spec", "zipformat", "errors", "version"}),
+    ("base", {"plans", "zipformat", "errors", "version"}),
 ]
 
 

@@ -38,9 +38,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ArchiveFormat": "mararch.spec",
-    "Compression": "mararch.spec",
-    "Runtime": "mararch.spec",
+    "ArchiveFormat": "mararch.plans",
+    "Compression": "mararch.plans",
+    "Runtime": "mararch.plans",
     "MararchError": "mararch.errors",
     "ArchiveError": "mararch.errors",
     "ArchiveView": "mararch.reader",
@@ -72,9 +72,9 @@ if TYPE_CHECKING:
     from .errors import ArchiveError, Finding, MararchError
     from .extraction import ExtractResult, extract
     from .legacy import create_legacy, plan_legacy
+    from .plans import ArchiveFormat, Compression, Runtime
     from .reader import ArchiveView, open_archive
     from .signing.engine import sign
-    from .spec import ArchiveFormat, Compression, Runtime
     from .workflow import create_workflow, plan_workflow
 
 

@@ -13,7 +13,7 @@ from .handlers import (
     builtin_suggestion,
     resolve_handler,
 )
-from .spec import Runtime, model_name_problem
+from .plans import Runtime, model_name_problem
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from enum import Enum
 
 from .builder import BuildResult, build, check_plans, refusal
 from .errors import Finding, MararchError, VerificationFailed
+from .plans import Plan
 from .progress import OptionalProgress
-from .spec import Plan
 
 #: Opens the progress callback of one archive's write (the CLI: a progress bar).
 ProgressFor = Callable[[Plan], AbstractContextManager[OptionalProgress]]

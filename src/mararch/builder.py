@@ -17,8 +17,8 @@ from .errors import (
     Finding,
     InputError,
     MararchError,
+    RequestError,
     Severity,
-    SpecError,
     UsageError,
     VerificationFailed,
 )
@@ -32,15 +32,7 @@ from .output import (
     prepare_export_dir,
     sweep_stale,
 )
-from .progress import OptionalProgress
-from .sources import (
-    Source,
-    expand_extra_files,
-    expand_file_mapping,
-    file_source,
-    split_extra_files,
-)
-from .spec import (
+from .plans import (
     MANIFEST_NAME,
     TORCHSERVE_RUNTIMES,
     ArchiveFormat,
@@ -52,6 +44,14 @@ from .spec import (
     model_name_problem,
     parse_enum,
     source_date_epoch,
+)
+from .progress import OptionalProgress
+from .sources import (
+    Source,
+    expand_extra_files,
+    expand_file_mapping,
+    file_source,
+    split_extra_files,
 )
 from .writers import WrittenMember, write
 
@@ -107,7 +107,7 @@ class ProblemCollector:
         self.errors: list[MararchError] = []
 
     def problem(self, message: str) -> None:
-        self.errors.append(SpecError([message]))
+        self.errors.append(RequestError([message]))
 
     def attempt(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -120,7 +120,7 @@ class ProblemCollector:
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
-            raise SpecError([str(e) for e in self.errors])
+            raise RequestError([str(e) for e in self.errors])
 
 
 class MemberNames:

@@ -17,10 +17,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .errors import MararchError, SpecError, UsageError
+from .errors import MararchError, RequestError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .legacy import LEGACY_FORMATS
-from .spec import (
+from .plans import (
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
     ArchiveFormat,
@@ -588,7 +588,7 @@ def plan_archives(
         lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
         if all(isinstance(exc, UsageError) for _, exc in errors):
             raise UsageError("\n".join(lines))
-        raise SpecError(lines, hint="Nothing was written.")
+        raise RequestError(lines, hint="Nothing was written.")
     outputs: dict[Path | str, str] = {}
     for archive, plan in zip(archives, plans):
         out: Path | str = Path(os.path.abspath(plan.output))

@@ -34,16 +34,7 @@ from .handlers import (
 from .loadability import weights_findings
 from .manifest import FILE_KEYS, Flavour, detect_flavour
 from .names import member_name_problem, parent_conflicts
-from .reader import (
-    MAX_MANIFEST_SIZE,
-    ArchiveView,
-    Container,
-    Member,
-    MemberKind,
-    open_archive,
-    parse_manifest,
-)
-from .spec import (
+from .plans import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
@@ -53,6 +44,15 @@ from .spec import (
     Runtime,
     model_name_problem,
     parse_enum,
+)
+from .reader import (
+    MAX_MANIFEST_SIZE,
+    ArchiveView,
+    Container,
+    Member,
+    MemberKind,
+    open_archive,
+    parse_manifest,
 )
 from .timetoserve import slow_inflate_findings
 from .weights import WeightsInfo, scan_entry, scan_member, scannable

@@ -19,8 +19,8 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .answers import Refusal
+    from .plans import Plan
     from .reader import ArchiveView
-    from .spec import Plan
 
 app = typer.Typer(
     name="mararch",
@@ -654,7 +654,7 @@ def init(
     with errors_to_exit_codes():
         from . import console
         from .buildspec import SPEC_FILE, detect_defaults, write_starter
-        from .spec import model_name_problem
+        from .plans import model_name_problem
 
         folder = Path.cwd()
         if (folder / SPEC_FILE).exists() and not force:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .checks import Report
     from .errors import Finding, MararchError
     from .output import Stale
+    from .plans import Plan
     from .progress import OptionalProgress
-    from .spec import Plan
 
 #: Below this many bytes a progress bar would only flicker.
 PROGRESS_THRESHOLD = 32 << 20

@@ -24,13 +24,12 @@ from . import zipformat as zf
 from .digests import DIGESTS_NAME, MAX_DIGESTS_SIZE
 from .digests import parse as parse_digests
 from .digests import render as render_digests
-from .errors import ArchiveError, OutputError, SpecError, UsageError
+from .errors import ArchiveError, OutputError, RequestError, UsageError
 from .handlers import BUILTIN_HANDLERS, split_function
 from .manifest import FILE_KEYS, Flavour
 from .names import unsafe_members
 from .output import check_destination
-from .reader import ArchiveView, Container, Member, MemberKind, ZipView
-from .spec import (
+from .plans import (
     MANIFEST_NAME,
     MMS_RUNTIMES,
     ArchiveFormat,
@@ -44,6 +43,7 @@ from .spec import (
     parse_enum,
     source_date_epoch,
 )
+from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 
 #: Top-level keys only MMS reads; dropped on the way to TorchServe (the spec versions silently:
 #: they are what marks a manifest as MMS's).
@@ -107,7 +107,7 @@ def to_torchserve(
     runtime: Runtime | None,
     timestamp: int | None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """An MMS manifest rewritten for TorchServe, and notes; SpecError lists what cannot be.
+    """An MMS manifest rewritten for TorchServe, and notes; RequestError lists what cannot be.
 
     The caller has checked that `manifest` is not TorchServe's already.
     """
@@ -139,7 +139,7 @@ def to_torchserve(
         chosen = "1.0"
         notes.append("model.modelVersion set to '1.0' (MMS archives have none; see --version)")
     if problems:
-        raise SpecError(problems, hint="Nothing was written.")
+        raise RequestError(problems, hint="Nothing was written.")
     result = manifest_mod.torchserve_manifest(
         model_name=model["modelName"],
         version=chosen,
@@ -164,7 +164,7 @@ def to_torchserve(
 def to_mms(
     manifest: dict[str, Any], *, version: str | None, runtime: Runtime | None
 ) -> tuple[dict[str, Any], list[str]]:
-    """A TorchServe manifest rewritten for MMS, and notes; SpecError lists what cannot be."""
+    """A TorchServe manifest rewritten for MMS, and notes; RequestError lists what cannot be."""
     problems: list[str] = []
     notes: list[str] = []
     model = _model_section(manifest, problems)
@@ -190,7 +190,7 @@ def to_mms(
         )
     chosen = _version(model, version, problems)
     if problems:
-        raise SpecError(problems, hint="Nothing was written.")
+        raise RequestError(problems, hint="Nothing was written.")
     result = manifest_mod.mms_manifest(
         model_name=model["modelName"], handler=model["handler"], runtime=rt.value
     )
@@ -394,7 +394,7 @@ def plan_convert(
         article, other = (
             ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
         )
-        raise SpecError(
+        raise RequestError(
             [f"the archive already has {article} manifest: there is nothing to convert"],
             hint=f"Use --to {other} to go the other way.",
         )

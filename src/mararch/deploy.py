@@ -18,9 +18,10 @@ from typing import Any
 
 from . import properties
 from .checks import verify_view
-from .errors import ArchiveError, Finding, OutputError, Severity, SpecError, UsageError
+from .errors import ArchiveError, Finding, OutputError, RequestError, Severity, UsageError
 from .manifest import Flavour
 from .output import atomic_output
+from .plans import PathLike, model_name_problem, parse_enum
 from .reader import Container, open_archive
 from .snapshot import (
     CONFIG_DIR,
@@ -36,7 +37,6 @@ from .snapshot import (
     kserve_settings,
     snapshot_json,
 )
-from .spec import PathLike, model_name_problem, parse_enum
 from .tree import empty_file_findings, read_facts
 
 #: URL schemes of remote stores; writing to them is the remote-stores work's job.
@@ -202,7 +202,7 @@ def plan_deploy(
     settings: Mapping[str, int] | None = None,
     verify: bool = True,
 ) -> DeployPlan:
-    """Check every archive and plan the tree; SpecError lists every problem found."""
+    """Check every archive and plan the tree; RequestError lists every problem found."""
     if remote_root(str(root)):
         raise UsageError(
             f"{str(root)!r} is a remote store: deploy writes a local folder",
@@ -249,7 +249,7 @@ def plan_deploy(
                 planner.problems.append(f"{str(m.source)!r}: {problem}")
     models = _mark_defaults(planner.models, planner.problems)
     if planner.problems:
-        raise SpecError(planner.problems, hint="Nothing was written.")
+        raise RequestError(planner.problems, hint="Nothing was written.")
     snapshot: dict[str, dict[str, dict[str, Any]]] = {}
     for m in sorted(models, key=lambda m: (m.name, _sort_key(m.version))):
         snapshot.setdefault(m.name, {})[m.version] = m.snapshot_entry()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from typing import TypeVar
 
-from .spec import MAR_INF
+from .plans import MAR_INF
 
 #: Chunks as the writers stream them: bytes, or views of a reused buffer.
 Chunk = TypeVar("Chunk", bytes, memoryview)

@@ -37,7 +37,7 @@ class UsageError(MararchError):
     exit_code = EXIT_USAGE
 
 
-class SpecError(MararchError):
+class RequestError(MararchError):
     """The inputs to a build are invalid; every problem is collected before anything is written."""
 
     def __init__(self, problems: Sequence[str], *, hint: str | None = None) -> None:

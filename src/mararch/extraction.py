@@ -19,9 +19,9 @@ from .bombs import RATIO_LIMIT, likely_bombs
 from .errors import MAX_LISTED, ArchiveError, OutputError, UnsafeArchiveError, UsageError
 from .names import unsafe_members
 from .output import Stale, atomic_output, sweep_stale
+from .plans import EXEC_MODE, FILE_MODE, PathLike
 from .progress import OptionalProgress, Progress
 from .reader import ArchiveView, Member, MemberKind, open_archive
-from .spec import EXEC_MODE, FILE_MODE, PathLike
 
 #: Keep this much disk free beyond the declared total, for file system overhead.
 DISK_MARGIN = 16 << 20

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePath
 
-from .spec import Runtime
+from .plans import Runtime
 
 #: TorchServe's built-in Python handlers (ts.torch_handler.<name>), as its archiver knows them.
 BUILTIN_HANDLERS: tuple[str, ...] = (

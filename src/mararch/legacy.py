@@ -24,9 +24,7 @@ from .builder import (
 from .digests import DIGESTS_NAME
 from .errors import InputError, OutputError, UsageError
 from .ignore import IgnoreRules, load_ignore_file, rules_from_excludes
-from .progress import OptionalProgress
-from .sources import Source, walk_folder
-from .spec import (
+from .plans import (
     MMS_RUNTIMES,
     ArchiveFormat,
     PathLike,
@@ -36,6 +34,8 @@ from .spec import (
     parse_enum,
     source_date_epoch,
 )
+from .progress import OptionalProgress
+from .sources import Source, walk_folder
 
 #: The formats of model-archiver 1.0.3's --archive-format.
 LEGACY_FORMATS = (ArchiveFormat.DEFAULT, ArchiveFormat.TGZ, ArchiveFormat.NO_ARCHIVE)

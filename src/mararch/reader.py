@@ -29,7 +29,7 @@ from typing import IO, Any, BinaryIO, Protocol
 
 from . import zipformat as zf
 from .errors import ArchiveError
-from .spec import MANIFEST_NAME, PathLike
+from .plans import MANIFEST_NAME, PathLike
 
 #: Read member data in chunks this large.
 CHUNK_SIZE = 1 << 20

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import OutputError
+from .plans import ArchiveFormat, Plan
 from .progress import OptionalProgress, Progress
 from .remote import Scheme, filesystem, redact, remote_errors, scheme_of
-from .spec import ArchiveFormat, Plan
 from .writers import TarGzWriter, Writer, WrittenMember, ZipWriter
 
 #: S3 refuses parts under 5 MiB (but the last) and more than 10,000 parts.

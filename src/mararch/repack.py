@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from . import compress
 from . import zipformat as zf
+from .plans import Compression, Entry, StoredData
 from .reader import Member, ZipView
-from .spec import Compression, Entry, StoredData
 from .timetoserve import MIN_SAVING, deflate_pays
 
 #: `auto` samples this many chunks from the start of a large stored member.

@@ -9,8 +9,8 @@ from .errors import MAX_LISTED, ArchiveError, Finding
 from .handlers import HandlerOrigin, handler_origin
 from .manifest import FILE_KEYS, Flavour, detect_flavour
 from .names import unsafe_members
+from .plans import ArchiveFormat
 from .reader import ArchiveView, Container, Member
-from .spec import ArchiveFormat
 from .timetoserve import slow_inflate_findings
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ from .checks import Report, verify_view
 from .errors import ArchiveError, Finding, Severity
 from .manifest import Flavour
 from .modelconfig import JAVA_INT_MAX
+from .plans import PathLike, model_name_problem
 from .reader import ArchiveView, Container, open_archive
 from .snapshot import (
     CONFIG_DIR,
@@ -38,7 +39,6 @@ from .snapshot import (
     STORE_DIR,
     Envelope,
 )
-from .spec import PathLike, model_name_problem
 
 MAX_CONFIG_SIZE = 1 << 20
 #: Files in a model store that TorchServe can register by name.

@@ -14,8 +14,8 @@ from typing import Any
 from .checks import Reader
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec, is_remote
 from .errors import ArchiveError, Finding, Severity
+from .plans import MANIFEST_NAME, WAR_MANIFEST_NAME, WAR_SUFFIX, model_name_problem
 from .reader import ArchiveView, Container, parse_manifest
-from .spec import MANIFEST_NAME, WAR_MANIFEST_NAME, WAR_SUFFIX, model_name_problem
 
 #: Manifest keys TorchServe refuses a workflow without, with its own words.
 REQUIRED_TOP = (

@@ -32,8 +32,8 @@ from .pickles import (
     scan_pickle,
     stream_chunks,
 )
+from .plans import Entry
 from .reader import ArchiveView, OffsetReader
-from .spec import Entry
 
 #: A zip's end record sits in its last bytes: the fixed part and the longest comment.
 ZIP_TAIL = zf.END_RECORD.size + zf.MAX_COMMENT

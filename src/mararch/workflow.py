@@ -20,13 +20,11 @@ from .errors import (
     ConflictError,
     InputError,
     MararchError,
-    SpecError,
+    RequestError,
     UsageError,
 )
 from .output import check_destination
-from .progress import OptionalProgress
-from .sources import Source, file_source, split_extra_files
-from .spec import (
+from .plans import (
     WAR_INF,
     WAR_MANIFEST_NAME,
     WAR_SUFFIX,
@@ -37,6 +35,8 @@ from .spec import (
     model_name_problem,
     source_date_epoch,
 )
+from .progress import OptionalProgress
+from .sources import Source, file_source, split_extra_files
 from .version import __version__
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -150,7 +150,7 @@ def plan_workflow(
     if len(problems) == 1:
         raise problems[0]
     if problems:
-        raise SpecError([str(p) for p in problems])
+        raise RequestError([str(p) for p in problems])
     assert workflow_name and spec_file and handler
 
     manifest = workflow_manifest(

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .buildspec import PYPROJECT, WORKFLOW_TABLE, BuildSpecError, _read_toml, _toml_key, _unknown
-from .errors import MararchError, SpecError, UsageError
-from .spec import Plan
+from .errors import MararchError, RequestError, UsageError
+from .plans import Plan
 
 #: Each key and the type of its value.
 WORKFLOW_KEYS = {
@@ -152,7 +152,7 @@ def plan_workflows(
             errors.append(exc)
     if errors:
         lines = [f"workflow {t.name!r}: {e.message}" for t, e in zip(chosen, errors)]
-        raise SpecError(lines, hint="Nothing was written.")
+        raise RequestError(lines, hint="Nothing was written.")
     outputs = [os.path.abspath(p.output) for p in plans]
     if len(set(outputs)) != len(outputs):
         raise UsageError("two workflows would write the same .war; give them different names")

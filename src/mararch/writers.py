@@ -27,8 +27,8 @@ from . import compress
 from . import zipformat as zf
 from .digests import DIGESTS_NAME, DigestRecorder
 from .errors import InputError
+from .plans import EXEC_MODE, FILE_MODE, ArchiveFormat, Compression, Entry, Plan
 from .progress import OptionalProgress, Progress
-from .spec import EXEC_MODE, FILE_MODE, ArchiveFormat, Compression, Entry, Plan
 from .timetoserve import MIN_SAVING, deflate_pays
 
 #: Buffer for plain copies (stored members, tar data): measured as fast as `cp` from 1 MiB up.
