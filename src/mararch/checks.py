@@ -160,92 +160,14 @@ def container_findings(view: ArchiveView) -> list[Finding]:
     out: list[Finding] = []
     seen: dict[str, Member] = {}
     folded: dict[str, Member] = {}
-    in_folder = view.container is Container.FOLDER
     for m in view.members:
         reason = member_name_problem(m)
         if reason is not None:
             out.append(_error("unsafe-name", f"unsafe member name {m.name!r}: {reason}", m.name))
-        if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
-            target = f" -> {m.link_target!r}" if m.link_target else ""
-            if in_folder:
-                out.append(
-                    _f(
-                        Severity.WARNING,
-                        "link-member",
-                        f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
-                        "not survive packaging or copying",
-                        m.name,
-                    )
-                )
-            else:
-                out.append(
-                    _error(
-                        "link-member",
-                        f"{m.kind.value}{target}: servers do not unpack links safely; "
-                        "package the file itself",
-                        m.name,
-                    )
-                )
-        elif m.kind is MemberKind.SPECIAL:
-            out.append(
-                _error(
-                    "special-member",
-                    "a device, FIFO, socket or other special file (never read by mararch)",
-                    m.name,
-                )
-            )
+        out += _kind_findings(m, in_folder=view.container is Container.FOLDER)
         if view.container is Container.ZIP and m.is_file:
-            if m.encrypted:
-                out.append(
-                    _error(
-                        "member-encrypted",
-                        "encrypted: Java's java.util.zip (TorchServe, MMS) cannot read it",
-                        m.name,
-                    )
-                )
-            if m.method not in ZIP_METHODS_JAVA_READS:
-                out.append(
-                    _error(
-                        "member-method",
-                        f"compression method {m.method!r}: Java's java.util.zip reads only "
-                        "stored and deflated members",
-                        m.name,
-                    )
-                )
-            elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
-                out.append(
-                    _error(
-                        "stored-descriptor",
-                        "stored with a data descriptor: Java's ZipInputStream (TorchServe) "
-                        "cannot read such an entry",
-                        m.name,
-                    )
-                )
-        first = seen.get(m.name)
-        if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
-            out.append(
-                _error(
-                    "duplicate-name",
-                    f"{m.name!r} is in the archive more than once: tools disagree on which copy "
-                    "wins",
-                    m.name,
-                )
-            )
-            continue
-        seen.setdefault(m.name, m)
-        key = unicodedata.normalize("NFC", m.name).casefold()
-        other = folded.get(key)
-        if other is not None and other.name != m.name:
-            out.append(
-                _f(
-                    Severity.WARNING,
-                    "case-collision",
-                    f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
-                    "file systems (macOS, Windows): one would replace the other",
-                    m.name,
-                )
-            )
-        folded.setdefault(key, m)
+            out += _zip_entry_findings(m)
+        out += _repeat_findings(m, seen, folded)
     for m, parent in parent_conflicts(seen):
         out.append(
             _error(
@@ -255,6 +177,101 @@ def container_findings(view: ArchiveView) -> list[Finding]:
             )
         )
     return out
+
+
+def _kind_findings(m: Member, *, in_folder: bool) -> list[Finding]:
+    """Links and special files: a server cannot unpack them (a folder model keeps its links)."""
+    if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
+        target = f" -> {m.link_target!r}" if m.link_target else ""
+        if in_folder:
+            return [
+                _f(
+                    Severity.WARNING,
+                    "link-member",
+                    f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
+                    "not survive packaging or copying",
+                    m.name,
+                )
+            ]
+        return [
+            _error(
+                "link-member",
+                f"{m.kind.value}{target}: servers do not unpack links safely; "
+                "package the file itself",
+                m.name,
+            )
+        ]
+    if m.kind is MemberKind.SPECIAL:
+        return [
+            _error(
+                "special-member",
+                "a device, FIFO, socket or other special file (never read by mararch)",
+                m.name,
+            )
+        ]
+    return []
+
+
+def _zip_entry_findings(m: Member) -> list[Finding]:
+    """A zip file member that Java's java.util.zip, which both servers unzip with, cannot read."""
+    out: list[Finding] = []
+    if m.encrypted:
+        out.append(
+            _error(
+                "member-encrypted",
+                "encrypted: Java's java.util.zip (TorchServe, MMS) cannot read it",
+                m.name,
+            )
+        )
+    if m.method not in ZIP_METHODS_JAVA_READS:
+        out.append(
+            _error(
+                "member-method",
+                f"compression method {m.method!r}: Java's java.util.zip reads only "
+                "stored and deflated members",
+                m.name,
+            )
+        )
+    elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
+        out.append(
+            _error(
+                "stored-descriptor",
+                "stored with a data descriptor: Java's ZipInputStream (TorchServe) "
+                "cannot read such an entry",
+                m.name,
+            )
+        )
+    return out
+
+
+def _repeat_findings(
+    m: Member, seen: dict[str, Member], folded: dict[str, Member]
+) -> list[Finding]:
+    """`m` against the members before it: the same name twice, or names that differ only in case
+    (`seen` and `folded`, by name and by case-folded name, are updated)."""
+    first = seen.get(m.name)
+    if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
+        return [
+            _error(
+                "duplicate-name",
+                f"{m.name!r} is in the archive more than once: tools disagree on which copy wins",
+                m.name,
+            )
+        ]
+    seen.setdefault(m.name, m)
+    key = unicodedata.normalize("NFC", m.name).casefold()
+    other = folded.setdefault(key, m)
+    if other.name == m.name:
+        return []
+    return [
+        _f(
+            Severity.WARNING,
+            "case-collision",
+            f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
+            "file systems (macOS, Windows): one would replace the other",
+            m.name,
+        )
+    ]
 
 
 @dataclass
@@ -399,69 +416,99 @@ def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | No
 
 def manifest_findings(manifest: dict[str, Any], flavour: Flavour, names: set[str]) -> list[Finding]:
     """Required fields, runtime, model name and named files, for `flavour`'s server."""
-    out: list[Finding] = []
     server = "TorchServe" if flavour is Flavour.TORCHSERVE else "MMS"
-    m = MANIFEST_NAME
-
-    def field_error(message: str) -> None:
-        out.append(_error("manifest-field", message, m))
-
     model = manifest.get("model")
+    out: list[Finding] = []
     if not isinstance(model, dict):
-        field_error(f"no 'model' object: {server} refuses the model")
+        out.append(_field_error(f"no 'model' object: {server} refuses the model"))
         model = {}
+    out += _model_findings(model, server)
+    if flavour is Flavour.TORCHSERVE:
+        out += _torchserve_findings(manifest, model)
+    else:
+        out += _mms_findings(manifest)
+    out += _runtime_findings(manifest.get("runtime"), flavour, server)
+    return out + _file_findings(model, names)
+
+
+def _field_error(message: str) -> Finding:
+    return _error("manifest-field", message, MANIFEST_NAME)
+
+
+def _model_findings(model: dict[str, Any], server: str) -> list[Finding]:
+    """The model's name and handler, which every server needs."""
+    out: list[Finding] = []
     name = model.get("modelName")
     if not isinstance(name, str) or not name:
-        field_error(f"no model.modelName (a string): {server} refuses the model")
+        out.append(_field_error(f"no model.modelName (a string): {server} refuses the model"))
     elif (problem := model_name_problem(name)) is not None:
-        out.append(_error("model-name", problem, m))
+        out.append(_error("model-name", problem, MANIFEST_NAME))
     handler = model.get("handler")
     if not isinstance(handler, str) or not handler.strip():
-        field_error("no model.handler (a string): the server has nothing to run")
+        out.append(_field_error("no model.handler (a string): the server has nothing to run"))
+    return out
+
+
+def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> list[Finding]:
+    """The model version TorchServe requires, and the stamps it warns about."""
+    out: list[Finding] = []
     version = model.get("modelVersion")
-    if flavour is Flavour.TORCHSERVE:
-        if version is None:
-            field_error(
+    if version is None:
+        out.append(
+            _field_error(
                 "no model.modelVersion: TorchServe releases that require it refuse the model "
                 "(`mararch convert --to torchserve` adds one)"
             )
-        elif not isinstance(version, (str, int, float)) or isinstance(version, bool):
-            field_error(f"model.modelVersion is {type(version).__name__}, expected a string")
-        for key in ("archiverVersion", "createdOn"):
-            if key not in manifest:
-                out.append(
-                    _f(
-                        Severity.WARNING,
-                        "manifest-stamp",
-                        f"no {key}: TorchServe logs a warning",
-                        m,
-                    )
+        )
+    elif not isinstance(version, (str, int, float)) or isinstance(version, bool):
+        out.append(
+            _field_error(f"model.modelVersion is {type(version).__name__}, expected a string")
+        )
+    for key in ("archiverVersion", "createdOn"):
+        if key not in manifest:
+            out.append(
+                _f(
+                    Severity.WARNING,
+                    "manifest-stamp",
+                    f"no {key}: TorchServe logs a warning",
+                    MANIFEST_NAME,
                 )
-    else:
-        engine = manifest.get("engine")
-        if engine is not None and (
-            not isinstance(engine, dict) or engine.get("engineName") != "MXNet"
-        ):
-            field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")
-    runtime = manifest.get("runtime")
+            )
+    return out
+
+
+def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
+    engine = manifest.get("engine")
+    if engine is not None and (not isinstance(engine, dict) or engine.get("engineName") != "MXNet"):
+        return [_field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")]
+    return []
+
+
+def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Finding]:
     allowed = TORCHSERVE_RUNTIMES if flavour is Flavour.TORCHSERVE else MMS_RUNTIMES
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
-        field_error(f"no runtime: {server} refuses the model (expected one of {choices})")
-    elif runtime not in {r.value for r in allowed}:
-        out.append(
+        return [_field_error(f"no runtime: {server} refuses the model (expected one of {choices})")]
+    if runtime not in {r.value for r in allowed}:
+        return [
             _error(
                 "runtime-invalid",
                 f"runtime {runtime!r} is not one {server} runs (expected one of {choices})",
-                m,
+                MANIFEST_NAME,
             )
-        )
+        ]
+    return []
+
+
+def _file_findings(model: dict[str, Any], names: set[str]) -> list[Finding]:
+    """The files the manifest names (`manifest.FILE_KEYS`): each a name the archive holds."""
+    out: list[Finding] = []
     for key in FILE_KEYS:
         value = model.get(key)
         if value is None:
             continue
         if not isinstance(value, str) or not value:
-            field_error(f"model.{key} is {type(value).__name__}, expected a file name")
+            out.append(_field_error(f"model.{key} is {type(value).__name__}, expected a file name"))
         elif value not in names:
             out.append(
                 _error(
@@ -486,31 +533,41 @@ def module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
     stack: list[ast.stmt] = list(reversed(tree.body))
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            names.add(node.name)
+        bound, starred = _bound_names(node)
+        names |= bound
+        star = star or starred
+        if isinstance(node, ast.ClassDef):
             classes.append(node)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    star = True
-                else:
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        # Definitions inside if/try/with/for blocks at module level are module attributes too.
-        for attr in ("body", "orelse", "finalbody", "handlers"):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                children = getattr(node, attr, None)
-                if isinstance(children, list):
-                    stack.extend(reversed([c for c in children if isinstance(c, ast.stmt)]))
-                    for h in children:
-                        if isinstance(h, ast.ExceptHandler):
-                            stack.extend(reversed(h.body))
+        for block in _nested_blocks(node):
+            stack.extend(reversed(block))
     return names, classes, star
+
+
+def _bound_names(node: ast.stmt) -> tuple[set[str], bool]:
+    """The names one statement binds, and whether it is an `import *`."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}, False
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        named = {a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"}
+        return named, any(a.name == "*" for a in node.names)
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}, False
+    return set(), False
+
+
+def _nested_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statements inside a module-level if/try/with/for block: what they define is a module
+    attribute too (a function's or class's body is not)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return []
+    blocks: list[list[ast.stmt]] = []
+    for attr in ("body", "orelse", "finalbody", "handlers"):
+        children = getattr(node, attr, None)
+        if isinstance(children, list):
+            blocks.append([c for c in children if isinstance(c, ast.stmt)])
+            blocks += [h.body for h in children if isinstance(h, ast.ExceptHandler)]
+    return blocks
 
 
 def _parse_handler(data: bytes, member: str, function: str | None) -> list[Finding]:
