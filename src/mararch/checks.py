@@ -489,7 +489,8 @@ def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Fi
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
         return [_field_error(f"no runtime: {server} refuses the model (expected one of {choices})")]
-    if runtime not in {r.value for r in allowed}:
+    # A list, not a set: a manifest's runtime may be any JSON value, a list or object too.
+    if runtime not in [r.value for r in allowed]:
         return [
             _error(
                 "runtime-invalid",
