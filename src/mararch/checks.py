@@ -72,8 +72,9 @@ CACHE_BUDGET = 64 << 20
 #: The zip compression methods Java's java.util.zip reads (TorchServe and MMS unzip with it).
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 
-#: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
-Reader = Callable[[str, int], Optional[bytes]]
+#: A function that reads a member's bytes by name (at most `limit` of them); None when the member
+#: is absent, larger than `limit` or cannot be read (reported elsewhere).
+ReadMember = Callable[[str, int], Optional[bytes]]
 
 
 def _f(severity: Severity, code: str, message: str, member: str | None = None) -> Finding:
@@ -358,7 +359,9 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | None, list[Finding]]:
+def _read_manifest(
+    view: ArchiveView, read: ReadMember
+) -> tuple[dict[str, Any] | None, list[Finding]]:
     member = view.manifest_member()
     if member is None and view.container is Container.TGZ and view.model_root == "MAR-INF":
         return None, [
@@ -636,7 +639,7 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
 
 
 def handler_findings(
-    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: ReadMember
 ) -> list[Finding]:
     model = manifest.get("model")
     handler = model.get("handler") if isinstance(model, dict) else None
@@ -770,7 +773,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
 
 
 def content_findings(
-    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: ReadMember
 ) -> list[Finding]:
     """The checks that apply before writing: manifest, handler, config and requirements."""
     out = manifest_findings(manifest, flavour, names)
@@ -810,12 +813,17 @@ def content_findings(
     return out
 
 
-def _view_reader(view: ArchiveView, done: _Pass) -> Reader:
+def read_from_view(view: ArchiveView, done: _Pass | None = None) -> ReadMember:
+    """Reads members from an open archive; after an integrity pass (`done`), the members it kept
+    from memory, and none of those it found damaged."""
+    damaged = done.damaged if done is not None else set()
+    kept = done.cache if done is not None else {}
+
     def read(name: str, limit: int) -> bytes | None:
         member = view.get(name)
-        if member is None or not member.is_file or name in done.damaged or member.size > limit:
+        if member is None or not member.is_file or name in damaged or member.size > limit:
             return None
-        cached = done.cache.get(name)
+        cached = kept.get(name)
         if cached is not None:
             return cached
         try:
@@ -853,7 +861,9 @@ def _digest_findings(
     return out
 
 
-def _read_digests(view: ArchiveView, read: Reader) -> tuple[dict[str, str] | None, list[Finding]]:
+def _read_digests(
+    view: ArchiveView, read: ReadMember
+) -> tuple[dict[str, str] | None, list[Finding]]:
     dn = digests_mod.DIGESTS_NAME
     member = view.get(dn)
     if member is None:
@@ -957,7 +967,7 @@ def verify_view(
         if view.transfer is not None:
             out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
-    read = _view_reader(view, done)
+    read = read_from_view(view, done)
     from .warfile import is_workflow
 
     workflow = is_workflow(view)
@@ -1003,7 +1013,7 @@ def verify_view(
 
 
 def _workflow_findings(
-    view: ArchiveView, read: Reader, server: Flavour | None, model_store: PathLike | None
+    view: ArchiveView, read: ReadMember, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
     from .warfile import workflow_findings
 
@@ -1086,7 +1096,7 @@ def _signature_findings(
     return None, [note] if note is not None else []
 
 
-def _plan_reader(plan: Plan) -> Reader:
+def _read_from_plan(plan: Plan) -> ReadMember:
     entries = {e.name: e for e in plan.entries}
 
     def read(name: str, limit: int) -> bytes | None:
@@ -1116,9 +1126,9 @@ def check_plan(plan: Plan) -> list[Finding]:
     if plan.manifest_name == WAR_MANIFEST_NAME:
         from .warfile import spec_findings
 
-        return spec_findings(manifest, names, _plan_reader(plan))[0]
+        return spec_findings(manifest, names, _read_from_plan(plan))[0]
     flavour = detect_flavour(manifest)
-    read = _plan_reader(plan)
+    read = _read_from_plan(plan)
     infos = {
         e.name: info
         for e in plan.entries
@@ -1136,6 +1146,7 @@ __all__ = [
     "check_plan",
     "content_findings",
     "module_names",
+    "read_from_view",
     "verify",
     "verify_view",
 ]

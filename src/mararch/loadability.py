@@ -15,15 +15,16 @@ The handler, the model file and the config are parsed (ast, safe YAML), never im
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from .errors import Finding, Severity
 from .handlers import HandlerOrigin, handler_origin, split_function
 from .weights import WeightsFormat, WeightsInfo, pickle_findings
 
-#: Reads a member's bytes (at most `limit`); None when absent or unreadable.
-Reader = Callable[[str, int], Optional[bytes]]
+if TYPE_CHECKING:
+    from .checks import ReadMember
+
+#: Handler and model files larger than this are not parsed.
 MAX_SOURCE = 8 << 20
 #: TorchServe's handler classes whose `initialize` is BaseHandler's.
 BASE_HANDLER_CLASSES = frozenset(
@@ -62,7 +63,7 @@ def _calls_base_initialize(func: ast.AST) -> bool:
     return False
 
 
-def runs_base_initialize(handler: str, runtime: str, names: set[str], read: Reader) -> bool:
+def runs_base_initialize(handler: str, runtime: str, names: set[str], read: ReadMember) -> bool:
     """Whether the handler loads the model with BaseHandler.initialize: a built-in handler, or
     a handler class derived from one that keeps or calls its `initialize`."""
     origin, member = handler_origin(handler, runtime, names)
@@ -110,7 +111,7 @@ def _aot_compile(config: dict[str, Any] | None) -> bool:
 def loadability_findings(
     manifest: dict[str, Any],
     names: set[str],
-    read: Reader,
+    read: ReadMember,
     infos: dict[str, WeightsInfo],
     config: dict[str, Any] | None = None,
 ) -> list[Finding]:
@@ -162,7 +163,7 @@ def _custom_handler_findings(
 
 
 def _model_file_findings(
-    model_file: str, serialized: str | None, fmt: WeightsFormat | None, why: str, read: Reader
+    model_file: str, serialized: str | None, fmt: WeightsFormat | None, why: str, read: ReadMember
 ) -> list[Finding]:
     """With a model file: exactly one class in it, and a state_dict for `torch.load`."""
     out = []
@@ -253,7 +254,7 @@ def _serialized_only_findings(
     ]
 
 
-def _config(model: dict[str, Any], read: Reader) -> dict[str, Any] | None:
+def _config(model: dict[str, Any], read: ReadMember) -> dict[str, Any] | None:
     from . import modelconfig
 
     name = model.get("configFile")
@@ -271,7 +272,7 @@ def weights_findings(
     manifest: dict[str, Any] | None,
     torchserve: bool,
     names: set[str],
-    read: Reader,
+    read: ReadMember,
     infos: dict[str, WeightsInfo],
 ) -> list[Finding]:
     """Every member's pickle findings, then (for TorchServe) the base_handler rules."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .checks import read_from_view
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
 from .errors import Finding
 from .reader import ArchiveView, Container, Member
 from .summary import listing, listing_json, unsafe_problems
 from .timetoserve import slow_inflate_findings
-from .warfile import read_manifest, view_reader
+from .warfile import read_manifest
 
 if TYPE_CHECKING:
     from .signing.engine import SignatureInfo
@@ -46,7 +47,7 @@ class WorkflowSummary:
 
 def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
     """The inspect facts of a workflow archive: its manifest and what its spec declares."""
-    read = view_reader(view)
+    read = read_from_view(view)
     manifest, found = read_manifest(read)
     problems = [f.message for f in found]
     spec = None
