@@ -63,11 +63,14 @@ if TYPE_CHECKING:
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
-#: Handler files and requirements larger than this are not parsed.
+#: Handler files larger than this are not parsed (the entry point is then not checked).
 MAX_HANDLER_SIZE = 8 << 20
+#: A requirements file larger than this is refused (a real one is a few KiB).
 MAX_REQUIREMENTS_SIZE = 1 << 20
-#: The integrity pass keeps members up to this size, up to this much in all, for later checks.
+#: The integrity pass keeps members up to this size (the largest a later check reads), for the
+#: later checks: no second pass over the archive.
 MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
+#: What the integrity pass keeps in all, at most.
 CACHE_BUDGET = 64 << 20
 #: The zip compression methods Java's java.util.zip reads (TorchServe and MMS unzip with it).
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
@@ -492,7 +495,7 @@ def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Fi
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
         return [_field_error(f"no runtime: {server} refuses the model (expected one of {choices})")]
-    # A list, not a set: a manifest's runtime may be any JSON value, a list or object too.
+    # A list, not a set: the runtime may be any JSON value, and a list or object is unhashable.
     if runtime not in [r.value for r in allowed]:
         return [
             _error(
@@ -676,6 +679,7 @@ def handler_findings(
 # requirements
 # ---------------------------------------------------------------------------------------------
 
+#: pip options that name another file, which the archive must then hold.
 INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
 
 

@@ -218,13 +218,13 @@ def check(data: bytes, member: str) -> list[Finding]:
                 out.append(c.finding(Severity.ERROR, *problem))
         else:
             out.append(_unknown(c, key, value))
-    workers = doc.get("minWorkers"), doc.get("maxWorkers")
-    if all(is_int(w) for w in workers) and workers[0] > workers[1]:  # type: ignore[operator]
+    least, most = doc.get("minWorkers"), doc.get("maxWorkers")
+    if is_int(least) and is_int(most) and least > most:
         out.append(
             c.finding(
                 Severity.ERROR,
                 "config-value",
-                f"minWorkers ({workers[0]}) is larger than maxWorkers ({workers[1]})",
+                f"minWorkers ({least}) is larger than maxWorkers ({most})",
             )
         )
     return out
