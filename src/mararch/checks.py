@@ -55,6 +55,7 @@ from .reader import (
     parse_manifest,
 )
 from .timetoserve import slow_inflate_findings
+from .warfile import is_workflow, spec_findings, workflow_findings
 from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 if TYPE_CHECKING:
@@ -972,8 +973,6 @@ def verify_view(
             out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = read_from_view(view, done)
-    from .warfile import is_workflow
-
     workflow = is_workflow(view)
     if workflow:
         out += _workflow_findings(view, read, server, model_store)
@@ -1019,8 +1018,6 @@ def verify_view(
 def _workflow_findings(
     view: ArchiveView, read: ReadMember, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
-    from .warfile import workflow_findings
-
     out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
     if server is Flavour.MMS:
         out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
@@ -1128,8 +1125,6 @@ def check_plan(plan: Plan) -> list[Finding]:
         names.add(digests_mod.DIGESTS_NAME)
     manifest = plan.manifest
     if plan.manifest_name == WAR_MANIFEST_NAME:
-        from .warfile import spec_findings
-
         return spec_findings(manifest, names, _read_from_plan(plan))[0]
     flavour = detect_flavour(manifest)
     read = _read_from_plan(plan)
