@@ -27,9 +27,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO, Protocol
 
-from . import zipformat as zf
-from .errors import ArchiveError
-from .plans import MANIFEST_NAME, PathLike
+from .. import zipformat as zf
+from ..errors import ArchiveError
+from ..plans import MANIFEST_NAME, PathLike
 
 #: Read member data in chunks this large.
 CHUNK_SIZE = 1 << 20
@@ -1087,7 +1087,7 @@ def open_archive(path: PathLike) -> ArchiveView:
     ArchiveError for anything unreadable."""
     if isinstance(path, str) and "://" in path:
         # Only now: a local archive never imports the remote machinery.
-        from .remote_read import open_remote_archive
+        from ..remote_read import open_remote_archive
 
         return open_remote_archive(path)
     p = Path(path)
