@@ -10,7 +10,17 @@ from typing import IO, BinaryIO
 
 from ..errors import ArchiveError
 from ..plans import MANIFEST_NAME
-from .view import MAX_MEMBERS, ArchiveView, Container, Member, MemberKind, Window, read_declared
+from .view import (
+    MAX_MEMBERS,
+    ArchiveView,
+    Container,
+    Member,
+    MemberKind,
+    Window,
+    kind_of_mode,
+    read_declared,
+    uncompressed_member,
+)
 
 
 class FolderView(ArchiveView):
@@ -66,25 +76,16 @@ class FolderView(ArchiveView):
                     target = os.readlink(entry.path)
             except OSError as exc:
                 raise ArchiveError(f"cannot read {entry.path!r}: {exc.strerror}") from None
-            if stat.S_ISLNK(mode):
-                kind = MemberKind.SYMLINK
-            elif stat.S_ISDIR(mode):
-                kind = MemberKind.DIR
-            elif stat.S_ISREG(mode):
-                kind = MemberKind.FILE
-            else:
-                kind = MemberKind.SPECIAL
-            size = size if kind is MemberKind.FILE else 0
+            kind = kind_of_mode(mode)
             members.append(
-                Member(
-                    name=name,
-                    raw_name=name,
-                    size=size,
-                    compressed_size=size,
+                uncompressed_member(
+                    name,
+                    name,
+                    kind,
+                    size,
                     method="file",
-                    kind=kind,
                     link_target=target,
-                    mode=stat.S_IMODE(mode),
+                    mode=mode,
                     index=len(members),
                 )
             )

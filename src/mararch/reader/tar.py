@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -13,7 +12,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ArchiveError
-from .view import CHUNK_SIZE, MAX_MEMBERS, ArchiveView, Container, Member, MemberKind, read_declared
+from .view import (
+    CHUNK_SIZE,
+    MAX_MEMBERS,
+    ArchiveView,
+    Container,
+    Member,
+    MemberKind,
+    read_declared,
+    uncompressed_member,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -97,17 +105,15 @@ class TarView(ArchiveView):
                     self._infos.append(info)
                     continue  # the model folder itself
                 self._infos.append(info)
-                size = info.size if kind is MemberKind.FILE else 0
                 members.append(
-                    Member(
-                        name=name,
-                        raw_name=raw,
-                        size=size,
-                        compressed_size=size,
+                    uncompressed_member(
+                        name,
+                        raw,
+                        kind,
+                        info.size,
                         method="tar",
-                        kind=kind,
                         link_target=info.linkname or None,
-                        mode=stat.S_IMODE(info.mode),
+                        mode=info.mode,
                         index=len(self._infos) - 1,
                     )
                 )

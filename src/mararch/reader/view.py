@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -73,6 +74,43 @@ class Member:
     def ratio(self) -> float | None:
         """Uncompressed / compressed size; None when the member has no compressed bytes."""
         return self.size / self.compressed_size if self.compressed_size else None
+
+
+def kind_of_mode(mode: int) -> MemberKind:
+    """The kind of an entry whose Unix mode records its file type."""
+    if stat.S_ISLNK(mode):
+        return MemberKind.SYMLINK
+    if stat.S_ISDIR(mode):
+        return MemberKind.DIR
+    if stat.S_ISREG(mode):
+        return MemberKind.FILE
+    return MemberKind.SPECIAL
+
+
+def uncompressed_member(
+    name: str,
+    raw_name: str,
+    kind: MemberKind,
+    size: int,
+    *,
+    method: str,
+    link_target: str | None,
+    mode: int,
+    index: int,
+) -> Member:
+    """A member of a container that does not compress (tar, folder): only a file has a size."""
+    size = size if kind is MemberKind.FILE else 0
+    return Member(
+        name=name,
+        raw_name=raw_name,
+        size=size,
+        compressed_size=size,
+        method=method,
+        kind=kind,
+        link_target=link_target,
+        mode=stat.S_IMODE(mode),
+        index=index,
+    )
 
 
 class ArchiveView:

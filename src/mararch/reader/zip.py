@@ -8,13 +8,23 @@ import stat
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from .. import zipformat as zf
 from ..errors import ArchiveError
-from .view import CHUNK_SIZE, MAX_MEMBERS, ArchiveView, Container, Member, MemberKind, Window
+from .view import (
+    CHUNK_SIZE,
+    MAX_MEMBERS,
+    ArchiveView,
+    Container,
+    Member,
+    MemberKind,
+    Window,
+    kind_of_mode,
+)
 
 
 def _zip_error(path: object, what: str) -> ArchiveError:
@@ -68,6 +78,177 @@ class RandomAccess(Protocol):
     def open(self) -> BinaryIO: ...
 
 
+@dataclass(frozen=True)
+class _End:
+    """What the end of central directory record (or its ZIP64 form) declares, and where it is."""
+
+    disk: int
+    cd_disk: int
+    count: int
+    cd_size: int
+    cd_offset: int
+    #: Where the central directory must end: at the (ZIP64) end record.
+    end_of_cd: int
+
+
+def _find_end(path: str, fh: BinaryIO, file_size: int) -> _End:
+    """The end record: the last signature with room for a whole record in the file's tail."""
+    tail_len = min(file_size, zf.END_RECORD.size + zf.MAX_COMMENT)
+    fh.seek(file_size - tail_len)
+    tail = fh.read(tail_len)
+    pos = tail.rfind(zf.END_SIG)
+    while pos >= 0 and pos + zf.END_RECORD.size > len(tail):
+        pos = tail.rfind(zf.END_SIG, 0, pos)
+    if pos < 0:
+        raise _zip_error(path, "no end of central directory record (truncated?)")
+    eocd_pos = file_size - tail_len + pos
+    (_, disk, cd_disk, _n_disk, count, cd_size, cd_offset, _comment_len) = (
+        zf.END_RECORD.unpack_from(tail, pos)
+    )
+    zip64 = _find_zip64_end(path, fh, eocd_pos)
+    return zip64 or _End(disk, cd_disk, count, cd_size, cd_offset, end_of_cd=eocd_pos)
+
+
+def _find_zip64_end(path: str, fh: BinaryIO, eocd_pos: int) -> _End | None:
+    """The ZIP64 end record, when a locator sits just before the end record; else None."""
+    locator = eocd_pos - zf.ZIP64_LOCATOR.size
+    if locator < 0:
+        return None
+    fh.seek(locator)
+    loc = fh.read(zf.ZIP64_LOCATOR.size)
+    if loc[:4] != zf.ZIP64_LOCATOR_SIG:
+        return None
+    _, _, z64_pos, _ = zf.ZIP64_LOCATOR.unpack(loc)
+    if z64_pos + zf.ZIP64_END_RECORD.size > locator:
+        raise _zip_error(path, "the ZIP64 end record points outside the file")
+    fh.seek(z64_pos)
+    rec = fh.read(zf.ZIP64_END_RECORD.size)
+    if rec[:4] != zf.ZIP64_END_SIG:
+        raise _zip_error(path, "the ZIP64 end record is missing")
+    (_, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = zf.ZIP64_END_RECORD.unpack(rec)
+    return _End(disk, cd_disk, count, cd_size, cd_offset, end_of_cd=z64_pos)
+
+
+def _check_end(path: str, end: _End) -> None:
+    """Refuse split archives, a directory not where the end record says, and more members than
+    mararch accepts or than the directory can hold."""
+    if end.disk != 0 or end.cd_disk != 0:
+        raise _zip_error(path, "multi-disk (split) archives are not supported")
+    if end.cd_offset + end.cd_size != end.end_of_cd:
+        raise _zip_error(
+            path,
+            f"the central directory should end at byte {end.end_of_cd} but is declared at "
+            f"{end.cd_offset}+{end.cd_size} (data prepended, or the archive is damaged)",
+        )
+    if end.count > MAX_MEMBERS:
+        raise ArchiveError(
+            f"{path!r} declares {end.count} members, more than the {MAX_MEMBERS} mararch accepts"
+        )
+    if end.count * zf.CENTRAL_HEADER.size > end.cd_size:
+        raise _zip_error(path, f"{end.count} members cannot fit in a {end.cd_size}-byte directory")
+
+
+def _parse_directory(path: str, cd: bytes, end: _End) -> list[Member]:
+    """The central directory's entries as members, in directory order; it must hold nothing
+    else."""
+    members: list[Member] = []
+    p = 0
+    for index in range(end.count):
+        member, p = _central_entry(path, cd, p, index, end.cd_offset)
+        members.append(member)
+    if p != end.cd_size:
+        raise _zip_error(path, f"{end.cd_size - p} stray bytes after the last directory entry")
+    return members
+
+
+def _central_entry(path: str, cd: bytes, p: int, index: int, cd_offset: int) -> tuple[Member, int]:
+    """The directory entry at `p` as a member, and where the next entry starts."""
+    if cd[p : p + 4] != zf.CENTRAL_SIG:
+        raise _zip_error(path, f"central directory entry {index} has a bad signature")
+    (
+        _,
+        _made_ver,
+        made_os,
+        _need,
+        flags,
+        method,
+        _t,
+        _d,
+        crc,
+        csize,
+        size,
+        n_len,
+        e_len,
+        c_len,
+        _disk,
+        _iattr,
+        eattr,
+        offset,
+    ) = zf.CENTRAL_HEADER.unpack_from(cd, p)
+    start = p + zf.CENTRAL_HEADER.size
+    end = start + n_len + e_len + c_len
+    if end > len(cd):
+        raise _zip_error(path, f"central directory entry {index} runs past its end")
+    raw = cd[start : start + n_len]
+    extra = cd[start + n_len : start + n_len + e_len]
+    size, csize, offset = _zip64_extra(extra, size, csize, offset)
+    name = _decode_zip_name(raw, flags)
+    mode = (eattr >> 16) & zf.U16 if made_os == zf.HOST_UNIX else None
+    kind = _zip_kind(name, made_os, eattr, mode)
+    if offset + zf.LOCAL_HEADER.size + n_len + csize > cd_offset:
+        raise _zip_error(
+            path,
+            f"member {name!r} lies outside the data area (offset {offset}, {csize} bytes)",
+        )
+    member = Member(
+        name=name.rstrip("/") if kind is MemberKind.DIR else name,
+        raw_name=name,
+        size=size,
+        compressed_size=csize,
+        method=zf.method_name(method),
+        kind=kind,
+        crc=crc,
+        encrypted=bool(flags & zf.FLAG_ENCRYPTED),
+        flags=flags,
+        header_offset=offset,
+        mode=stat.S_IMODE(mode) if mode is not None else None,
+        index=index,
+    )
+    return member, end
+
+
+def _zip_kind(name: str, made_os: int, eattr: int, mode: int | None) -> MemberKind:
+    """A member's kind from its Unix mode when it records a file type; else a directory by a
+    trailing '/' or the DOS attribute, else a file."""
+    if mode is not None and stat.S_IFMT(mode):
+        kind = kind_of_mode(mode)
+        if kind is not MemberKind.FILE:
+            return kind
+    if name.endswith("/") or (made_os == zf.HOST_DOS and eattr & zf.DOS_DIRECTORY):
+        return MemberKind.DIR
+    return MemberKind.FILE
+
+
+def _check_overlaps(path: str, members: list[Member]) -> None:
+    """Refuse members that share bytes: they let a tiny file expand to petabytes
+    (overlapping-entry bombs)."""
+    ordered = sorted(members, key=lambda m: m.header_offset or 0)
+    for a, b in pairwise(ordered):
+        a_end = (
+            (a.header_offset or 0)
+            + zf.LOCAL_HEADER.size
+            + len(a.raw_name.encode("utf-8", "replace"))
+            + a.compressed_size
+        )
+        if (b.header_offset or 0) < a_end:
+            raise ArchiveError(
+                f"members {a.name!r} and {b.name!r} overlap inside {path!r}",
+                member=b.name,
+                hint="Overlapping members are a zip-bomb technique; do not use this archive.",
+                code="member-overlap",
+            )
+
+
 class ZipView(ArchiveView):
     container = Container.ZIP
 
@@ -103,140 +284,15 @@ class ZipView(ArchiveView):
             raise _zip_error(path, "a record is cut short") from None
 
     def _parse(self, path: str, fh: BinaryIO, file_size: int) -> list[Member]:
-        tail_len = min(file_size, zf.END_RECORD.size + zf.MAX_COMMENT)
-        fh.seek(file_size - tail_len)
-        tail = fh.read(tail_len)
-        pos = tail.rfind(zf.END_SIG)
-        while pos >= 0 and pos + zf.END_RECORD.size > len(tail):
-            pos = tail.rfind(zf.END_SIG, 0, pos)
-        if pos < 0:
-            raise _zip_error(path, "no end of central directory record (truncated?)")
-        eocd_pos = file_size - tail_len + pos
-        (_, disk, cd_disk, _n_disk, count, cd_size, cd_offset, _comment_len) = (
-            zf.END_RECORD.unpack_from(tail, pos)
-        )
-        end_of_cd = eocd_pos
-        locator = eocd_pos - zf.ZIP64_LOCATOR.size
-        if locator >= 0:
-            fh.seek(locator)
-            loc = fh.read(zf.ZIP64_LOCATOR.size)
-            if loc[:4] == zf.ZIP64_LOCATOR_SIG:
-                _, _, z64_pos, _ = zf.ZIP64_LOCATOR.unpack(loc)
-                if z64_pos + zf.ZIP64_END_RECORD.size > locator:
-                    raise _zip_error(path, "the ZIP64 end record points outside the file")
-                fh.seek(z64_pos)
-                rec = fh.read(zf.ZIP64_END_RECORD.size)
-                if rec[:4] != zf.ZIP64_END_SIG:
-                    raise _zip_error(path, "the ZIP64 end record is missing")
-                (_, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset) = (
-                    zf.ZIP64_END_RECORD.unpack(rec)
-                )
-                end_of_cd = z64_pos
-        if disk != 0 or cd_disk != 0:
-            raise _zip_error(path, "multi-disk (split) archives are not supported")
-        if cd_offset + cd_size != end_of_cd:
-            raise _zip_error(
-                path,
-                f"the central directory should end at byte {end_of_cd} but is declared at "
-                f"{cd_offset}+{cd_size} (data prepended, or the archive is damaged)",
-            )
-        if count > MAX_MEMBERS:
-            raise ArchiveError(
-                f"{path!r} declares {count} members, more than the {MAX_MEMBERS} mararch accepts"
-            )
-        if count * zf.CENTRAL_HEADER.size > cd_size:
-            raise _zip_error(path, f"{count} members cannot fit in a {cd_size}-byte directory")
-        fh.seek(cd_offset)
-        cd = fh.read(cd_size)
-        if len(cd) != cd_size:
+        end = _find_end(path, fh, file_size)
+        _check_end(path, end)
+        fh.seek(end.cd_offset)
+        cd = fh.read(end.cd_size)
+        if len(cd) != end.cd_size:
             raise _zip_error(path, "the central directory is cut short")
-        self.cd_offset = cd_offset
-        members: list[Member] = []
-        p = 0
-        for index in range(count):
-            if cd[p : p + 4] != zf.CENTRAL_SIG:
-                raise _zip_error(path, f"central directory entry {index} has a bad signature")
-            (
-                _,
-                _made_ver,
-                made_os,
-                _need,
-                flags,
-                method,
-                _t,
-                _d,
-                crc,
-                csize,
-                size,
-                n_len,
-                e_len,
-                c_len,
-                _disk,
-                _iattr,
-                eattr,
-                offset,
-            ) = zf.CENTRAL_HEADER.unpack_from(cd, p)
-            start = p + zf.CENTRAL_HEADER.size
-            end = start + n_len + e_len + c_len
-            if end > cd_size:
-                raise _zip_error(path, f"central directory entry {index} runs past its end")
-            raw = cd[start : start + n_len]
-            extra = cd[start + n_len : start + n_len + e_len]
-            p = end
-            size, csize, offset = _zip64_extra(extra, size, csize, offset)
-            name = _decode_zip_name(raw, flags)
-            mode = (eattr >> 16) & zf.U16 if made_os == zf.HOST_UNIX else None
-            kind = MemberKind.FILE
-            if mode is not None and stat.S_IFMT(mode):
-                if stat.S_ISLNK(mode):
-                    kind = MemberKind.SYMLINK
-                elif stat.S_ISDIR(mode):
-                    kind = MemberKind.DIR
-                elif not stat.S_ISREG(mode):
-                    kind = MemberKind.SPECIAL
-            if kind is MemberKind.FILE and (
-                name.endswith("/") or (made_os == zf.HOST_DOS and eattr & zf.DOS_DIRECTORY)
-            ):
-                kind = MemberKind.DIR
-            if offset + zf.LOCAL_HEADER.size + n_len + csize > cd_offset:
-                raise _zip_error(
-                    path,
-                    f"member {name!r} lies outside the data area (offset {offset}, {csize} bytes)",
-                )
-            members.append(
-                Member(
-                    name=name.rstrip("/") if kind is MemberKind.DIR else name,
-                    raw_name=name,
-                    size=size,
-                    compressed_size=csize,
-                    method=zf.method_name(method),
-                    kind=kind,
-                    crc=crc,
-                    encrypted=bool(flags & zf.FLAG_ENCRYPTED),
-                    flags=flags,
-                    header_offset=offset,
-                    mode=stat.S_IMODE(mode) if mode is not None else None,
-                    index=index,
-                )
-            )
-        if p != cd_size:
-            raise _zip_error(path, f"{cd_size - p} stray bytes after the last directory entry")
-        # Members sharing bytes let a tiny file expand to petabytes (overlapping-entry bombs).
-        ordered = sorted(members, key=lambda m: m.header_offset or 0)
-        for a, b in pairwise(ordered):
-            a_end = (
-                (a.header_offset or 0)
-                + zf.LOCAL_HEADER.size
-                + len(a.raw_name.encode("utf-8", "replace"))
-                + a.compressed_size
-            )
-            if (b.header_offset or 0) < a_end:
-                raise ArchiveError(
-                    f"members {a.name!r} and {b.name!r} overlap inside {path!r}",
-                    member=b.name,
-                    hint="Overlapping members are a zip-bomb technique; do not use this archive.",
-                    code="member-overlap",
-                )
+        self.cd_offset = end.cd_offset
+        members = _parse_directory(path, cd, end)
+        _check_overlaps(path, members)
         return members
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
@@ -353,58 +409,95 @@ class ZipView(ArchiveView):
         self, fh: BinaryIO, member: Member, chunk_size: int, raw: bool = False
     ) -> Iterator[bytes]:
         """The member's data, inflated and checked; with `raw`, the stored bytes are yielded."""
-        name = member.name
-        remaining_in = member.compressed_size
-        produced = 0
-        crc = 0
-        inflater = zlib.decompressobj(-15) if member.method == "deflated" else None
-        while remaining_in > 0 or (inflater is not None and inflater.unconsumed_tail):
-            if inflater is not None and inflater.unconsumed_tail:
-                data = inflater.unconsumed_tail
-            else:
-                data = fh.read(min(chunk_size, remaining_in))
-                if not data:
-                    raise ArchiveError(
-                        f"member {name!r} is truncated", member=name, code="member-size"
-                    )
-                remaining_in -= len(data)
-                if raw:
-                    yield data
-            if inflater is not None:
-                # Ask for at most one byte past the declared size: enough to catch a lie.
-                out = inflater.decompress(data, max(1, min(chunk_size, member.size - produced + 1)))
-            else:
-                out = data
-            if produced + len(out) > member.size:
-                raise ArchiveError(
-                    f"member {name!r} holds more data than the {member.size} bytes it declares",
-                    member=name,
-                    hint="The archive lies about its sizes; do not use it.",
-                    code="member-size",
-                )
-            produced += len(out)
-            crc = zlib.crc32(out, crc)
-            if out and not raw:
-                yield out
-            if inflater is not None and inflater.eof:
-                break
-        if inflater is not None and not inflater.eof:
+        tally = _Tally(member)
+        if member.method == "deflated":
+            yield from _inflated(fh, member, chunk_size, tally, raw)
+        else:
+            # Stored bytes are the data, and cannot outgrow it: `_iter_zip` compared the sizes.
+            for data in _stored(fh, member, chunk_size):
+                yield tally.add(data)
+        tally.finish()
+
+
+class _Tally:
+    """A member's data counted and CRC'd as it passes, and checked against what it declares."""
+
+    def __init__(self, member: Member) -> None:
+        self.member = member
+        self.produced = 0
+        self.crc = 0
+
+    def room(self, chunk_size: int) -> int:
+        """How much to inflate next: at most one byte past the declared size, enough to catch a
+        lie."""
+        return max(1, min(chunk_size, self.member.size - self.produced + 1))
+
+    def add(self, out: bytes) -> bytes:
+        """Count `out` (and return it); ArchiveError once the data outgrows the declared size."""
+        member = self.member
+        if self.produced + len(out) > member.size:
             raise ArchiveError(
-                f"member {name!r} is truncated: its compressed data ends early",
-                member=name,
+                f"member {member.name!r} holds more data than the {member.size} bytes it declares",
+                member=member.name,
+                hint="The archive lies about its sizes; do not use it.",
                 code="member-size",
             )
-        if produced != member.size:
+        self.produced += len(out)
+        self.crc = zlib.crc32(out, self.crc)
+        return out
+
+    def finish(self) -> None:
+        """At the end of the data: ArchiveError unless its size and CRC are those declared."""
+        member = self.member
+        if self.produced != member.size:
             raise ArchiveError(
-                f"member {name!r} holds {produced} bytes, not the {member.size} it declares",
-                member=name,
+                f"member {member.name!r} holds {self.produced} bytes, not the {member.size} it "
+                "declares",
+                member=member.name,
                 code="member-size",
             )
-        if crc != member.crc:
+        if self.crc != member.crc:
             raise ArchiveError(
-                f"member {name!r} fails its CRC check (declared {member.crc or 0:08x}, "
-                f"actual {crc:08x})",
-                member=name,
+                f"member {member.name!r} fails its CRC check (declared {member.crc or 0:08x}, "
+                f"actual {self.crc:08x})",
+                member=member.name,
                 hint="The archive is corrupt; download or build it again.",
                 code="member-crc",
             )
+
+
+def _stored(fh: BinaryIO, member: Member, chunk_size: int) -> Iterator[bytes]:
+    """The member's bytes as stored, in chunks; ArchiveError when the file ends first."""
+    remaining = member.compressed_size
+    while remaining > 0:
+        data = fh.read(min(chunk_size, remaining))
+        if not data:
+            raise ArchiveError(
+                f"member {member.name!r} is truncated", member=member.name, code="member-size"
+            )
+        remaining -= len(data)
+        yield data
+
+
+def _inflated(
+    fh: BinaryIO, member: Member, chunk_size: int, tally: _Tally, raw: bool
+) -> Iterator[bytes]:
+    """The member's stored bytes inflated into `tally`, up to the deflate stream's end; yields
+    what comes out, or with `raw` the stored bytes as they are read."""
+    inflater = zlib.decompressobj(-15)
+    for chunk in _stored(fh, member, chunk_size):
+        if raw:
+            yield chunk
+        pending = chunk
+        while pending:
+            out = tally.add(inflater.decompress(pending, tally.room(chunk_size)))
+            if out and not raw:
+                yield out
+            if inflater.eof:
+                return
+            pending = inflater.unconsumed_tail
+    raise ArchiveError(
+        f"member {member.name!r} is truncated: its compressed data ends early",
+        member=member.name,
+        code="member-size",
+    )
