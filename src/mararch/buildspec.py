@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -76,7 +76,7 @@ class Key:
     """One key of an archive table: its type, its choices, and the kinds it applies to."""
 
     name: str
-    type: str  # "string", "path", "handler", "bool", "int", "strings", "files", "table", "choice"
+    type: str  # a key of _VALIDATORS: "string", "path", "paths", "handler", "choice", "bool", ...
     kinds: frozenset[Kind]
     choices: tuple[str, ...] = ()
     flag: str = ""
@@ -100,7 +100,7 @@ KEYS: dict[str, Key] = {
         Key("handler", "handler", BOTH),
         Key("serialized-file", "path", TS),
         Key("model-file", "path", TS),
-        Key("extra-files", "strings", TS),
+        Key("extra-files", "paths", TS),
         Key("runtime", "choice", BOTH),
         Key("export-path", "path", BOTH),
         Key("archive-format", "choice", BOTH),
@@ -108,7 +108,7 @@ KEYS: dict[str, Key] = {
         Key("requirements-file", "path", TS, flag="-r/--requirements-file"),
         Key("config-file", "path", TS, flag="-c/--config-file"),
         Key("compression", "choice", TS, tuple(c.value for c in Compression)),
-        Key("level", "int", TS),
+        Key("level", "level", TS),
         Key("exclude", "strings", BOTH),
         Key("files", "files", TS),
         Key("config", "table", TS),
@@ -255,8 +255,9 @@ def _type_name(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-class _Reader:
-    """Validates archive tables into options, collecting problems as `file [table]: ...`."""
+class _TableParser:
+    """Checks the archive tables of one spec file into ArchiveSpecs, collecting every problem as
+    `file [table]: ...`."""
 
     def __init__(self, shown: str, base: Path, given: Collection[str]) -> None:
         self.shown = shown
@@ -280,6 +281,57 @@ class _Reader:
             return value
         return str(self.path(value))
 
+    def archives(self, data: Mapping[str, Any], top_table: str, prefix: str) -> list[ArchiveSpec]:
+        """What the spec's table declares: [archive.NAME] tables, [[archive]] entries, or one
+        archive (its own keys); `prefix` is `tool.mararch.` in a pyproject.toml."""
+        if "archive" not in data:
+            return [self.archive(top_table, data, None)] if data else []
+        others = [k for k in data if k != "archive"]
+        if others:
+            listed = ", ".join(repr(k) for k in others)
+            self.problem(
+                top_table,
+                f"keys outside the archive tables ({listed}): with [archive...] tables, "
+                "every key belongs in one of them",
+            )
+        declared = data["archive"]
+        if isinstance(declared, list):
+            return self.archive_entries(declared, prefix)
+        if isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
+            return [
+                self.archive(f"[{prefix}archive.{_toml_key(name)}]", table, name)
+                for name, table in declared.items()
+            ]
+        self.problem(
+            f"[{prefix}archive]",
+            "must hold one table per archive: [archive.NAME] tables or [[archive]] "
+            "entries (a lone [archive] table with options is neither)",
+        )
+        return []
+
+    def archive_entries(self, declared: list[Any], prefix: str) -> list[ArchiveSpec]:
+        """The archives of `[[archive]]` entries, unnamed (their model-name names them)."""
+        archives: list[ArchiveSpec] = []
+        for number, table in enumerate(declared, start=1):
+            where = f"[[{prefix}archive]] #{number}"
+            if not isinstance(table, dict):
+                self.problem(where, "must be a table")
+                continue
+            archives.append(self.archive(where, table, None))
+        return archives
+
+    def unique_names(self, archives: Sequence[ArchiveSpec]) -> None:
+        """An archive name used twice is a problem: NAME selects one archive."""
+        seen: dict[str, str] = {}
+        for archive in archives:
+            if archive.name and archive.name in seen:
+                self.problem(
+                    archive.table,
+                    f"archive name {archive.name!r} is used twice (also in {seen[archive.name]}); "
+                    "use [archive.NAME] tables with distinct names to build one model twice",
+                )
+            seen.setdefault(archive.name, archive.table)
+
     def normalized(self, table: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Keys in kebab-case; unknown keys and a key given in both spellings are problems."""
         out: dict[str, Any] = {}
@@ -295,20 +347,40 @@ class _Reader:
         return out
 
     def archive(self, table: str, raw: Mapping[str, Any], default_name: str | None) -> ArchiveSpec:
+        """One archive table checked into an ArchiveSpec; its problems are collected."""
         values = self.normalized(table, raw)
-        kind = Kind.TORCHSERVE
-        kind_known = True
-        if "kind" in values:
-            raw_kind = values["kind"]
-            if raw_kind in tuple(k.value for k in Kind):
-                kind = Kind(raw_kind)
-            else:
-                kind_known = False
-                self.problem(
-                    table,
-                    f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
-                    "`mararch create`) or 'legacy' (MMS, as `mararch legacy`)",
-                )
+        kind = self.kind(table, values)
+        options = self.options(table, values, kind or Kind.TORCHSERVE)
+        if "model_name" not in options and default_name is not None:
+            options["model_name"] = default_name
+        # Like every relative path of a spec, the default output folder is the spec's own.
+        options.setdefault("export_path", self.base)
+        if kind is not None:
+            self.required(table, values, options, kind)
+        if "config" in options and "config_file" in options:
+            self.problem(
+                table,
+                "'config' and 'config-file' both give the model config; keep one "
+                "(the inline table or the file)",
+            )
+        name = default_name or str(options.get("model_name", ""))
+        return ArchiveSpec(name, kind or Kind.TORCHSERVE, table, options)
+
+    def kind(self, table: str, values: Mapping[str, Any]) -> Kind | None:
+        """The table's `kind` (TorchServe when absent); None after a problem."""
+        raw_kind = values.get("kind", Kind.TORCHSERVE.value)
+        if raw_kind in tuple(k.value for k in Kind):
+            return Kind(raw_kind)
+        self.problem(
+            table,
+            f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
+            "`mararch create`) or 'legacy' (MMS, as `mararch legacy`)",
+        )
+        return None
+
+    def options(self, table: str, values: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
+        """The planner's keyword arguments: every key but `kind`, if it applies to the kind and
+        its value is valid."""
         options: dict[str, Any] = {}
         for name, value in values.items():
             key = KEYS[name]
@@ -324,122 +396,178 @@ class _Reader:
             checked = self.value(table, key, kind, value)
             if checked is not None:
                 options[key.param] = checked
-        if "model_name" not in options and default_name is not None:
-            options["model_name"] = default_name
-        # Like every relative path of a spec, the default output folder is the spec's own.
-        options.setdefault("export_path", self.base)
-        for name in REQUIRED[kind] if kind_known else ():
+        return options
+
+    def required(
+        self, table: str, values: Mapping[str, Any], options: Mapping[str, Any], kind: Kind
+    ) -> None:
+        """A required key that neither the table nor the command line gives is a problem."""
+        for name in REQUIRED[kind]:
             # A key present with a bad value has its own problem already.
             param = KEYS[name].param
             if name not in values and param not in options and param not in self.given:
                 example = EXAMPLES.get(name, f'{name} = "..."')
                 self.problem(table, f"missing required key {name!r} (e.g. {example})")
-        if "config" in options and "config_file" in options:
-            self.problem(
-                table,
-                "'config' and 'config-file' both give the model config; keep one "
-                "(the inline table or the file)",
-            )
-        name = default_name or str(options.get("model_name", ""))
-        return ArchiveSpec(name, kind, table, options)
 
     def value(self, table: str, key: Key, kind: Kind, value: Any) -> Any:
         """A key's value checked and converted; None (after a problem) when it is invalid."""
-        name = key.name
+        return _VALIDATORS[key.type](_Field(self, table, key, kind, value))
 
-        def wrong(expected: str) -> None:
-            shown = repr(value) if not isinstance(value, (dict, list)) else ""
-            got = f"{_type_name(value)}" + (f" ({shown})" if shown else "")
-            self.problem(table, f"{name!r} must be {expected}, not {got}")
 
-        if key.type in ("string", "path", "handler", "choice"):
-            if not isinstance(value, str):
-                example = EXAMPLES.get(name)
-                wrong("a string" + (f" (e.g. {example})" if example else ""))
-                return None
-            if not value.strip():
-                self.problem(table, f"{name!r} is empty")
-                return None
-            if key.type == "path":
-                return self.path(value)
-            if key.type == "handler":
-                return self.handler(value) if kind is Kind.TORCHSERVE else value
-            if key.type == "choice":
-                choices = KIND_CHOICES.get((name, kind), key.choices)
-                if value not in choices:
-                    listed = ", ".join(repr(c) for c in choices)
-                    self.problem(table, f"invalid {name} {value!r}: choose one of {listed}")
-                    return None
-            return value
-        if key.type == "bool":
-            if not isinstance(value, bool):
-                wrong("true or false")
-                return None
-            return value
-        if key.type == "int":
-            if not isinstance(value, int) or isinstance(value, bool):
-                wrong("a whole number from 0 to 9")
-                return None
-            if not 0 <= value <= 9:
-                self.problem(table, f"invalid {name} {value}: choose a whole number from 0 to 9")
-                return None
-            return value
-        if key.type == "strings":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                wrong(f"an array of strings (e.g. {EXAMPLES[name]})")
-                return None
-            if name == "extra-files":
-                return [str(self.path(v)) for v in value]
-            return list(value)
-        if key.type == "table":
-            if not isinstance(value, dict):
-                wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
-                return None
-            return value
-        assert key.type == "files"
-        return self.files(table, value)
+@dataclass(frozen=True)
+class _Field:
+    """One key's value in one archive table, as its type's validator sees it."""
 
-    def files(self, table: str, value: Any) -> list[tuple[Path, str | None]] | None:
-        from .sources import member_dest_problem
+    parser: _TableParser
+    table: str
+    key: Key
+    kind: Kind
+    value: Any
 
-        if not isinstance(value, list):
-            self.problem(table, f"'files' must be an array of tables (e.g. {EXAMPLES['files']})")
-            return None
-        out: list[tuple[Path, str | None]] = []
-        ok = True
-        for number, item in enumerate(value, start=1):
-            where = f"'files' item {number}"
-            if not isinstance(item, dict):
-                self.problem(
-                    table,
-                    f'{where} must be a table like {{ src = "...", dest = "..." }}, '
-                    f"not {_type_name(item)}",
-                )
-                ok = False
-                continue
-            for extra in sorted(set(item) - {"src", "dest"}):
-                self.problem(table, f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
-                ok = False
-            src, dest = item.get("src"), item.get("dest")
-            if not isinstance(src, str) or not src.strip():
-                self.problem(table, f"{where}: 'src' must be a non-empty string (a file or folder)")
-                ok = False
-                continue
-            if dest is not None and not isinstance(dest, str):
-                self.problem(table, f"{where}: 'dest' must be a string, not {_type_name(dest)}")
-                ok = False
-                continue
-            if dest is not None and (problem := member_dest_problem(dest)) is not None:
-                self.problem(table, f"{where}: {problem}")
-                ok = False
-                continue
-            resolved = self.path(src)
-            if isinstance(resolved, str):
-                self.problem(table, f"{where}: 'src' is a URL; put single objects in extra-files")
-                ok = False
-                continue
-            out.append((resolved, dest))
-        return out if ok else None
+    def problem(self, message: str) -> None:
+        self.parser.problem(self.table, message)
+
+    def wrong(self, expected: str) -> None:
+        """The problem of a value of the wrong type: what the key expects, what it was given."""
+        shown = repr(self.value) if not isinstance(self.value, (dict, list)) else ""
+        got = f"{_type_name(self.value)}" + (f" ({shown})" if shown else "")
+        self.problem(f"{self.key.name!r} must be {expected}, not {got}")
+
+
+# Each validator returns the value to plan with, or None after reporting a problem.
+
+
+def _string(f: _Field) -> str | None:
+    """A non-empty string; every string-valued type checks this first."""
+    if not isinstance(f.value, str):
+        example = EXAMPLES.get(f.key.name)
+        f.wrong("a string" + (f" (e.g. {example})" if example else ""))
+        return None
+    if not f.value.strip():
+        f.problem(f"{f.key.name!r} is empty")
+        return None
+    return f.value
+
+
+def _path(f: _Field) -> Path | str | None:
+    value = _string(f)
+    return None if value is None else f.parser.path(value)
+
+
+def _handler(f: _Field) -> str | None:
+    value = _string(f)
+    # MMS's handler is `module:function` inside the model folder: nothing to resolve.
+    if value is None or f.kind is not Kind.TORCHSERVE:
+        return value
+    return f.parser.handler(value)
+
+
+def _choice(f: _Field) -> str | None:
+    value = _string(f)
+    choices = KIND_CHOICES.get((f.key.name, f.kind), f.key.choices)
+    if value is None or value in choices:
+        return value
+    listed = ", ".join(repr(c) for c in choices)
+    f.problem(f"invalid {f.key.name} {value!r}: choose one of {listed}")
+    return None
+
+
+def _bool(f: _Field) -> bool | None:
+    if isinstance(f.value, bool):
+        return f.value
+    f.wrong("true or false")
+    return None
+
+
+def _level(f: _Field) -> int | None:
+    value = f.value
+    if not isinstance(value, int) or isinstance(value, bool):
+        f.wrong("a whole number from 0 to 9")
+        return None
+    if not 0 <= value <= 9:
+        f.problem(f"invalid {f.key.name} {value}: choose a whole number from 0 to 9")
+        return None
+    return value
+
+
+def _strings(f: _Field) -> list[str] | None:
+    if isinstance(f.value, list) and all(isinstance(v, str) for v in f.value):
+        return list(f.value)
+    f.wrong(f"an array of strings (e.g. {EXAMPLES[f.key.name]})")
+    return None
+
+
+def _paths(f: _Field) -> list[str] | None:
+    values = _strings(f)
+    return None if values is None else [str(f.parser.path(v)) for v in values]
+
+
+def _table(f: _Field) -> dict[str, Any] | None:
+    if isinstance(f.value, dict):
+        return f.value
+    f.wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
+    return None
+
+
+def _files(f: _Field) -> list[tuple[Path, str | None]] | None:
+    """`files`: an array of `{ src, dest }` tables; every item's problems are reported."""
+    if not isinstance(f.value, list):
+        f.problem(f"'files' must be an array of tables (e.g. {EXAMPLES['files']})")
+        return None
+    items = [_files_item(f, number, item) for number, item in enumerate(f.value, start=1)]
+    checked = [item for item in items if item is not None]
+    return checked if len(checked) == len(items) else None
+
+
+def _files_item(f: _Field, number: int, item: Any) -> tuple[Path, str | None] | None:
+    """One `files` item: a table with a local `src` and an optional safe `dest`."""
+    where = f"'files' item {number}"
+    if not isinstance(item, dict):
+        f.problem(
+            f'{where} must be a table like {{ src = "...", dest = "..." }}, not {_type_name(item)}'
+        )
+        return None
+    extras = sorted(set(item) - {"src", "dest"})
+    for extra in extras:
+        f.problem(f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
+    src: Any = item.get("src")
+    dest: Any = item.get("dest")
+    problem = _files_item_problem(src, dest)
+    if problem is None:
+        resolved = f.parser.path(src)
+        if isinstance(resolved, Path):
+            return None if extras else (resolved, dest)
+        problem = "'src' is a URL; put single objects in extra-files"
+    f.problem(f"{where}: {problem}")
+    return None
+
+
+def _files_item_problem(src: object, dest: object) -> str | None:
+    """What is wrong with a `files` item's `src` and `dest` values, if anything."""
+    from .sources import member_dest_problem
+
+    if not isinstance(src, str) or not src.strip():
+        return "'src' must be a non-empty string (a file or folder)"
+    if dest is None:
+        return None
+    if not isinstance(dest, str):
+        return f"'dest' must be a string, not {_type_name(dest)}"
+    return member_dest_problem(dest)
+
+
+#: The validator of each `Key.type`.
+_VALIDATORS: dict[str, Callable[[_Field], Any]] = {
+    "string": _string,
+    "path": _path,
+    "paths": _paths,
+    "handler": _handler,
+    "choice": _choice,
+    "bool": _bool,
+    "level": _level,
+    "strings": _strings,
+    "table": _table,
+    "files": _files,
+}
 
 
 def _unknown(key: str, known: Mapping[str, object]) -> str:
@@ -453,69 +581,36 @@ def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
     required key they supply may be absent). Raises BuildSpecError listing every problem."""
     path = Path(path)
     shown = str(path)
-    data = _read_toml(path, path)
-    top_table = "(top level)"
-    if path.name == PYPROJECT:
-        tool = data.get("tool")
-        if not isinstance(tool, dict) or "mararch" not in tool:
-            raise BuildSpecError(shown, [f"{shown} has no [tool.mararch] table"])
-        data = tool["mararch"]
-        top_table = "[tool.mararch]"
-        if not isinstance(data, dict):
-            raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
-    prefix = "tool.mararch." if path.name == PYPROJECT else ""
+    data, top_table, prefix = _spec_table(path, _read_toml(path, path))
     # [workflow.NAME] tables are `mararch workflow`'s (workflowspec.py).
     workflows = WORKFLOW_TABLE in data
     data = {k: v for k, v in data.items() if k != WORKFLOW_TABLE}
-    reader = _Reader(shown, Path(os.path.abspath(path)).parent, given)
-    archives: list[ArchiveSpec] = []
-    if "archive" in data:
-        others = [k for k in data if k != "archive"]
-        if others:
-            listed = ", ".join(repr(k) for k in others)
-            reader.problem(
-                top_table,
-                f"keys outside the archive tables ({listed}): with [archive...] tables, "
-                "every key belongs in one of them",
-            )
-        declared = data["archive"]
-        if isinstance(declared, list):
-            for number, table in enumerate(declared, start=1):
-                where = f"[[{prefix}archive]] #{number}"
-                if not isinstance(table, dict):
-                    reader.problem(where, "must be a table")
-                    continue
-                archives.append(reader.archive(where, table, None))
-        elif isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
-            for name, table in declared.items():
-                where = f"[{prefix}archive.{_toml_key(name)}]"
-                archives.append(reader.archive(where, table, name))
-        else:
-            reader.problem(
-                f"[{prefix}archive]",
-                "must hold one table per archive: [archive.NAME] tables or [[archive]] "
-                "entries (a lone [archive] table with options is neither)",
-            )
-    elif data:
-        archives.append(reader.archive(top_table, data, None))
-    if not archives and not reader.problems:
-        reader.problem(
+    parser = _TableParser(shown, Path(os.path.abspath(path)).parent, given)
+    archives = parser.archives(data, top_table, prefix)
+    if not archives and not parser.problems:
+        parser.problem(
             top_table,
             "declares no archive: add model-name, version and handler, or [archive.NAME] tables"
             + (" ([workflow.NAME] tables are built by `mararch workflow`)" if workflows else ""),
         )
-    seen: dict[str, str] = {}
-    for archive in archives:
-        if archive.name and archive.name in seen:
-            reader.problem(
-                archive.table,
-                f"archive name {archive.name!r} is used twice (also in {seen[archive.name]}); "
-                "use [archive.NAME] tables with distinct names to build one model twice",
-            )
-        seen.setdefault(archive.name, archive.table)
-    if reader.problems:
-        raise BuildSpecError(shown, reader.problems)
+    parser.unique_names(archives)
+    if parser.problems:
+        raise BuildSpecError(shown, parser.problems)
     return BuildSpec(path, tuple(archives))
+
+
+def _spec_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """The table that holds the spec (a mararch.toml's top level, a pyproject.toml's
+    [tool.mararch]), the name problems give it, and the prefix of its sub-tables' names."""
+    if path.name != PYPROJECT:
+        return data, "(top level)", ""
+    shown = str(path)
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "mararch" not in tool:
+        raise BuildSpecError(shown, [f"{shown} has no [tool.mararch] table"])
+    if not isinstance(tool["mararch"], dict):
+        raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
+    return tool["mararch"], "[tool.mararch]", "tool.mararch."
 
 
 def _toml_key(name: str) -> str:
