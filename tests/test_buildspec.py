@@ -612,6 +612,11 @@ ERRORS = {
         "'config' and 'config-file' both give the model config; keep one",
     ),
     "bad kind": (SINGLE + 'kind = "mms"\n', "invalid kind 'mms': choose 'torchserve'"),
+    "kind not a string": (
+        SINGLE + 'kind = ["legacy"]\n',
+        "invalid kind ['legacy']: choose 'torchserve' (the default, as `mararch create`) or "
+        "'legacy' (MMS, as `mararch legacy`)",
+    ),
     "key of the other kind": (
         'kind = "legacy"\nmodel-name = "a"\nmodel-path = "."\nhandler = "s"\nversion = "1"\n',
         "'version' does not apply to kind = 'legacy' (only to TorchServe archives)",
@@ -746,14 +751,15 @@ def test_the_example_spec_matches_the_quick_start(
 
 
 def test_the_documented_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
-    from mararch.buildspec import KEYS, Kind, load_spec
+    from mararch.buildspec import KEYS, load_spec
+    from mararch.manifest import Flavour
 
     page = (Path(__file__).parent.parent / "docs" / "build-specs.md").read_text()
     example = page.split("```toml\n", 1)[1].split("```", 1)[0]
     spec = load_spec(write(tmp_path, example))
     assert [(a.name, a.kind) for a in spec.archives] == [
-        ("bert", Kind.TORCHSERVE),
-        ("old-resnet", Kind.LEGACY),
+        ("bert", Flavour.TORCHSERVE),
+        ("old-resnet", Flavour.MMS),
     ]
     shown = {
         line.lstrip("# ").split(" = ", 1)[0]

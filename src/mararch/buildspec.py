@@ -13,13 +13,13 @@ import os
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .errors import MararchError, RequestError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .legacy import LEGACY_FORMATS
+from .manifest import Flavour
 from .plans import (
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
@@ -42,11 +42,10 @@ PYPROJECT = "pyproject.toml"
 WORKFLOW_TABLE = "workflow"
 
 
-class Kind(str, Enum):
-    """Which server an archive is for: `create`'s TorchServe, or `legacy`'s MMS."""
-
-    TORCHSERVE = "torchserve"
-    LEGACY = "legacy"
+#: How a spec's `kind` key names each server (docs/build-specs.md): MMS archives are the kind
+#: `mararch legacy` builds, so the spec spells MMS "legacy".
+KIND_NAMES: dict[Flavour, str] = {Flavour.TORCHSERVE: "torchserve", Flavour.MMS: "legacy"}
+_KIND_BY_NAME = {name: flavour for flavour, name in KIND_NAMES.items()}
 
 
 class BuildSpecError(UsageError):
@@ -77,7 +76,7 @@ class Key:
 
     name: str
     type: str  # a key of _VALIDATORS: "string", "path", "paths", "handler", "choice", "bool", ...
-    kinds: frozenset[Kind]
+    kinds: frozenset[Flavour]
     choices: tuple[str, ...] = ()
     flag: str = ""
 
@@ -87,14 +86,14 @@ class Key:
         return self.name.replace("-", "_")
 
 
-BOTH = frozenset({Kind.TORCHSERVE, Kind.LEGACY})
-TS = frozenset({Kind.TORCHSERVE})
-MMS = frozenset({Kind.LEGACY})
+BOTH = frozenset(Flavour)
+TS = frozenset({Flavour.TORCHSERVE})
+MMS = frozenset({Flavour.MMS})
 
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("kind", "choice", BOTH, tuple(k.value for k in Kind)),
+        Key("kind", "choice", BOTH, tuple(KIND_NAMES.values())),
         Key("model-name", "string", BOTH),
         Key("version", "string", TS, flag="-v/--version"),
         Key("handler", "handler", BOTH),
@@ -118,15 +117,15 @@ KEYS: dict[str, Key] = {
     )
 }
 #: Choices that differ between the two kinds.
-KIND_CHOICES: dict[tuple[str, Kind], tuple[str, ...]] = {
-    ("runtime", Kind.TORCHSERVE): tuple(r.value for r in Runtime if r in TORCHSERVE_RUNTIMES),
-    ("runtime", Kind.LEGACY): tuple(r.value for r in Runtime if r in MMS_RUNTIMES),
-    ("archive-format", Kind.TORCHSERVE): tuple(f.value for f in ArchiveFormat),
-    ("archive-format", Kind.LEGACY): tuple(f.value for f in ArchiveFormat if f in LEGACY_FORMATS),
+KIND_CHOICES: dict[tuple[str, Flavour], tuple[str, ...]] = {
+    ("runtime", Flavour.TORCHSERVE): tuple(r.value for r in Runtime if r in TORCHSERVE_RUNTIMES),
+    ("runtime", Flavour.MMS): tuple(r.value for r in Runtime if r in MMS_RUNTIMES),
+    ("archive-format", Flavour.TORCHSERVE): tuple(f.value for f in ArchiveFormat),
+    ("archive-format", Flavour.MMS): tuple(f.value for f in ArchiveFormat if f in LEGACY_FORMATS),
 }
-REQUIRED: dict[Kind, tuple[str, ...]] = {
-    Kind.TORCHSERVE: ("model-name", "version", "handler"),
-    Kind.LEGACY: ("model-name", "model-path", "handler"),
+REQUIRED: dict[Flavour, tuple[str, ...]] = {
+    Flavour.TORCHSERVE: ("model-name", "version", "handler"),
+    Flavour.MMS: ("model-name", "model-path", "handler"),
 }
 #: Defaults that differ from the flags': a spec writes next to itself unless told otherwise.
 EXAMPLES = {
@@ -151,10 +150,11 @@ def flag_of(key: str) -> str:
 
 @dataclass(frozen=True)
 class ArchiveSpec:
-    """One archive of a spec: its name (to select it), kind, table and validated options."""
+    """One archive of a spec: its name (to select it), server (its `kind`), table and validated
+    options."""
 
     name: str
-    kind: Kind
+    kind: Flavour
     table: str
     #: Keyword arguments of plan_create / plan_legacy, paths already resolved.
     options: dict[str, Any] = field(default_factory=dict)
@@ -350,7 +350,7 @@ class _TableParser:
         """One archive table checked into an ArchiveSpec; its problems are collected."""
         values = self.normalized(table, raw)
         kind = self.kind(table, values)
-        options = self.options(table, values, kind or Kind.TORCHSERVE)
+        options = self.options(table, values, kind or Flavour.TORCHSERVE)
         if "model_name" not in options and default_name is not None:
             options["model_name"] = default_name
         # Like every relative path of a spec, the default output folder is the spec's own.
@@ -364,13 +364,13 @@ class _TableParser:
                 "(the inline table or the file)",
             )
         name = default_name or str(options.get("model_name", ""))
-        return ArchiveSpec(name, kind or Kind.TORCHSERVE, table, options)
+        return ArchiveSpec(name, kind or Flavour.TORCHSERVE, table, options)
 
-    def kind(self, table: str, values: Mapping[str, Any]) -> Kind | None:
+    def kind(self, table: str, values: Mapping[str, Any]) -> Flavour | None:
         """The table's `kind` (TorchServe when absent); None after a problem."""
-        raw_kind = values.get("kind", Kind.TORCHSERVE.value)
-        if raw_kind in tuple(k.value for k in Kind):
-            return Kind(raw_kind)
+        raw_kind = values.get("kind", KIND_NAMES[Flavour.TORCHSERVE])
+        if isinstance(raw_kind, str) and raw_kind in _KIND_BY_NAME:
+            return _KIND_BY_NAME[raw_kind]
         self.problem(
             table,
             f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
@@ -378,7 +378,7 @@ class _TableParser:
         )
         return None
 
-    def options(self, table: str, values: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
+    def options(self, table: str, values: Mapping[str, Any], kind: Flavour) -> dict[str, Any]:
         """The planner's keyword arguments: every key but `kind`, if it applies to the kind and
         its value is valid."""
         options: dict[str, Any] = {}
@@ -387,10 +387,10 @@ class _TableParser:
             if name == "kind":
                 continue
             if kind not in key.kinds:
-                where = "TorchServe archives" if kind is Kind.LEGACY else 'kind = "legacy"'
+                where = "TorchServe archives" if kind is Flavour.MMS else 'kind = "legacy"'
                 self.problem(
                     table,
-                    f"{name!r} does not apply to kind = {kind.value!r} (only to {where})",
+                    f"{name!r} does not apply to kind = {KIND_NAMES[kind]!r} (only to {where})",
                 )
                 continue
             checked = self.value(table, key, kind, value)
@@ -399,7 +399,7 @@ class _TableParser:
         return options
 
     def required(
-        self, table: str, values: Mapping[str, Any], options: Mapping[str, Any], kind: Kind
+        self, table: str, values: Mapping[str, Any], options: Mapping[str, Any], kind: Flavour
     ) -> None:
         """A required key that neither the table nor the command line gives is a problem."""
         for name in REQUIRED[kind]:
@@ -409,7 +409,7 @@ class _TableParser:
                 example = EXAMPLES.get(name, f'{name} = "..."')
                 self.problem(table, f"missing required key {name!r} (e.g. {example})")
 
-    def value(self, table: str, key: Key, kind: Kind, value: Any) -> Any:
+    def value(self, table: str, key: Key, kind: Flavour, value: Any) -> Any:
         """A key's value checked and converted; None (after a problem) when it is invalid."""
         return _VALIDATORS[key.type](_Field(self, table, key, kind, value))
 
@@ -421,7 +421,7 @@ class _Field:
     parser: _TableParser
     table: str
     key: Key
-    kind: Kind
+    kind: Flavour
     value: Any
 
     def problem(self, message: str) -> None:
@@ -457,7 +457,7 @@ def _path(f: _Field) -> Path | str | None:
 def _handler(f: _Field) -> str | None:
     value = _string(f)
     # MMS's handler is `module:function` inside the model folder: nothing to resolve.
-    if value is None or f.kind is not Kind.TORCHSERVE:
+    if value is None or f.kind is not Flavour.TORCHSERVE:
         return value
     return f.parser.handler(value)
 
@@ -642,7 +642,7 @@ def plan_archive(
             options.pop("config", None)
     # Signing happens after the plan is written: the plan carries the key, the planners do not.
     signing = {k: options.pop(k) for k in ("sign_key", "sign_password_file") if k in options}
-    if archive.kind is Kind.LEGACY:
+    if archive.kind is Flavour.MMS:
         from .legacy import plan_legacy
 
         plan = plan_legacy(**options)
@@ -796,10 +796,10 @@ def write_starter(folder: Path, values: Mapping[str, str], *, force: bool = Fals
 
 
 __all__ = [
+    "KIND_NAMES",
     "ArchiveSpec",
     "BuildSpec",
     "BuildSpecError",
-    "Kind",
     "detect_defaults",
     "find_spec",
     "load_spec",
