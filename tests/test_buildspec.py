@@ -566,6 +566,17 @@ def test_legacy_kind_with_exclude(tmp_path: Path, cli: Cli) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 
+def test_spec_problems_are_listed_as_a_build_request_lists_them() -> None:
+    from mararch.buildspec import BuildSpecError
+    from mararch.errors import EXIT_USAGE, RequestError
+
+    assert BuildSpecError("m.toml", ["m.toml (top level): x"]).message == "m.toml (top level): x"
+    spec = BuildSpecError("m.toml", ["a", "b"])
+    assert spec.message == "m.toml: 2 problems:\n  - a\n  - b"
+    assert spec.exit_code == EXIT_USAGE
+    assert RequestError(["a", "b"]).message == "2 problems:\n  - a\n  - b"
+
+
 def run_spec(cli: Cli, text: str) -> tuple[int, str]:
     write(cli.cwd, text)
     result = cli("create", "--all")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import MararchError, RequestError, UsageError
+from .errors import MararchError, RequestError, UsageError, problem_list
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .legacy import LEGACY_FORMATS
 from .manifest import Flavour
@@ -54,14 +54,8 @@ class BuildSpecError(UsageError):
     def __init__(self, path: str, problems: Sequence[str], *, hint: str | None = None) -> None:
         self.path = path
         self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            message = f"{path}: {len(self.problems)} problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
-            )
         super().__init__(
-            message,
+            problem_list(self.problems, source=path),
             hint=hint
             or "Fix the spec; every key is described on the Build specs page of mararch's docs.",
         )
