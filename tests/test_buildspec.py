@@ -735,6 +735,17 @@ def test_spec_problems(case: str, cli: Cli) -> None:
         assert message in stderr
 
 
+def test_usage_problems_of_several_archives_are_one_usage_error(cli: Cli) -> None:
+    legacy = 'kind = "legacy"\nmodel-name = "{0}"\nmodel-path = "."\nhandler = "s"\n'
+    write(cli.cwd, "[archive.a]\n" + legacy.format("a") + "[archive.b]\n" + legacy.format("b"))
+    result = cli("create", "--all", "--level", "3")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: archive 'a': --level does not apply to the legacy (MMS) archive 'a'\n"
+        "archive 'b': --level does not apply to the legacy (MMS) archive 'b'\n"
+    )
+
+
 def test_the_example_spec_matches_the_quick_start(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -671,13 +671,27 @@ def plan_archives(
             plans.append(plan_archive(archive, overrides, digests=digests))
         except MararchError as exc:
             errors.append((archive, exc))
-    if len(archives) == 1 and errors:
-        raise errors[0][1]
     if errors:
-        lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
-        if all(isinstance(exc, UsageError) for _, exc in errors):
-            raise UsageError("\n".join(lines))
-        raise RequestError(lines, hint="Nothing was written.")
+        raise _planning_failed(errors, alone=len(archives) == 1)
+    _check_distinct_outputs(archives, plans)
+    return plans
+
+
+def _planning_failed(
+    errors: Sequence[tuple[ArchiveSpec, MararchError]], alone: bool
+) -> MararchError:
+    """The one error for archives that could not be planned: a lone archive's own, or a list
+    naming each archive (a usage error when every failure is one)."""
+    if alone:
+        return errors[0][1]
+    lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
+    if all(isinstance(exc, UsageError) for _, exc in errors):
+        return UsageError("\n".join(lines))
+    return RequestError(lines, hint="Nothing was written.")
+
+
+def _check_distinct_outputs(archives: Sequence[ArchiveSpec], plans: Sequence[Plan]) -> None:
+    """Two archives that would write the same file (or object) are a usage error."""
     outputs: dict[Path | str, str] = {}
     for archive, plan in zip(archives, plans):
         out: Path | str = Path(os.path.abspath(plan.output))
@@ -689,7 +703,6 @@ def plan_archives(
                 hint="Give them different model-name, export-path or archive-format values.",
             )
         outputs[out] = archive.name
-    return plans
 
 
 # -- mararch init ------------------------------------------------------------------------------
