@@ -566,6 +566,15 @@ def test_legacy_kind_with_exclude(tmp_path: Path, cli: Cli) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 
+def test_every_key_type_has_a_validator() -> None:
+    from typing import get_args
+
+    from mararch.buildspec import _VALIDATORS, KEYS, KeyType
+
+    assert set(_VALIDATORS) == set(get_args(KeyType))
+    assert {key.type for key in KEYS.values()} == set(_VALIDATORS)
+
+
 def test_spec_problems_are_listed_as_a_build_request_lists_them() -> None:
     from mararch.buildspec import BuildSpecError
     from mararch.errors import EXIT_USAGE, RequestError

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import MararchError, RequestError, UsageError, problem_list
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
@@ -64,12 +64,18 @@ class BuildSpecError(UsageError):
 # -- the schema --------------------------------------------------------------------------------
 
 
+#: What a key's value is; each type has its validator (_VALIDATORS).
+KeyType = Literal[
+    "string", "path", "paths", "handler", "choice", "bool", "level", "strings", "table", "files"
+]
+
+
 @dataclass(frozen=True)
 class Key:
     """One key of an archive table: its type, its choices, and the kinds it applies to."""
 
     name: str
-    type: str  # a key of _VALIDATORS: "string", "path", "paths", "handler", "choice", "bool", ...
+    type: KeyType
     kinds: frozenset[Flavour]
     choices: tuple[str, ...] = ()
     flag: str = ""
@@ -550,7 +556,7 @@ def _files_item_problem(src: object, dest: object) -> str | None:
 
 
 #: The validator of each `Key.type`.
-_VALIDATORS: dict[str, Callable[[_Field], Any]] = {
+_VALIDATORS: dict[KeyType, Callable[[_Field], Any]] = {
     "string": _string,
     "path": _path,
     "paths": _paths,
