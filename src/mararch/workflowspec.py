@@ -142,16 +142,16 @@ def plan_workflows(
     if "workflow_name" in given and len(chosen) > 1:
         raise UsageError("--workflow-name would give several workflows the same name")
     plans: list[Plan] = []
-    errors: list[MararchError] = []
+    errors: list[tuple[WorkflowTable, MararchError]] = []
     for table in chosen:
         try:
             plans.append(plan_workflow(**{**table.options, **given}))
         except MararchError as exc:
             if len(chosen) == 1:
                 raise
-            errors.append(exc)
+            errors.append((table, exc))
     if errors:
-        lines = [f"workflow {t.name!r}: {e.message}" for t, e in zip(chosen, errors)]
+        lines = [f"workflow {t.name!r}: {e.message}" for t, e in errors]
         raise RequestError(lines, hint="Nothing was written.")
     outputs = [os.path.abspath(p.output) for p in plans]
     if len(set(outputs)) != len(outputs):
