@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from .plans import (
     parse_enum,
     source_date_epoch,
 )
+from .progress import OptionalProgress
 from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 
 #: Top-level keys only MMS reads; dropped on the way to TorchServe (the spec versions silently:
@@ -517,7 +518,7 @@ def convert(
     runtime: Runtime | str | None = None,
     output: PathLike | None = None,
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: OptionalProgress = None,
     verify: bool = True,
     compression: Compression | str | None = None,
 ) -> Conversion:
