@@ -325,20 +325,8 @@ class _ZipRecord:
             extra = b""
             sizes = (self.compressed_size, self.size)
             version = zf.VERSION_DEFAULT
-        header = zf.LOCAL_HEADER.pack(
-            zf.LOCAL_SIG,
-            version,
-            self.flags,
-            self.method,
-            self.dos_time,
-            self.dos_date,
-            self.crc,
-            sizes[0],
-            sizes[1],
-            len(self.name),
-            len(extra),
-        )
-        return header + self.name + extra
+        fields = self._fields(version, sizes[0], sizes[1], extra)
+        return zf.LOCAL_HEADER.pack(zf.LOCAL_SIG, *fields) + self.name + extra
 
     def central_header(self) -> bytes:
         """The central directory entry; each field too large for 32 bits goes to ZIP64."""
@@ -355,10 +343,19 @@ class _ZipRecord:
             offset = zf.U32
         extra = zf.zip64_extra(extra_fields)
         version = zf.VERSION_ZIP64 if extra_fields else zf.VERSION_DEFAULT
+        fields = self._fields(version, compressed, size, extra)
+        attributes = (stat.S_IFREG | self.mode) << 16
         header = zf.CENTRAL_HEADER.pack(
-            zf.CENTRAL_SIG,
-            version,
-            zf.HOST_UNIX,
+            zf.CENTRAL_SIG, version, zf.HOST_UNIX, *fields, 0, 0, 0, attributes, offset
+        )
+        return header + self.name + extra
+
+    def _fields(
+        self, version: int, compressed: int, size: int, extra: bytes
+    ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+        """The run of fields both headers hold, in the same order: version needed, flags,
+        method, time, date, CRC-32, sizes (or U32 for ZIP64's), name and extra lengths."""
+        return (
             version,
             self.flags,
             self.method,
@@ -369,13 +366,7 @@ class _ZipRecord:
             size,
             len(self.name),
             len(extra),
-            0,
-            0,
-            0,
-            (stat.S_IFREG | self.mode) << 16,
-            offset,
         )
-        return header + self.name + extra
 
 
 def end_records(count: int, cd_start: int, cd_end: int) -> bytes:
