@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import compress
 from . import manifest as manifest_mod
 from .errors import (
     ConflictError,
@@ -37,6 +36,7 @@ from .planning import (
     own_outputs,
     parse_choice,
     plan_target,
+    resolve_compression,
 )
 from .plans import (
     TORCHSERVE_RUNTIMES,
@@ -79,30 +79,6 @@ class BuildResult:
     url: str | None = None
     #: Temporaries of killed mararch processes removed from the export folder.
     swept: tuple[Stale, ...] = ()
-
-
-def resolve_compression(
-    archive_format: ArchiveFormat, compression: Compression | str | None, level: int | None
-) -> tuple[Compression, int | None]:
-    """The zip member policy for a format; --compression only makes sense for `default`."""
-    if compression is not None:
-        compression = Compression(parse_enum(Compression, compression, "--compression"))
-    compress.check_level(level)
-    if archive_format is ArchiveFormat.ZIP_STORE:
-        if compression not in (None, Compression.STORE):
-            raise UsageError(
-                f"--compression {compression.value} contradicts --archive-format zip-store",
-                hint="zip-store never compresses; use --archive-format default to compress.",
-            )
-        return Compression.STORE, level
-    if archive_format is ArchiveFormat.DEFAULT:
-        return compression or Compression.AUTO, level
-    if compression is not None:
-        raise UsageError(
-            f"--compression applies to .mar archives, not to --archive-format "
-            f"{archive_format.value}"
-        )
-    return Compression.DEFLATE, level
 
 
 def check_inputs_outside(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import manifest as manifest_mod
-from .builder import build, resolve_compression
+from .builder import build
 from .digests import DIGESTS_NAME
 from .errors import InputError, OutputError, UsageError
 from .ignore import IgnoreRules, load_ignore_file, rules_from_excludes
@@ -23,6 +23,7 @@ from .planning import (
     own_outputs,
     parse_choice,
     plan_target,
+    resolve_compression,
 )
 from .plans import (
     MMS_RUNTIMES,

@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import compress
 from . import manifest as manifest_mod
 from .digests import DIGESTS_NAME
 from .errors import ConflictError, InputError, MararchError, RequestError, UsageError
@@ -71,6 +72,30 @@ def parse_choice(
     if chosen not in allowed:
         raise UsageError(f"invalid value {chosen.value!r} for {option}: {says}", hint=hint)
     return chosen
+
+
+def resolve_compression(
+    archive_format: ArchiveFormat, compression: Compression | str | None, level: int | None
+) -> tuple[Compression, int | None]:
+    """The zip member policy for a format; --compression only makes sense for `default`."""
+    if compression is not None:
+        compression = Compression(parse_enum(Compression, compression, "--compression"))
+    compress.check_level(level)
+    if archive_format is ArchiveFormat.ZIP_STORE:
+        if compression not in (None, Compression.STORE):
+            raise UsageError(
+                f"--compression {compression.value} contradicts --archive-format zip-store",
+                hint="zip-store never compresses; use --archive-format default to compress.",
+            )
+        return Compression.STORE, level
+    if archive_format is ArchiveFormat.DEFAULT:
+        return compression or Compression.AUTO, level
+    if compression is not None:
+        raise UsageError(
+            f"--compression applies to .mar archives, not to --archive-format "
+            f"{archive_format.value}"
+        )
+    return Compression.DEFLATE, level
 
 
 def check_model_name(problems: ProblemCollector, model_name: str | None) -> None:
@@ -290,4 +315,5 @@ __all__ = [
     "own_outputs",
     "parse_choice",
     "plan_target",
+    "resolve_compression",
 ]
