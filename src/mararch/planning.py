@@ -44,9 +44,11 @@ class ProblemCollector:
 
     def attempt(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """`func(*args, **kwargs)`, or None with its MararchError recorded."""
-        with self.collecting():
+        try:
             return func(*args, **kwargs)
-        return None
+        except MararchError as exc:
+            self.errors.append(exc)
+            return None
 
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
