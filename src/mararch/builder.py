@@ -85,7 +85,7 @@ def check_inputs_outside(
     problems: ProblemCollector, sources: Iterable[Source], target: Target
 ) -> None:
     """A local no-archive build replaces its output folder: no input may live inside it."""
-    if target.archive_format is not ArchiveFormat.NO_ARCHIVE or target.export_url is not None:
+    if not target.replaces_folder:
         return
     output = target.output
     inside = os.path.join(os.path.abspath(output), "")

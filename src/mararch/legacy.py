@@ -199,7 +199,7 @@ def _add_model_folder(
 
 def _replaces_model_folder(target: Target, folder: Path) -> bool:
     """Whether a local no-archive output is the model folder or one of its parents."""
-    if target.archive_format is not ArchiveFormat.NO_ARCHIVE or target.export_url is not None:
+    if not target.replaces_folder:
         return False
     output_abs = Path(os.path.realpath(target.output))
     folder_abs = Path(os.path.realpath(folder))

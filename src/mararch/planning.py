@@ -261,6 +261,11 @@ class Target:
     force: bool
     digests: bool
 
+    @property
+    def replaces_folder(self) -> bool:
+        """A local no-archive build: it replaces its output folder with the new one."""
+        return self.archive_format is ArchiveFormat.NO_ARCHIVE and self.export_url is None
+
     def plan(
         self,
         model_name: str,
