@@ -21,7 +21,6 @@ from .errors import (
 from .handlers import HandlerSpec, builtin_suggestion, resolve_handler
 from .ignore import rules_from_excludes
 from .output import (
-    TEMP_MARKER,
     Stale,
     atomic_output,
     prepare_export_dir,
@@ -33,7 +32,6 @@ from .planning import (
     Target,
     check_model_name,
     is_url,
-    own_outputs,
     parse_choice,
     plan_target,
     resolve_compression,
@@ -149,7 +147,7 @@ def plan_create(
     target = plan_target(
         problems, model_name, export_path, fmt, policy, timestamp, force=force, digests=digests
     )
-    skip = own_outputs(target.output if target.export_url is None else Path(TEMP_MARKER))
+    skip = target.skip()
 
     members = MemberNames()
     handler_spec, handler_file = _resolve_handler(problems, handler, rt)

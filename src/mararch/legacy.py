@@ -20,7 +20,6 @@ from .planning import (
     ProblemCollector,
     Target,
     check_model_name,
-    own_outputs,
     parse_choice,
     plan_target,
     resolve_compression,
@@ -181,9 +180,7 @@ def _add_model_folder(
     file_rules = problems.attempt(load_ignore_file, folder)
     if file_rules is None:
         return
-    sources = problems.attempt(
-        collect_model_folder, folder, file_rules + rules, own_outputs(target.output)
-    )
+    sources = problems.attempt(collect_model_folder, folder, file_rules + rules, target.skip())
     for src in sources or ():
         problems.attempt(members.add, src)
     if sources is not None and not sources:

@@ -266,6 +266,11 @@ class Target:
         """A local no-archive build: it replaces its output folder with the new one."""
         return self.archive_format is ArchiveFormat.NO_ARCHIVE and self.export_url is None
 
+    def skip(self) -> Callable[[Path], bool]:
+        """`own_outputs` of this target: a store's output is no local file, so only mararch's
+        temporaries are skipped then."""
+        return own_outputs(self.output if self.export_url is None else Path(TEMP_MARKER))
+
     def plan(
         self,
         model_name: str,
