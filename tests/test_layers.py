@@ -19,7 +19,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__", "compat"}),
     ("spec files", {"buildspec", "workflowspec"}),
     ("commands", {"legacy", "conversion", "workflow", "repack", "batch"}),
-    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
+    (
+        "engines",
+        {"builder", "planning", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"},
+    ),
     ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
     ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write", "bombs"}),
