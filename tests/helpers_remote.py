@@ -168,6 +168,19 @@ def new_bucket(server: S3Server) -> str:
     return name
 
 
+def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
+    """Every object of the bucket: {key: bytes}."""
+    client = server.client()
+    found = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found}
+
+
+def pending_uploads(server: S3Server, bucket: str) -> list[str]:
+    """Keys of the multipart uploads started and neither completed nor aborted."""
+    reply = server.client().list_multipart_uploads(Bucket=bucket)
+    return [u["Key"] for u in reply.get("Uploads", [])]
+
+
 # -- nginx ---------------------------------------------------------------------------------------
 
 NGINX_CONF = """\

@@ -149,13 +149,43 @@ def test_broken_archive_is_refused_with_its_findings(tmp_path: Path) -> None:
     assert not (tmp_path / "t").exists()
 
 
-def test_remote_root_is_left_to_the_remote_stores(tmp_path: Path) -> None:
+def test_http_root_is_refused(tmp_path: Path) -> None:
     mar = make_archive(tmp_path, "m")
 
-    result = run("deploy", "s3://bucket/models", mar)
+    result = run("deploy", "https://user:pw@example.com/models?sig=abc", mar)
 
     assert result.exit_code == 2
-    assert "'s3://bucket/models' is a remote store: deploy writes a local folder" in result.stderr
+    assert (
+        "'https://example.com/models?…': deploy writes a local folder or an s3:// or gs:// prefix"
+        in result.stderr
+    )
+    assert "pw" not in result.output and "abc" not in result.output
+
+
+def test_link_to_a_bucket_is_a_usage_error(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    result = run("deploy", "s3://bucket/models", mar, "--link")
+
+    assert result.exit_code == 2
+    assert "--link cannot be used with 's3://bucket/models'" in result.stderr
+    assert "Drop --link" in result.stderr
+
+
+def test_dry_run_to_a_bucket_checks_the_archives_and_sends_nothing(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+    bad = tmp_path / "bad.mar"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+
+    planned = run("deploy", "s3://bucket/models/", mar, "--dry-run", "--json")
+    refused = run("deploy", "s3://bucket/models", mar, bad)
+
+    assert planned.exit_code == 0, planned.output
+    assert '"root": "s3://bucket/models"' in planned.stdout
+    assert '"written": false' in planned.stdout
+    # Refused while planning: the store is never asked (there is none at s3://bucket).
+    assert refused.exit_code == 1
+    assert "bad.mar" in refused.stderr
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
