@@ -24,6 +24,8 @@ from helpers_remote import (  # noqa: F401 - fixtures
     s3_server,
 )
 from mararch import remote_write
+from mararch.deploy import deploy, plan_deploy
+from mararch.errors import ArchiveError
 
 pytestmark = pytest.mark.remote
 
@@ -70,7 +72,7 @@ def test_summary_names_the_storage_uri(s3: S3Server, rcli: Cli, tmp_path: Path) 
 
     assert result.exit_code == 0, result.output
     assert f"wrote s3://{bucket}/m (2 model versions)" in result.stderr
-    assert f"storageUri: s3://{bucket}/m (torchserve --start" in result.stderr
+    assert f"serve it with KServe: storageUri: s3://{bucket}/m\n" in result.stderr
 
 
 def test_config_is_uploaded_last(
@@ -215,3 +217,29 @@ def test_storage_options_reach_the_store(s3: S3Server, rcli: Cli, tmp_path: Path
 
     assert result.exit_code == 0, result.output
     assert f"m/{CONFIG}" in objects(s3, bucket)
+
+
+def test_progress_counts_every_byte_uploaded(s3: S3Server, tmp_path: Path) -> None:
+    bucket = new_bucket(s3)
+    plan = plan_deploy(f"s3://{bucket}/m", inputs(tmp_path, weights=os.urandom(3_000_000)))
+    calls: list[tuple[int, int]] = []
+
+    deploy(plan, lambda done, total: calls.append((done, total)))
+
+    uploaded = sum(len(data) for data in objects(s3, bucket).values())
+    assert calls[-1] == (uploaded, uploaded)
+    assert plan.size == uploaded  # the bar's total
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_an_input_that_vanishes_is_named_and_nothing_is_sent(s3: S3Server, tmp_path: Path) -> None:
+    bucket = new_bucket(s3)
+    mar, folder = inputs(tmp_path)
+    plan = plan_deploy(f"s3://{bucket}/m", [mar, folder])
+    (folder / "labels.txt").unlink()
+    (folder / "labels.txt").symlink_to(tmp_path / "gone")
+
+    with pytest.raises(ArchiveError, match=r"^cannot read '.*labels.txt': No such file"):
+        deploy(plan)
+
+    assert objects(s3, bucket) == {}

@@ -667,7 +667,10 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
         (verb, "green"),
         f" {clean(plan.shown)} ({count} model version{'s' * (count != 1)})",
     )
-    say(f"start it with: {clean(plan.start_command)}")
+    if plan.remote:
+        say(f"serve it with KServe: storageUri: {clean(plan.shown)}")
+    else:
+        say(f"start it with: {clean(plan.start_command)}")
 
 
 # -- sign -------------------------------------------------------------------------------------

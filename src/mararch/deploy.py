@@ -103,10 +103,8 @@ class DeployPlan:
 
     @property
     def start_command(self) -> str:
-        if self.remote:
-            # KServe's storage initializer downloads storageUri to /mnt/models, then starts it.
-            return f"storageUri: {self.shown} ({KSERVE_START.format(root=KSERVE_MOUNT)})"
-        return KSERVE_START.format(root=self.root)
+        # KServe's storage initializer downloads a remote tree (its storageUri) to /mnt/models.
+        return KSERVE_START.format(root=KSERVE_MOUNT if self.remote else self.root)
 
 
 def _resolve_setting(
