@@ -654,7 +654,7 @@ def deploy_progress(plan: DeployPlan) -> AbstractContextManager[OptionalProgress
     """A bar over the bytes uploaded to a remote ROOT (a local tree is copied by the kernel)."""
     if not plan.remote:
         return nullcontext(None)
-    return progress_bar(plan.size, f"uploading to {clean(plan.shown)}")
+    return progress_bar(plan.size, f"uploading to {safe_text(plan.shown)}")
 
 
 def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:

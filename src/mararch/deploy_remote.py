@@ -141,11 +141,12 @@ def upload_tree(plan: DeployPlan, progress: OptionalProgress = None) -> None:
     try:
         for upload in uploads:
             path = f"{base}/{upload.key}"
+            if path not in existing:
+                # Before the upload: a Ctrl-C right after it completes must not orphan it.
+                created.append(path)
             url = f"{plan.root}/{upload.key}"
             with object_writer_on(fs, path, url, size_hint=upload.size) as out:
                 _send(upload, out.file, tracker)
-            if path not in existing:
-                created.append(path)
     except BaseException:
         _remove(fs, created)
         raise
