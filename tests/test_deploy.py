@@ -1,15 +1,20 @@
 """`mararch deploy`: the tree it writes, and what it refuses."""
 
+# ruff: noqa: F811 - the pytest fixture imported from helpers_remote is a parameter by name
+
 from __future__ import annotations
 
 import errno
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from helpers import tree
 from helpers_deploy import config_of, make_archive, run, snapshot_of
+from helpers_remote import fake_gcs  # noqa: F401 - fixture
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 
@@ -264,3 +269,20 @@ def test_kservev2_envelope(tmp_path: Path) -> None:
 
     assert "service_envelope=kservev2" in config_of(tmp_path / "t").splitlines()
     assert run("verify", tmp_path / "t").exit_code == 0
+
+
+def test_deploy_to_gs_is_the_local_tree(tmp_path: Path, fake_gcs: Any) -> None:
+    # gs:// goes through the same code as s3:// (fsspec; parts joined by compose).
+    archives = [
+        make_archive(tmp_path, "sums"),
+        make_archive(tmp_path, "labels", archive_format="no-archive"),
+    ]
+
+    assert run("deploy", "gs://bucket/prod", *archives, "--kserve").exit_code == 0
+    assert run("deploy", tmp_path / "local", *archives, "--kserve").exit_code == 0
+
+    uploaded = {p: fake_gcs.cat_file(p) for p in fake_gcs.find("/bucket")}
+    assert uploaded == {f"/bucket/prod/{k}": v for k, v in tree(tmp_path / "local").items()}
+    again = run("deploy", "gs://bucket/prod", *archives)
+    assert again.exit_code == 1
+    assert "'gs://bucket/prod' already holds" in again.stderr
