@@ -21,7 +21,17 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("commands", {"legacy", "conversion", "workflow", "repack", "batch"}),
     (
         "engines",
-        {"builder", "planning", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"},
+        {
+            "builder",
+            "planning",
+            "extraction",
+            "summary",
+            "deploy",
+            "deploy_remote",
+            "tree",
+            "bundle",
+            "warsummary",
+        },
     ),
     ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
