@@ -651,9 +651,9 @@ def handler_findings(
         return []  # reported as manifest-field
     runtime = manifest.get("runtime")
     origin, member = handler_origin(handler, str(runtime), names)
-    if origin == HandlerOrigin.BUILTIN and flavour is Flavour.MMS:
+    if origin is HandlerOrigin.BUILTIN and flavour is Flavour.MMS:
         origin = HandlerOrigin.MISSING
-    if origin == HandlerOrigin.MISSING:
+    if origin is HandlerOrigin.MISSING:
         builtins = LSP_BUILTIN_HANDLERS if runtime == Runtime.LSP.value else BUILTIN_HANDLERS
         where = (
             f"neither a file in the archive nor a TorchServe built-in ({', '.join(builtins)})"
@@ -661,7 +661,7 @@ def handler_findings(
             else "not a module in the archive (MMS has no built-in handlers)"
         )
         return [_error("handler-missing", f"handler {handler!r} is {where}", MANIFEST_NAME)]
-    if origin == HandlerOrigin.BUILTIN or member is None or not member.endswith(".py"):
+    if origin is HandlerOrigin.BUILTIN or member is None or not member.endswith(".py"):
         return []
     data = read(member, MAX_HANDLER_SIZE)
     if data is None:
