@@ -485,6 +485,7 @@ def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> lis
 
 
 def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
+    """MMS's one rule of its own: an engine, when given, is MXNet."""
     engine = manifest.get("engine")
     if engine is not None and (not isinstance(engine, dict) or engine.get("engineName") != "MXNet"):
         return [_field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")]
@@ -492,6 +493,7 @@ def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
 
 
 def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Finding]:
+    """The runtime: one that `flavour`'s server runs."""
     allowed = TORCHSERVE_RUNTIMES if flavour is Flavour.TORCHSERVE else MMS_RUNTIMES
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
