@@ -81,10 +81,6 @@ ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 ReadMember = Callable[[str, int], Optional[bytes]]
 
 
-def _f(severity: Severity, code: str, message: str, member: str | None = None) -> Finding:
-    return Finding(severity, code, message, member)
-
-
 def _error(code: str, message: str, member: str | None = None) -> Finding:
     return Finding(Severity.ERROR, code, message, member)
 
@@ -190,7 +186,7 @@ def _kind_findings(m: Member, *, in_folder: bool) -> list[Finding]:
         target = f" -> {m.link_target!r}" if m.link_target else ""
         if in_folder:
             return [
-                _f(
+                Finding(
                     Severity.WARNING,
                     "link-member",
                     f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
@@ -269,7 +265,7 @@ def _repeat_findings(
     if other.name == m.name:
         return []
     return [
-        _f(
+        Finding(
             Severity.WARNING,
             "case-collision",
             f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
@@ -474,7 +470,7 @@ def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> lis
     for key in ("archiverVersion", "createdOn"):
         if key not in manifest:
             out.append(
-                _f(
+                Finding(
                     Severity.WARNING,
                     "manifest-stamp",
                     f"no {key}: TorchServe logs a warning",
@@ -603,7 +599,7 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
         return []
     if star:
         return [
-            _f(
+            Finding(
                 Severity.INFO,
                 "handler-unchecked",
                 f"{wanted!r} may come from an `import *`; its entry point was not checked",
@@ -668,7 +664,7 @@ def handler_findings(
     data = read(member, MAX_HANDLER_SIZE)
     if data is None:
         return [
-            _f(
+            Finding(
                 Severity.INFO,
                 "handler-unchecked",
                 f"not parsed: larger than {MAX_HANDLER_SIZE} bytes or unreadable",
@@ -707,7 +703,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
 
 def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Finding]:
     out = [
-        _f(
+        Finding(
             Severity.INFO,
             "requirements-install",
             "TorchServe installs these packages only when started with "
@@ -727,7 +723,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
             value = value.strip()
             if option in INCLUDE_OPTIONS and value not in names:
                 out.append(
-                    _f(
+                    Finding(
                         Severity.WARNING,
                         "requirements-option",
                         f"line {number}: {option} {value!r} names a file the archive does not "
@@ -737,7 +733,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
                 )
             else:
                 out.append(
-                    _f(
+                    Finding(
                         Severity.INFO,
                         "requirements-option",
                         f"line {number}: pip option {option!r} passed to pip as is",
@@ -755,7 +751,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
         except InvalidRequirement as exc:
             if "/" in spec or spec.startswith((".", "git+", "http:", "https:", "file:")):
                 out.append(
-                    _f(
+                    Finding(
                         Severity.INFO,
                         "requirements-option",
                         f"line {number}: {spec!r} is a path or URL; not checked",
@@ -802,7 +798,7 @@ def content_findings(
             out += modelconfig.check(data, config)
             if flavour is Flavour.MMS:
                 out.append(
-                    _f(Severity.INFO, "config-unused", "MMS does not read configFile", config)
+                    Finding(Severity.INFO, "config-unused", "MMS does not read configFile", config)
                 )
     requirements = model.get("requirementsFile")
     if isinstance(requirements, str) and requirements in names:
@@ -875,7 +871,7 @@ def _read_digests(
     member = view.get(dn)
     if member is None:
         return None, [
-            _f(
+            Finding(
                 Severity.INFO,
                 "digests-absent",
                 f"no {dn}: only the CRC-32s were checked (mararch create records SHA-256s)",
@@ -924,7 +920,7 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
     what = "" if bomb.member else f"{view.path.name!r} "
-    return _f(
+    return Finding(
         Severity.WARNING,
         "high-ratio",
         f"{what}{bomb.describe()}, more than the {RATIO_LIMIT}:1 that `extract` allows: likely a "
@@ -968,11 +964,11 @@ def verify_view(
     if fast:
         done = _Pass(damaged=set(unreadable))
         unchecked = {m.name for m in view.members if m.is_file}
-        out.append(_f(Severity.INFO, "data-not-read", _fast_note(view)))
+        out.append(Finding(Severity.INFO, "data-not-read", _fast_note(view)))
     else:
         done = _integrity(view, unreadable, want_hashes=want_hashes)
         if view.transfer is not None:
-            out.append(_f(Severity.INFO, "data-read", _full_note(view)))
+            out.append(Finding(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = read_from_view(view, done)
     workflow = is_workflow(view)
@@ -980,7 +976,9 @@ def verify_view(
         out += _workflow_findings(view, read, server, model_store)
     elif model_store is not None:
         out.append(
-            _f(Severity.INFO, "model-store-unused", "--model-store applies to workflow archives")
+            Finding(
+                Severity.INFO, "model-store-unused", "--model-store applies to workflow archives"
+            )
         )
     manifest, manifest_problems = (None, []) if workflow else _read_manifest(view, read)
     out += manifest_problems
@@ -994,7 +992,9 @@ def verify_view(
             how = "(as asked" + (
                 ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
             )
-        out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
+        out.append(
+            Finding(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME)
+        )
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
@@ -1020,7 +1020,7 @@ def verify_view(
 def _workflow_findings(
     view: ArchiveView, read: ReadMember, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
-    out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
+    out = [Finding(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
     if server is Flavour.MMS:
         out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
     store = Path(model_store) if model_store is not None else None
