@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from . import modelconfig
 from .errors import Finding, Severity
+from .handlers import module_names
 
 #: The `models` keys TorchServe reads as globals (and, per model, as overrides), cast to int.
 INT_KEYS = (
@@ -268,8 +269,6 @@ def _function_findings(
                 handler,
             )
         ]
-    from .checks import module_names
-
     try:
         tree = ast.parse(source, filename=handler)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

@@ -1,7 +1,10 @@
-"""Handler specs: a built-in name, or `path/to/module[.py][:function]` naming a file to package."""
+"""Handler specs: a built-in name, or `path/to/module[.py][:function]` naming a file to package;
+where the server finds a manifest's handler, and what a handler module defines (parsed, never
+imported)."""
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 import sys
@@ -103,3 +106,48 @@ def handler_origin(
     if module in builtins:
         return HandlerOrigin.BUILTIN, None
     return HandlerOrigin.MISSING, None
+
+
+def module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
+    """Names bound at module level, the classes defined there, and whether `import *` is used."""
+    names: set[str] = set()
+    classes: list[ast.ClassDef] = []
+    star = False
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        bound, starred = _bound_names(node)
+        names |= bound
+        star = star or starred
+        if isinstance(node, ast.ClassDef):
+            classes.append(node)
+        for block in _nested_blocks(node):
+            stack.extend(reversed(block))
+    return names, classes, star
+
+
+def _bound_names(node: ast.stmt) -> tuple[set[str], bool]:
+    """The names one statement binds, and whether it is an `import *`."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}, False
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        named = {a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"}
+        return named, any(a.name == "*" for a in node.names)
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}, False
+    return set(), False
+
+
+def _nested_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statements inside a module-level if/try/with/for block: what they define is a module
+    attribute too (a function's or class's body is not)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return []
+    blocks: list[list[ast.stmt]] = []
+    for attr in ("body", "orelse", "finalbody", "handlers"):
+        children = getattr(node, attr, None)
+        if isinstance(children, list):
+            blocks.append([c for c in children if isinstance(c, ast.stmt)])
+            blocks += [h.body for h in children if isinstance(h, ast.ExceptHandler)]
+    return blocks
