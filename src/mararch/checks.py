@@ -980,7 +980,7 @@ def _workflow_findings(
     if server is Flavour.MMS:
         out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
     store = Path(model_store) if model_store is not None else None
-    return out + workflow_findings(view, read, store)
+    return out + workflow_findings(view, read, store, lambda path: verify(path).findings)
 
 
 def _fast_note(view: ArchiveView) -> str:

@@ -8,6 +8,7 @@ there and passing `verify` itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,10 @@ from .reader import ArchiveView, Container, parse_manifest
 
 if TYPE_CHECKING:
     from .checks import ReadMember
+
+#: Verifies a model archive of the model store, returning its findings: `checks.verify`, passed
+#: in by checks (which imports this module to check workflow archives).
+VerifyModel = Callable[[Path], list[Finding]]
 
 #: Manifest keys TorchServe refuses a workflow without, with its own words.
 REQUIRED_TOP = (
@@ -147,8 +152,10 @@ def _container_findings(view: ArchiveView) -> list[Finding]:
     return []
 
 
-def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[Finding]:
-    """Every model the dag uses: in the model store, and passing verify."""
+def model_store_findings(
+    spec: WorkflowSpec, model_store: Path | None, verify_model: VerifyModel
+) -> list[Finding]:
+    """Every model the dag uses: in the model store, and passing `verify_model`."""
     local = {node: url for node, url in spec.models.items() if not is_remote(url)}
     out = [
         Finding(
@@ -170,8 +177,6 @@ def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[F
                 )
             )
         return out
-    from .checks import verify
-
     for node, url in local.items():
         # TorchServe keeps the url's last path component and looks it up in the model store.
         filename = url.replace("\\", "/").rsplit("/", 1)[-1]
@@ -185,8 +190,7 @@ def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[F
                 )
             )
             continue
-        report = verify(path)
-        for f in report.findings:
+        for f in verify_model(path):
             if f.severity is Severity.INFO:
                 continue
             where = f"{f.member}: " if f.member else ""
@@ -219,7 +223,7 @@ def spec_findings(
 
 
 def workflow_findings(
-    view: ArchiveView, read: ReadMember, model_store: Path | None
+    view: ArchiveView, read: ReadMember, model_store: Path | None, verify_model: VerifyModel
 ) -> list[Finding]:
     """Every workflow-specific finding for an open archive (container and integrity aside)."""
     out = _container_findings(view)
@@ -232,7 +236,7 @@ def workflow_findings(
     found, spec = spec_findings(manifest, names, read)
     out += found
     if spec is not None:
-        out += model_store_findings(spec, model_store)
+        out += model_store_findings(spec, model_store, verify_model)
     return out
 
 
