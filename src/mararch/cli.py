@@ -1129,7 +1129,8 @@ class EnvelopeChoice(str, Enum):
 def deploy_tree(
     root: str = typer.Argument(
         ...,
-        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties.",
+        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties; "
+        "a folder, or an s3:// or gs:// prefix.",
         metavar="ROOT",
         show_default=False,
     ),
@@ -1169,14 +1170,16 @@ def deploy_tree(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Write a model-store tree TorchServe (or KServe's TorchServe runtime) starts from.
 
     Per-model workers and batching come from each archive's model-config.yaml where it sets
     them, else from the flags, else TorchServe's defaults. The highest version of a model is
-    its default version.
+    its default version. ROOT may be an s3:// or gs:// prefix: the tree is uploaded there,
+    config/config.properties last.
     """
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .deploy import deploy, plan_deploy
 
@@ -1198,11 +1201,12 @@ def deploy_tree(
             verify=not no_verify,
         )
         if not dry_run:
-            deploy(plan)
+            with console.deploy_progress(plan) as progress:
+                deploy(plan, progress)
         if json_output:
             console.print_json(
                 {
-                    "root": str(plan.root),
+                    "root": plan.shown,
                     "written": not dry_run,
                     "config": plan.config.decode("ascii"),
                     "models": console.deploy_rows(plan),
