@@ -17,6 +17,7 @@ from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .manifest import Flavour
 from .plans import MMS_RUNTIMES, TORCHSERVE_RUNTIMES, ArchiveFormat, Compression, Runtime
+from .snapshot import Envelope
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -1206,13 +1207,6 @@ def inspect_tree(tree: Any, json_output: bool) -> None:
         )
 
 
-class EnvelopeChoice(str, Enum):
-    body = "body"
-    json = "json"
-    kserve = "kserve"
-    kservev2 = "kservev2"
-
-
 @app.command(name="deploy")
 def deploy_tree(
     root: str = typer.Argument(
@@ -1233,7 +1227,7 @@ def deploy_tree(
         help="Add the settings KServe's TorchServe runtime needs (port 8085, envelope, "
         "no token auth, model API, environment overrides).",
     ),
-    envelope: Optional[EnvelopeChoice] = typer.Option(
+    envelope: Optional[Envelope] = typer.Option(
         None,
         "--envelope",
         help="service_envelope to write. \\[default: kserve with --kserve, else none]",
