@@ -182,13 +182,15 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(
-        None,
-        "--version",
-        callback=version_callback,
-        is_eager=True,
-        help="Print mararch's version and exit.",
-    ),
+    version: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Print mararch's version and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS."""
 
@@ -797,20 +799,27 @@ def init(
 
 @app.command()
 def inspect(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(one table of its models); or the URL of an archive.",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
-    show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+            "(one table of its models); or the URL of an archive.",
+            show_default=False,
+        ),
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every member, however many.")
+    ] = False,
     storage_option: StorageOpt = None,
-    weights: bool = typer.Option(
-        False,
-        "--weights",
-        help="Also scan every weights member: format, tensors, parameters, dtypes, pickle imports.",
-    ),
+    weights: Annotated[
+        bool,
+        typer.Option(
+            "--weights",
+            help="Also scan every weights member: format, tensors, parameters, dtypes, pickle "
+            "imports.",
+        ),
+    ] = False,
 ) -> None:
     """Show what an archive holds: manifest summary and members, without extracting it.
 
@@ -864,34 +873,44 @@ def inspect(
 
 @app.command()
 def extract(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
-        show_default=False,
-    ),
-    output: Optional[Path] = typer.Option(
-        None,
-        "-o",
-        "--output",
-        help="Folder to extract into (default: ./NAME, NAME being the archive's name "
-        "without .mar/.tar.gz/.tgz).",
-        show_default=False,
-    ),
-    member: Optional[list[str]] = typer.Option(
-        None,
-        "-m",
-        "--member",
-        help="Extract only this member (a folder selects everything below it); repeatable.",
-        show_default=False,
-    ),
-    force: bool = typer.Option(
-        False, "-f", "--force", help="Replace an existing, non-empty destination folder."
-    ),
-    allow_high_ratio: bool = typer.Option(
-        False,
-        "--allow-high-ratio",
-        help="Extract members that expand more than 1000 times (refused as likely bombs).",
-    ),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an "
+            "archive.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "-o",
+            "--output",
+            help="Folder to extract into (default: ./NAME, NAME being the archive's name "
+            "without .mar/.tar.gz/.tgz).",
+            show_default=False,
+        ),
+    ] = None,
+    member: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "-m",
+            "--member",
+            help="Extract only this member (a folder selects everything below it); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("-f", "--force", help="Replace an existing, non-empty destination folder."),
+    ] = False,
+    allow_high_ratio: Annotated[
+        bool,
+        typer.Option(
+            "--allow-high-ratio",
+            help="Extract members that expand more than 1000 times (refused as likely bombs).",
+        ),
+    ] = False,
     storage_option: StorageOpt = None,
 ) -> None:
     """Extract an archive safely: nothing outside the destination, all or nothing."""
@@ -995,54 +1014,68 @@ def convert(
 
 @app.command()
 def verify(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(ROOT with config/config.properties and model-store/, or a model-store folder); or "
-        "the URL of an archive.",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print the report as JSON (keys in the docs: verify)."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
-    server: Optional[Flavour] = typer.Option(
-        None,
-        "--server",
-        help="Check for this server. Default: the one the manifest is written for.",
-        show_default=False,
-    ),
-    signature: Optional[Path] = typer.Option(
-        None,
-        "--signature",
-        help="OpenSSF model signature to check. \\[default: ARCHIVE.sig]",
-        show_default=False,
-    ),
-    public_key: Optional[Path] = typer.Option(
-        None, "--public-key", help="Check the signature with this EC public key (PEM)."
-    ),
-    certificate_chain: Optional[list[Path]] = typer.Option(
-        None,
-        "--certificate-chain",
-        help="Check a certificate signature against these trusted certificates (PEM; repeatable).",
-        show_default=False,
-    ),
-    fast: bool = typer.Option(
-        False,
-        "--fast",
-        help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
-        "small members. The default reads every member, over the network for a URL.",
-    ),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+            "(ROOT with config/config.properties and model-store/, or a model-store folder); or "
+            "the URL of an archive.",
+            show_default=False,
+        ),
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (keys in the docs: verify).")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    server: Annotated[
+        Optional[Flavour],
+        typer.Option(
+            "--server",
+            help="Check for this server. Default: the one the manifest is written for.",
+            show_default=False,
+        ),
+    ] = None,
+    signature: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--signature",
+            help="OpenSSF model signature to check. \\[default: ARCHIVE.sig]",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Optional[Path],
+        typer.Option("--public-key", help="Check the signature with this EC public key (PEM)."),
+    ] = None,
+    certificate_chain: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--certificate-chain",
+            help="Check a certificate signature against these trusted certificates (PEM; "
+            "repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
+            "small members. The default reads every member, over the network for a URL.",
+        ),
+    ] = False,
     storage_option: StorageOpt = None,
-    model_store: Optional[Path] = typer.Option(
-        None,
-        "--model-store",
-        help="Workflow archives (.war): the model store where each model of the dag must be, "
-        "and pass verify.",
-        exists=True,
-        file_okay=False,
-        show_default=False,
-    ),
+    model_store: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model-store",
+            help="Workflow archives (.war): the model store where each model of the dag must be, "
+            "and pass verify.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
@@ -1089,48 +1122,70 @@ def inspect_workflow(view: "ArchiveView", *, json_output: bool, show_all: bool) 
 
 @app.command(no_args_is_help=False)
 def workflow(
-    name: Optional[str] = typer.Argument(
-        None,
-        help="The \\[workflow.NAME] table of the build spec to build (when it declares several).",
-        metavar="NAME",
-        show_default=False,
-    ),
-    workflow_name: Optional[str] = typer.Option(
-        None, "--workflow-name", help="Workflow name; the output is NAME.war.", show_default=False
-    ),
-    spec_file: Optional[Path] = typer.Option(
-        None, "--spec-file", help="The workflow's YAML: its models and dag.", show_default=False
-    ),
-    handler: Optional[Path] = typer.Option(
-        None,
-        "--handler",
-        help="The workflow's Python file (the dag's function nodes).",
-        show_default=False,
-    ),
-    extra_files: Optional[str] = typer.Option(
-        None, "--extra-files", help="Comma-separated files to add at the archive root."
-    ),
-    export_path: Optional[Path] = typer.Option(
-        None,
-        "--export-path",
-        help="Folder to write into (created if missing). \\[default: current folder]",
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing .war."),
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="The \\[workflow.NAME] table of the build spec to build (when it declares "
+            "several).",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    workflow_name: Annotated[
+        Optional[str],
+        typer.Option(
+            "--workflow-name", help="Workflow name; the output is NAME.war.", show_default=False
+        ),
+    ] = None,
+    spec_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--spec-file", help="The workflow's YAML: its models and dag.", show_default=False
+        ),
+    ] = None,
+    handler: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--handler",
+            help="The workflow's Python file (the dag's function nodes).",
+            show_default=False,
+        ),
+    ] = None,
+    extra_files: Annotated[
+        Optional[str],
+        typer.Option("--extra-files", help="Comma-separated files to add at the archive root."),
+    ] = None,
+    export_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--export-path",
+            help="Folder to write into (created if missing). \\[default: current folder]",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("-f", "--force", help="Overwrite an existing .war.")
+    ] = False,
     dry_run: DryRunOpt = False,
     json_output: WrittenJsonOpt = False,
-    no_verify: bool = typer.Option(
-        False,
-        "--no-verify",
-        help="Write even when the spec's checks (models, dag, function nodes) find errors.",
-    ),
-    spec: Optional[Path] = typer.Option(
-        None,
-        "--spec",
-        help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
-        "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
-        show_default=False,
-    ),
-    build_all: bool = typer.Option(False, "--all", help="Build every workflow of the build spec."),
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Write even when the spec's checks (models, dag, function nodes) find errors.",
+        ),
+    ] = False,
+    spec: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--spec",
+            help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
+            "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
+            show_default=False,
+        ),
+    ] = None,
+    build_all: Annotated[
+        bool, typer.Option("--all", help="Build every workflow of the build spec.")
+    ] = False,
 ) -> None:
     """Build a workflow archive (.war) for TorchServe (torch-workflow-archiver's flags, same
     output).
@@ -1314,34 +1369,49 @@ def trust_of(
 
 @app.command()
 def sign(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
-    ),
-    private_key: Path = typer.Option(
-        ...,
-        "--private-key",
-        help="EC private key (PEM; P-256, P-384 or P-521).",
-        show_default=False,
-    ),
-    password_file: Optional[Path] = typer.Option(
-        None, "--password-file", help="File whose first line is the private key's password."
-    ),
-    certificate: Optional[Path] = typer.Option(
-        None, "--certificate", help="Signing certificate for the key (PEM): certificate mode."
-    ),
-    certificate_chain: Optional[list[Path]] = typer.Option(
-        None,
-        "--certificate-chain",
-        help="Certificates between the signing certificate and the root (PEM; repeatable).",
-        show_default=False,
-    ),
-    signature: Optional[Path] = typer.Option(
-        None,
-        "--signature",
-        help="Where to write the signature. \\[default: ARCHIVE.sig beside it]",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print what was signed as JSON."),
+    archive: Annotated[
+        Path,
+        typer.Argument(
+            help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+        ),
+    ],
+    private_key: Annotated[
+        Path,
+        typer.Option(
+            "--private-key", help="EC private key (PEM; P-256, P-384 or P-521).", show_default=False
+        ),
+    ],
+    password_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--password-file", help="File whose first line is the private key's password."
+        ),
+    ] = None,
+    certificate: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--certificate", help="Signing certificate for the key (PEM): certificate mode."
+        ),
+    ] = None,
+    certificate_chain: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--certificate-chain",
+            help="Certificates between the signing certificate and the root (PEM; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    signature: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--signature",
+            help="Where to write the signature. \\[default: ARCHIVE.sig beside it]",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print what was signed as JSON.")
+    ] = False,
 ) -> None:
     """Sign the model in an archive (OpenSSF model signing, offline); the archive is not changed.
 
