@@ -107,15 +107,6 @@ ConfigFileOpt = Annotated[
         "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
     ),
 ]
-ExportPathOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--export-path",
-        help="Folder (created if missing) or s3:// or gs:// URL to write into. "
-        "\\[default: current folder]",
-        show_default=False,
-    ),
-]
 ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Overwrite an existing output.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")]
 WrittenJsonOpt = Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")]
@@ -312,7 +303,15 @@ def create(
     runtime: Annotated[
         TorchServeRuntime, typer.Option("--runtime", help="Runtime of the handler.")
     ] = Runtime.PYTHON,
-    export_path: ExportPathOpt = None,
+    export_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--export-path",
+            help="Folder (created if missing) or s3:// or gs:// URL to write into. "
+            "\\[default: current folder]",
+            show_default=False,
+        ),
+    ] = None,
     archive_format: Annotated[
         ArchiveFormat,
         typer.Option(
