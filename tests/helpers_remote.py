@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from helpers import Cli, free_port
+from mararch import remote_write
 
 STARTUP_TIMEOUT = 60.0
 #: moto answers this many requests without credentials: the IAM user the tests sign with is made
@@ -166,6 +167,50 @@ def new_bucket(server: S3Server) -> str:
     name = f"models-{os.getpid()}-{next(_buckets)}"
     server.client().create_bucket(Bucket=name)
     return name
+
+
+def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
+    """Every object of the bucket: {key: bytes}."""
+    client = server.client()
+    found = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found}
+
+
+def pending_uploads(server: S3Server, bucket: str) -> list[str]:
+    """Keys of the multipart uploads started and neither completed nor aborted."""
+    reply = server.client().list_multipart_uploads(Bucket=bucket)
+    return [u["Key"] for u in reply.get("Uploads", [])]
+
+
+@pytest.fixture
+def fake_gcs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """gs:// served by fsspec's memory file system with GCS's compose as `merge` (no GCS
+    server runs here: gcsfs itself is not exercised)."""
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class FakeGCS(MemoryFileSystem):  # type: ignore[misc]
+        protocol = ("gs", "gcs")
+        # Its own objects, not the memory file system's (class-level, as fsspec keeps them).
+        store: ClassVar[dict[str, Any]] = {}
+        pseudo_dirs: ClassVar[list[str]] = [""]
+
+        @classmethod
+        def _strip_protocol(cls, path: str) -> str:
+            for prefix in ("gs://", "gcs://"):
+                path = path.removeprefix(prefix)
+            return str(MemoryFileSystem._strip_protocol(path))
+
+        def merge(self, path: str, paths: list[str]) -> None:
+            assert len(paths) <= remote_write.COMPOSE_LIMIT
+            self.pipe_file(path, b"".join(self.cat_file(p) for p in paths))
+
+    fsspec.register_implementation("gs", FakeGCS, clobber=True)
+    FakeGCS.store.clear()
+    fs = FakeGCS()
+    fs.mkdir("/bucket")
+    yield fs
+    fsspec.register_implementation("gs", "gcsfs.GCSFileSystem", clobber=True)
 
 
 # -- nginx ---------------------------------------------------------------------------------------

@@ -566,6 +566,26 @@ def test_legacy_kind_with_exclude(tmp_path: Path, cli: Cli) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 
+def test_every_key_type_has_a_validator() -> None:
+    from typing import get_args
+
+    from mararch.buildspec import _VALIDATORS, KEYS, KeyType
+
+    assert set(_VALIDATORS) == set(get_args(KeyType))
+    assert {key.type for key in KEYS.values()} == set(_VALIDATORS)
+
+
+def test_spec_problems_are_listed_as_a_build_request_lists_them() -> None:
+    from mararch.buildspec import BuildSpecError
+    from mararch.errors import EXIT_USAGE, RequestError
+
+    assert BuildSpecError("m.toml", ["m.toml (top level): x"]).message == "m.toml (top level): x"
+    spec = BuildSpecError("m.toml", ["a", "b"])
+    assert spec.message == "m.toml: 2 problems:\n  - a\n  - b"
+    assert spec.exit_code == EXIT_USAGE
+    assert RequestError(["a", "b"]).message == "2 problems:\n  - a\n  - b"
+
+
 def run_spec(cli: Cli, text: str) -> tuple[int, str]:
     write(cli.cwd, text)
     result = cli("create", "--all")
@@ -612,6 +632,11 @@ ERRORS = {
         "'config' and 'config-file' both give the model config; keep one",
     ),
     "bad kind": (SINGLE + 'kind = "mms"\n', "invalid kind 'mms': choose 'torchserve'"),
+    "kind not a string": (
+        SINGLE + 'kind = ["legacy"]\n',
+        "invalid kind ['legacy']: choose 'torchserve' (the default, as `mararch create`) or "
+        "'legacy' (MMS, as `mararch legacy`)",
+    ),
     "key of the other kind": (
         'kind = "legacy"\nmodel-name = "a"\nmodel-path = "."\nhandler = "s"\nversion = "1"\n',
         "'version' does not apply to kind = 'legacy' (only to TorchServe archives)",
@@ -719,6 +744,17 @@ def test_spec_problems(case: str, cli: Cli) -> None:
         assert message in stderr
 
 
+def test_usage_problems_of_several_archives_are_one_usage_error(cli: Cli) -> None:
+    legacy = 'kind = "legacy"\nmodel-name = "{0}"\nmodel-path = "."\nhandler = "s"\n'
+    write(cli.cwd, "[archive.a]\n" + legacy.format("a") + "[archive.b]\n" + legacy.format("b"))
+    result = cli("create", "--all", "--level", "3")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: archive 'a': --level does not apply to the legacy (MMS) archive 'a'\n"
+        "archive 'b': --level does not apply to the legacy (MMS) archive 'b'\n"
+    )
+
+
 def test_the_example_spec_matches_the_quick_start(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -746,14 +782,15 @@ def test_the_example_spec_matches_the_quick_start(
 
 
 def test_the_documented_example_is_valid_and_shows_every_key(tmp_path: Path) -> None:
-    from mararch.buildspec import KEYS, Kind, load_spec
+    from mararch.buildspec import KEYS, load_spec
+    from mararch.manifest import Flavour
 
     page = (Path(__file__).parent.parent / "docs" / "build-specs.md").read_text()
     example = page.split("```toml\n", 1)[1].split("```", 1)[0]
     spec = load_spec(write(tmp_path, example))
     assert [(a.name, a.kind) for a in spec.archives] == [
-        ("bert", Kind.TORCHSERVE),
-        ("old-resnet", Kind.LEGACY),
+        ("bert", Flavour.TORCHSERVE),
+        ("old-resnet", Flavour.MMS),
     ]
     shown = {
         line.lstrip("# ").split(" = ", 1)[0]

@@ -1,15 +1,20 @@
 """`mararch deploy`: the tree it writes, and what it refuses."""
 
+# ruff: noqa: F811 - the pytest fixture imported from helpers_remote is a parameter by name
+
 from __future__ import annotations
 
 import errno
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from helpers import tree
 from helpers_deploy import config_of, make_archive, run, snapshot_of
+from helpers_remote import fake_gcs  # noqa: F401 - fixture
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 
@@ -149,13 +154,43 @@ def test_broken_archive_is_refused_with_its_findings(tmp_path: Path) -> None:
     assert not (tmp_path / "t").exists()
 
 
-def test_remote_root_is_left_to_the_remote_stores(tmp_path: Path) -> None:
+def test_http_root_is_refused(tmp_path: Path) -> None:
     mar = make_archive(tmp_path, "m")
 
-    result = run("deploy", "s3://bucket/models", mar)
+    result = run("deploy", "https://user:pw@example.com/models?sig=abc", mar)
 
     assert result.exit_code == 2
-    assert "'s3://bucket/models' is a remote store: deploy writes a local folder" in result.stderr
+    assert (
+        "'https://example.com/models?…': deploy writes a local folder or an s3:// or gs:// prefix"
+        in result.stderr
+    )
+    assert "pw" not in result.output and "abc" not in result.output
+
+
+def test_link_to_a_bucket_is_a_usage_error(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+
+    result = run("deploy", "s3://bucket/models", mar, "--link")
+
+    assert result.exit_code == 2
+    assert "--link cannot be used with 's3://bucket/models'" in result.stderr
+    assert "Drop --link" in result.stderr
+
+
+def test_dry_run_to_a_bucket_checks_the_archives_and_sends_nothing(tmp_path: Path) -> None:
+    mar = make_archive(tmp_path, "m")
+    bad = tmp_path / "bad.mar"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+
+    planned = run("deploy", "s3://bucket/models/", mar, "--dry-run", "--json")
+    refused = run("deploy", "s3://bucket/models", mar, bad)
+
+    assert planned.exit_code == 0, planned.output
+    assert '"root": "s3://bucket/models"' in planned.stdout
+    assert '"written": false' in planned.stdout
+    # Refused while planning: the store is never asked (there is none at s3://bucket).
+    assert refused.exit_code == 1
+    assert "bad.mar" in refused.stderr
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
@@ -234,3 +269,20 @@ def test_kservev2_envelope(tmp_path: Path) -> None:
 
     assert "service_envelope=kservev2" in config_of(tmp_path / "t").splitlines()
     assert run("verify", tmp_path / "t").exit_code == 0
+
+
+def test_deploy_to_gs_is_the_local_tree(tmp_path: Path, fake_gcs: Any) -> None:
+    # gs:// goes through the same code as s3:// (fsspec; parts joined by compose).
+    archives = [
+        make_archive(tmp_path, "sums"),
+        make_archive(tmp_path, "labels", archive_format="no-archive"),
+    ]
+
+    assert run("deploy", "gs://bucket/prod", *archives, "--kserve").exit_code == 0
+    assert run("deploy", tmp_path / "local", *archives, "--kserve").exit_code == 0
+
+    uploaded = {p: fake_gcs.cat_file(p) for p in fake_gcs.find("/bucket")}
+    assert uploaded == {f"/bucket/prod/{k}": v for k, v in tree(tmp_path / "local").items()}
+    again = run("deploy", "gs://bucket/prod", *archives)
+    assert again.exit_code == 1
+    assert "'gs://bucket/prod' already holds" in again.stderr

@@ -1,7 +1,8 @@
 """Every import inside the package points down the layers (docs/architecture.md).
 
 A module may import from its own layer or a lower one; imports made only for type checking
-(`if TYPE_CHECKING:`) are exempt, as they never run. A new module must be placed in LAYERS.
+(`if TYPE_CHECKING:`) are exempt, as they never run. A new module must be placed in LAYERS; a new
+module of a subpackage listed in SUBLAYERS, in its layers too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,20 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "console", "allocator", "__init__", "compat"}),
     ("spec files", {"buildspec", "workflowspec"}),
     ("commands", {"legacy", "conversion", "workflow", "repack", "batch"}),
-    ("engines", {"builder", "extraction", "summary", "deploy", "tree", "bundle", "warsummary"}),
+    (
+        "engines",
+        {
+            "builder",
+            "planning",
+            "extraction",
+            "summary",
+            "deploy",
+            "deploy_remote",
+            "tree",
+            "bundle",
+            "warsummary",
+        },
+    ),
     ("checks", {"checks", "warfile", "dag", "weights", "loadability"}),
     ("signing", {"signing"}),
     ("writers and reader", {"writers", "reader", "names", "remote_read", "remote_write", "bombs"}),
@@ -44,6 +58,12 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("base", {"plans", "zipformat", "errors", "version"}),
 ]
+
+#: A subpackage's own modules, top to bottom (as in docs/architecture.md), where they import
+#: each other: those imports point down too.
+SUBLAYERS: dict[str, list[set[str]]] = {
+    "reader": [{"__init__"}, {"detect"}, {"zip", "tar", "folder"}, {"view"}],
+}
 
 
 def layer_of(module: str) -> int:
@@ -106,3 +126,21 @@ def test_imports_point_down(module: str) -> None:
 def test_every_layer_names_existing_modules() -> None:
     listed = set().union(*(modules for _, modules in LAYERS))
     assert listed <= set(MODULES), f"no such modules: {sorted(listed - set(MODULES))}"
+
+
+@pytest.mark.parametrize("package", sorted(SUBLAYERS))
+def test_subpackage_imports_point_down(package: str) -> None:
+    layers = SUBLAYERS[package]
+    files = sorted((PACKAGE / package).glob("*.py"))
+    rank = {module: index for index, modules in enumerate(layers) for module in modules}
+    unplaced = sorted(p.stem for p in files if p.stem not in rank)
+    assert not unplaced, f"{package}: modules in no layer, add them to SUBLAYERS: {unplaced}"
+    missing = sorted(set(rank) - {p.stem for p in files})
+    assert not missing, f"{package}: no such modules: {missing}"
+    upward = sorted(
+        f"{path.stem} imports {imported}"
+        for path in files
+        for imported in runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+        if rank[imported] < rank[path.stem]
+    )
+    assert not upward, f"{package}: imports from above: {', '.join(upward)}"

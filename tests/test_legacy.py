@@ -240,6 +240,22 @@ def test_exclude_through_the_api(folder: Path, tmp_path: Path) -> None:
     assert [e.name for e in plan.entries] == [MANIFEST, "svc.py", "weights.bin"]
 
 
+def test_a_store_export_keeps_a_local_file_named_like_the_output(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Uploaded to a store, the output is no local file: `m.tar.gz` in the folder is an input.
+    (folder / "m.tar.gz").write_bytes(b"data")
+    monkeypatch.chdir(folder)
+    plan = mararch.plan_legacy(
+        model_name="m",
+        model_path=folder,
+        handler="svc",
+        export_path="s3://bucket/store",
+        archive_format="tgz",
+    )
+    assert [e.name for e in plan.entries] == [MANIFEST, "m.tar.gz", "svc.py", "weights.bin"]
+
+
 def test_dry_run_shows_the_manifest(folder: Path, cli: Cli) -> None:
     result = cli(*legacy_args(folder, "--dry-run"))
     assert result.exit_code == 0, result.output

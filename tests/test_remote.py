@@ -2,6 +2,8 @@
 zip writer seek back over an upload, the compose-based store used for gs://, and what a local
 build imports (nothing remote)."""
 
+# ruff: noqa: F811 - the pytest fixture imported from helpers_remote is a parameter by name
+
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 import mararch
 from conftest import Cli, ModelInputs
 from helpers import free_port
-from helpers_remote import create_args
+from helpers_remote import create_args, fake_gcs  # noqa: F401 - fixture
 from helpers_signing import make_key
 from mararch import remote_write
 from mararch.errors import UsageError
@@ -191,37 +193,6 @@ def test_compose_store_abort_removes_the_parts() -> None:
     store.upload_part(2, b"b")
     store.abort()
     assert fs.store == {}
-
-
-@pytest.fixture
-def fake_gcs(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """gs:// served by fsspec's memory file system with GCS's compose as `merge` (no GCS
-    server runs here: gcsfs itself is not exercised)."""
-    import fsspec
-    from fsspec.implementations.memory import MemoryFileSystem
-
-    class FakeGCS(MemoryFileSystem):  # type: ignore[misc]
-        protocol = ("gs", "gcs")
-        # Its own objects, not the memory file system's (class-level, as fsspec keeps them).
-        store: ClassVar[dict[str, Any]] = {}
-        pseudo_dirs: ClassVar[list[str]] = [""]
-
-        @classmethod
-        def _strip_protocol(cls, path: str) -> str:
-            for prefix in ("gs://", "gcs://"):
-                path = path.removeprefix(prefix)
-            return str(MemoryFileSystem._strip_protocol(path))
-
-        def merge(self, path: str, paths: list[str]) -> None:
-            assert len(paths) <= remote_write.COMPOSE_LIMIT
-            self.pipe_file(path, b"".join(self.cat_file(p) for p in paths))
-
-    fsspec.register_implementation("gs", FakeGCS, clobber=True)
-    FakeGCS.store.clear()
-    fs = FakeGCS()
-    fs.mkdir("/bucket")
-    yield fs
-    fsspec.register_implementation("gs", "gcsfs.GCSFileSystem", clobber=True)
 
 
 def test_create_to_gs_through_compose(

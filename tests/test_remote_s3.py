@@ -22,6 +22,8 @@ from helpers_remote import (  # noqa: F401 - fixtures
     S3Server,
     create_args,
     new_bucket,
+    objects,
+    pending_uploads,
     rcli,
     s3,
     s3_server,
@@ -31,17 +33,6 @@ from mararch import remote_write
 pytestmark = pytest.mark.remote
 
 EPOCH = "1700000000"
-
-
-def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
-    client = server.client()
-    found = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in found}
-
-
-def pending_uploads(server: S3Server, bucket: str) -> list[str]:
-    reply = server.client().list_multipart_uploads(Bucket=bucket)
-    return [u["Key"] for u in reply.get("Uploads", [])]
 
 
 def test_create_to_bucket_is_the_local_build_byte_for_byte(

@@ -417,6 +417,18 @@ def test_torchserve_manifest_fields(
     assert any(expected in f.message for f in report.errors), report.to_json()
 
 
+@pytest.mark.parametrize("runtime", [["python"], {"name": "python"}], ids=["list", "object"])
+@pytest.mark.parametrize("server", [None, "mms"])
+def test_runtime_of_another_json_type_is_a_finding(
+    runtime: object, server: str | None, tmp_path: Path
+) -> None:
+    # A list or object is not hashable: looking it up in a set of runtimes raised TypeError.
+    path = make_mar(tmp_path / "m.mar", GOOD, manifest=manifest_bytes(runtime=runtime))
+    report = mararch.verify(path, server=server)
+    assert errors(report) == {"runtime-invalid"}
+    assert any(f"runtime {runtime!r} is not one" in f.message for f in report.errors)
+
+
 def test_missing_stamps_are_warnings(tmp_path: Path) -> None:
     manifest = manifest_bytes(createdOn=None, archiverVersion=None)
     report = mararch.verify(make_mar(tmp_path / "m.mar", GOOD, manifest=manifest))

@@ -316,6 +316,24 @@ def test_build_spec_problems_are_listed_together(inputs: WorkflowInputs) -> None
     assert "missing required key 'handler'" in result.stderr
 
 
+def test_build_spec_problems_name_their_own_workflow(inputs: WorkflowInputs) -> None:
+    (inputs.root / "mararch.toml").write_text(
+        '[workflow.good]\nspec-file = "workflow.yaml"\nhandler = "wf_handler.py"\n\n'
+        '[workflow.nohandler]\nspec-file = "workflow.yaml"\nhandler = "missing.py"\n\n'
+        '[workflow.nospec]\nspec-file = "missing.yaml"\nhandler = "wf_handler.py"\n'
+    )
+    result = run(inputs.root, "workflow", "--all")
+    assert result.exit_code == 1
+    missing = inputs.root / "missing"
+    assert result.stderr == (
+        "error: 2 problems:\n"
+        f"  - workflow 'nohandler': --handler '{missing}.py' does not exist\n"
+        f"  - workflow 'nospec': --spec-file '{missing}.yaml' does not exist\n"
+        "  hint: Nothing was written.\n"
+    )
+    assert not (inputs.root / "good.war").exists()
+
+
 def test_no_spec_and_no_name_is_a_usage_error(work: Path) -> None:
     result = run(work, "workflow")
     assert result.exit_code == 2

@@ -9,31 +9,34 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import compress
 from . import manifest as manifest_mod
-from .digests import DIGESTS_NAME
 from .errors import (
     ConflictError,
     Finding,
     InputError,
-    MararchError,
-    RequestError,
     Severity,
     UsageError,
     VerificationFailed,
 )
-from .handlers import builtin_suggestion, resolve_handler
+from .handlers import HandlerSpec, builtin_suggestion, resolve_handler
 from .ignore import rules_from_excludes
 from .output import (
-    TEMP_MARKER,
     Stale,
     atomic_output,
-    check_destination,
     prepare_export_dir,
     sweep_stale,
 )
+from .planning import (
+    MemberNames,
+    ProblemCollector,
+    Target,
+    check_model_name,
+    is_url,
+    parse_choice,
+    plan_target,
+    resolve_compression,
+)
 from .plans import (
-    MANIFEST_NAME,
     TORCHSERVE_RUNTIMES,
     ArchiveFormat,
     Compression,
@@ -41,12 +44,12 @@ from .plans import (
     PathLike,
     Plan,
     Runtime,
-    model_name_problem,
     parse_enum,
     source_date_epoch,
 )
 from .progress import OptionalProgress
 from .sources import (
+    Excluded,
     Source,
     expand_extra_files,
     expand_file_mapping,
@@ -76,166 +79,13 @@ class BuildResult:
     swept: tuple[Stale, ...] = ()
 
 
-def resolve_compression(
-    archive_format: ArchiveFormat, compression: Compression | str | None, level: int | None
-) -> tuple[Compression, int | None]:
-    """The zip member policy for a format; --compression only makes sense for `default`."""
-    if compression is not None:
-        compression = Compression(parse_enum(Compression, compression, "--compression"))
-    compress.check_level(level)
-    if archive_format is ArchiveFormat.ZIP_STORE:
-        if compression not in (None, Compression.STORE):
-            raise UsageError(
-                f"--compression {compression.value} contradicts --archive-format zip-store",
-                hint="zip-store never compresses; use --archive-format default to compress.",
-            )
-        return Compression.STORE, level
-    if archive_format is ArchiveFormat.DEFAULT:
-        return compression or Compression.AUTO, level
-    if compression is not None:
-        raise UsageError(
-            f"--compression applies to .mar archives, not to --archive-format "
-            f"{archive_format.value}"
-        )
-    return Compression.DEFLATE, level
-
-
-class ProblemCollector:
-    """Collects problems so the user sees all of them at once, then raises once."""
-
-    def __init__(self) -> None:
-        self.errors: list[MararchError] = []
-
-    def problem(self, message: str) -> None:
-        self.errors.append(RequestError([message]))
-
-    def attempt(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MararchError as exc:
-            self.errors.append(exc)
-            return None
-
-    def raise_if_any(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise RequestError([str(e) for e in self.errors])
-
-
-class MemberNames:
-    """Member names -> sources, refusing two different inputs on one name."""
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, Source] = {}
-
-    def add(self, source: Source) -> None:
-        try:
-            source.name.encode("utf-8")
-        except UnicodeEncodeError:
-            # A file name that is not UTF-8 reaches Python as lone surrogates; zip names are UTF-8
-            # and Java's ZipInputStream reads nothing else, so such a name cannot be packaged.
-            raise InputError(
-                f"{source.origin} {str(source.path)!r}: the member name {source.name!r} is not "
-                "valid UTF-8",
-                path=str(source.path),
-                hint="Rename the file: archive member names must be UTF-8 text.",
-            ) from None
-        previous = self.by_name.get(source.name)
-        if previous is None:
-            self.by_name[source.name] = source
-            return
-        if previous.stream is None and source.stream is None:
-            if os.path.samefile(previous.path, source.path):
-                return
-        elif previous.path == source.path:
-            return
-        raise ConflictError(source.name, str(previous.path), str(source.path))
-
-
-def entries_with_manifest(
-    sources: Iterable[Source],
-    manifest_bytes: bytes,
-    generated: Sequence[Entry] = (),
-    *,
-    digests: bool = False,
-) -> tuple[Entry, ...]:
-    """Sorted entries, the generated manifest among them; an input on its name is a conflict
-    (on the digests' name too, when they are recorded).
-
-    `generated` are members made in memory (an inline model config); an input file on one of
-    their names is a conflict too.
-    """
-    entries = [
-        Entry(
-            s.name,
-            s.path if s.stream is None else None,
-            s.size,
-            origin=s.origin,
-            executable=s.executable,
-            mtime=s.mtime,
-            stream=s.stream,
-            read_at=s.read_at,
-        )
-        for s in sources
-    ]
-    for g in generated:
-        for e in entries:
-            if e.name == g.name:
-                raise ConflictError(g.name, str(e.source), f"the {g.origin}")
-    entries.extend(generated)
-    for e in entries:
-        if e.name == MANIFEST_NAME:
-            raise ConflictError(MANIFEST_NAME, str(e.source), "the generated manifest")
-        if digests and e.name == DIGESTS_NAME:
-            raise ConflictError(DIGESTS_NAME, str(e.source), "the generated digests (--no-digests)")
-    entries.append(
-        Entry(MANIFEST_NAME, None, len(manifest_bytes), data=manifest_bytes, origin="manifest")
-    )
-    return tuple(sorted(entries, key=lambda e: e.name))
-
-
-def plan_output(
-    problems: ProblemCollector,
-    model_name: str | None,
-    export_path: PathLike | None,
-    fmt: ArchiveFormat,
-    force: bool,
-) -> Path:
-    """The output path for a build; a bad export folder or an existing output is a problem.
-    A URL's output is only named here: the store is asked when the build starts."""
-    if export_path is not None and is_url(export_path):
-        return fmt.output_path(Path(), model_name or "model")
-    export_dir = Path(export_path) if export_path is not None else Path.cwd()
-    if export_dir.exists() and not export_dir.is_dir():
-        problems.problem(f"export path {str(export_dir)!r} is a file, not a folder")
-    output = fmt.output_path(export_dir, model_name or "model")
-    if model_name:
-        problems.attempt(
-            check_destination, output, is_dir=fmt is ArchiveFormat.NO_ARCHIVE, force=force
-        )
-    return output
-
-
-def own_outputs(output: Path) -> Callable[[Path], bool]:
-    """A `skip` predicate for input walks: the output itself and mararch's temporaries."""
-    # Plain strings, not Path objects: this runs once per input file (thousands in a model).
-    output_abs = os.path.abspath(output)
-
-    def skip(path: Path) -> bool:
-        # A previous build must never be packed into the new one (e.g. --extra-files '*').
-        name = path.name
-        return TEMP_MARKER in name or ".mararch-" in name or os.path.abspath(path) == output_abs
-
-    return skip
-
-
 def check_inputs_outside(
-    problems: ProblemCollector, sources: Iterable[Source], output: Path, fmt: ArchiveFormat
+    problems: ProblemCollector, sources: Iterable[Source], target: Target
 ) -> None:
-    """A no-archive build replaces its output folder: no input may live inside it."""
-    if fmt is not ArchiveFormat.NO_ARCHIVE:
+    """A local no-archive build replaces its output folder: no input may live inside it."""
+    if not target.replaces_folder:
         return
+    output = target.output
     inside = os.path.join(os.path.abspath(output), "")
     for src in sources:
         if os.path.abspath(src.path).startswith(inside):
@@ -278,113 +128,47 @@ def plan_create(
     into the archive as `model-config.yaml` (instead of `config_file`).
     """
     fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
-    rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
-    if rt not in TORCHSERVE_RUNTIMES:
-        raise UsageError(
-            f"invalid value {rt.value!r} for --runtime: TorchServe runs 'python', 'python3' "
-            "or 'LSP'",
-            hint="MMS archives with python2 are built by `mararch legacy`.",
-        )
-    zip_policy, level = resolve_compression(fmt, compression, level)
+    rt = parse_choice(
+        Runtime,
+        runtime,
+        "--runtime",
+        TORCHSERVE_RUNTIMES,
+        "TorchServe runs 'python', 'python3' or 'LSP'",
+        hint="MMS archives with python2 are built by `mararch legacy`.",
+    )
+    policy = resolve_compression(fmt, compression, level)
     timestamp = source_date_epoch()
     # One pattern given as a plain string is one pattern, not one per character.
-    rules = rules_from_excludes(exclude)
+    excluded = rules_from_excludes(exclude).excludes
 
     problems = ProblemCollector()
-    if not model_name:
-        problems.problem("missing --model-name")
-    elif (msg := model_name_problem(model_name)) is not None:
-        problems.problem(msg)
-    if not version:
-        problems.problem("missing -v/--version (the model's version, e.g. 1.0)")
-    if not handler:
-        problems.problem(
-            "missing --handler (a built-in name such as image_classifier, "
-            "or the path of a handler .py file)"
-        )
-
-    output = plan_output(problems, model_name, export_path, fmt, force)
-    export_url = plan_export_url(problems, export_path)
-    skip = own_outputs(output if export_url is None else Path(TEMP_MARKER))
+    check_model_name(problems, model_name)
+    _check_version_and_handler(problems, version, handler)
+    target = plan_target(
+        problems, model_name, export_path, fmt, policy, timestamp, force=force, digests=digests
+    )
+    skip = target.skip()
 
     members = MemberNames()
-    singles: list[tuple[PathLike | None, str]] = [
-        (model_file, "--model-file"),
-        (serialized_file, "--serialized-file"),
-    ]
-    handler_spec = None
-    if handler:
-        handler_spec = resolve_handler(handler, rt)
-        if handler_spec.file is not None and not handler_spec.file.exists():
-            hint = None
-            if (suggestion := builtin_suggestion(handler, rt)) is not None:
-                hint = f"Did you mean the built-in handler {suggestion!r}?"
-            problems.errors.append(
-                InputError(
-                    f"handler file {str(handler_spec.file)!r} does not exist "
-                    f"(from --handler {handler!r})",
-                    path=str(handler_spec.file),
-                    hint=hint or "Give the path of your handler file, or a built-in handler name.",
-                )
-            )
-        elif handler_spec.file is not None:
-            singles.append((handler_spec.file, "--handler"))
-    for path, origin in singles:
-        if path is not None and str(path) != "":
-            src = problems.attempt(input_source, path, origin)
-            if src is not None:
-                problems.attempt(members.add, src)
-    extra_items = [
-        str(i)
-        for i in split_extra_files(
-            extra_files
-            if isinstance(extra_files, (str, type(None)))
-            else [str(x) for x in extra_files]
-        )
-    ]
-    for url in [i for i in extra_items if is_url(i)]:
-        # An object from a store is one file, named by its last path component.
-        extra_items.remove(url)
-        src = problems.attempt(input_source, url, "--extra-files")
-        if src is not None:
-            problems.attempt(members.add, src)
-    try:
-        for src in expand_extra_files(extra_items, skip=skip, excluded=rules.excludes):
-            members.add(src)
-    except MararchError as exc:
-        problems.errors.append(exc)
-    for src_path, dest in files:
-        try:
-            for src in expand_file_mapping(
-                Path(src_path), dest, skip=skip, excluded=rules.excludes
-            ):
-                members.add(src)
-        except MararchError as exc:
-            problems.errors.append(exc)
-    generated: list[Entry] = []
-    if config is not None:
-        if config_file is not None and str(config_file) != "":
-            problems.problem(
-                f"both an inline model config and --config-file {str(config_file)!r} were "
-                "given; keep one"
-            )
-        else:
-            data = config_yaml(config)
-            generated.append(Entry(CONFIG_NAME, None, len(data), data=data, origin="inline config"))
-            if (clash := members.by_name.get(CONFIG_NAME)) is not None:
-                problems.errors.append(
-                    ConflictError(CONFIG_NAME, str(clash.path), "the inline model config")
-                )
-    for path, origin in (
-        (requirements_file, "--requirements-file"),
-        (config_file, "--config-file"),
-    ):
-        if path is not None and str(path) != "":
-            src = problems.attempt(input_source, path, origin)
-            if src is not None:
-                problems.attempt(members.add, src)
-    if export_url is None:
-        check_inputs_outside(problems, members.by_name.values(), output, fmt)
+    handler_spec, handler_file = _resolve_handler(problems, handler, rt)
+    add_inputs(
+        problems,
+        members,
+        [
+            (model_file, "--model-file"),
+            (serialized_file, "--serialized-file"),
+            (handler_file, "--handler"),
+        ],
+    )
+    _add_extra_files(problems, members, extra_files, skip, excluded)
+    _add_file_mappings(problems, members, files, skip, excluded)
+    generated = _inline_config(problems, members, config, config_file)
+    add_inputs(
+        problems,
+        members,
+        [(requirements_file, "--requirements-file"), (config_file, "--config-file")],
+    )
+    check_inputs_outside(problems, members.by_name.values(), target)
     problems.raise_if_any()
     assert model_name and version and handler_spec is not None
 
@@ -393,33 +177,119 @@ def plan_create(
         version=version,
         handler=handler_spec.manifest_value,
         runtime=rt.value,
-        serialized_file=input_name(serialized_file) if serialized_file else None,
-        model_file=input_name(model_file) if model_file else None,
-        requirements_file=input_name(requirements_file) if requirements_file else None,
-        config_file=CONFIG_NAME if generated else input_name(config_file) if config_file else None,
+        serialized_file=_member_name(serialized_file),
+        model_file=_member_name(model_file),
+        requirements_file=_member_name(requirements_file),
+        config_file=CONFIG_NAME if generated else _member_name(config_file),
         timestamp=timestamp,
     )
-    entries = entries_with_manifest(
-        members.by_name.values(), manifest_mod.dumps(manifest), generated, digests=digests
-    )
-    return Plan(
-        output=output,
-        archive_format=fmt,
-        model_name=model_name,
-        entries=entries,
-        manifest=manifest,
-        compression=zip_policy,
-        level=level,
-        timestamp=timestamp,
-        force=force,
-        digests=digests,
-        export_url=export_url,
-    )
+    return target.plan(model_name, members, manifest, generated)
 
 
-def is_url(value: PathLike) -> bool:
-    """A cheap test first: local builds never import the remote modules."""
-    return "://" in str(value)
+def _check_version_and_handler(
+    problems: ProblemCollector, version: str | None, handler: str | None
+) -> None:
+    if not version:
+        problems.problem("missing -v/--version (the model's version, e.g. 1.0)")
+    if not handler:
+        problems.problem(
+            "missing --handler (a built-in name such as image_classifier, "
+            "or the path of a handler .py file)"
+        )
+
+
+def _resolve_handler(
+    problems: ProblemCollector, handler: str | None, rt: Runtime
+) -> tuple[HandlerSpec | None, Path | None]:
+    """The handler's spec and the file to package for it (None for a built-in); a handler file
+    that does not exist is a problem."""
+    if not handler:
+        return None, None
+    spec = resolve_handler(handler, rt)
+    if spec.file is None or spec.file.exists():
+        return spec, spec.file
+    hint = None
+    if (suggestion := builtin_suggestion(handler, rt)) is not None:
+        hint = f"Did you mean the built-in handler {suggestion!r}?"
+    problems.errors.append(
+        InputError(
+            f"handler file {str(spec.file)!r} does not exist (from --handler {handler!r})",
+            path=str(spec.file),
+            hint=hint or "Give the path of your handler file, or a built-in handler name.",
+        )
+    )
+    return spec, None
+
+
+def add_inputs(
+    problems: ProblemCollector,
+    members: MemberNames,
+    inputs: Iterable[tuple[PathLike | None, str]],
+) -> None:
+    """Single inputs (`(path, its flag)`; None or '' when not given) as members of their names."""
+    for path, origin in inputs:
+        if path is not None and str(path) != "":
+            src = problems.attempt(input_source, path, origin)
+            if src is not None:
+                problems.attempt(members.add, src)
+
+
+def _add_extra_files(
+    problems: ProblemCollector,
+    members: MemberNames,
+    extra_files: str | Sequence[PathLike] | None,
+    skip: Callable[[Path], bool],
+    excluded: Excluded,
+) -> None:
+    """--extra-files: objects in a store one by one, then the local files, folders and globs."""
+    items = split_extra_files(extra_files)
+    # An object from a store is one file, named by its last path component.
+    add_inputs(problems, members, [(item, "--extra-files") for item in items if is_url(item)])
+    local = [item for item in items if not is_url(item)]
+    with problems.collecting():
+        members.add_all(expand_extra_files(local, skip=skip, excluded=excluded))
+
+
+def _add_file_mappings(
+    problems: ProblemCollector,
+    members: MemberNames,
+    files: Sequence[tuple[PathLike, str | None]],
+    skip: Callable[[Path], bool],
+    excluded: Excluded,
+) -> None:
+    """`files` items (a build spec's `(src, dest)` pairs), each with its structure."""
+    for src_path, dest in files:
+        with problems.collecting():
+            members.add_all(expand_file_mapping(Path(src_path), dest, skip=skip, excluded=excluded))
+
+
+def _inline_config(
+    problems: ProblemCollector,
+    members: MemberNames,
+    config: Mapping[str, Any] | None,
+    config_file: PathLike | None,
+) -> list[Entry]:
+    """The inline model config as a generated member (none without one); given beside
+    --config-file, or beside an input of its name, it is a problem."""
+    if config is None:
+        return []
+    if config_file is not None and str(config_file) != "":
+        problems.problem(
+            f"both an inline model config and --config-file {str(config_file)!r} were given; "
+            "keep one"
+        )
+        return []
+    data = config_yaml(config)
+    if (clash := members.by_name.get(CONFIG_NAME)) is not None:
+        problems.errors.append(
+            ConflictError(CONFIG_NAME, str(clash.path), "the inline model config")
+        )
+    return [Entry(CONFIG_NAME, None, len(data), data=data, origin="inline config")]
+
+
+def _member_name(path: PathLike | None) -> str | None:
+    """The manifest's name for a single input, when one was given."""
+    return input_name(path) if path else None
 
 
 def input_name(path: PathLike) -> str:
@@ -439,26 +309,6 @@ def input_source(path: PathLike, origin: str) -> Source:
         return remote_source(str(path), origin)
     p = Path(path)
     return file_source(p, p.name, origin)
-
-
-def plan_export_url(problems: ProblemCollector, export_path: PathLike | None) -> str | None:
-    """The s3:// or gs:// URL a build uploads to, or None for a local export folder."""
-    if export_path is None or not is_url(export_path):
-        return None
-    problems.attempt(check_export_url, str(export_path))
-    return str(export_path)
-
-
-def check_export_url(url: str) -> None:
-    """An export URL must name an object store mararch can upload to."""
-    from .remote import Scheme, redact, scheme_of
-
-    if scheme_of(url) not in (Scheme.S3, Scheme.GS, Scheme.GCS):
-        raise UsageError(
-            f"cannot write archives to {redact(url)!r}: --export-path takes a folder, an s3:// "
-            "or a gs:// URL",
-            hint="Build locally, then upload with your server's tools.",
-        )
 
 
 #: The member name of an inline model config, the name TorchServe's examples use.

@@ -11,15 +11,15 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .errors import MararchError, RequestError, UsageError
+from .errors import MararchError, RequestError, UsageError, problem_list
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .legacy import LEGACY_FORMATS
+from .manifest import Flavour
 from .plans import (
     MMS_RUNTIMES,
     TORCHSERVE_RUNTIMES,
@@ -42,11 +42,10 @@ PYPROJECT = "pyproject.toml"
 WORKFLOW_TABLE = "workflow"
 
 
-class Kind(str, Enum):
-    """Which server an archive is for: `create`'s TorchServe, or `legacy`'s MMS."""
-
-    TORCHSERVE = "torchserve"
-    LEGACY = "legacy"
+#: How a spec's `kind` key names each server (docs/build-specs.md): MMS archives are the kind
+#: `mararch legacy` builds, so the spec spells MMS "legacy".
+KIND_NAMES: dict[Flavour, str] = {Flavour.TORCHSERVE: "torchserve", Flavour.MMS: "legacy"}
+_KIND_BY_NAME = {name: flavour for flavour, name in KIND_NAMES.items()}
 
 
 class BuildSpecError(UsageError):
@@ -55,14 +54,8 @@ class BuildSpecError(UsageError):
     def __init__(self, path: str, problems: Sequence[str], *, hint: str | None = None) -> None:
         self.path = path
         self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            message = f"{path}: {len(self.problems)} problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
-            )
         super().__init__(
-            message,
+            problem_list(self.problems, source=path),
             hint=hint
             or "Fix the spec; every key is described on the Build specs page of mararch's docs.",
         )
@@ -71,13 +64,19 @@ class BuildSpecError(UsageError):
 # -- the schema --------------------------------------------------------------------------------
 
 
+#: What a key's value is; each type has its validator (_VALIDATORS).
+KeyType = Literal[
+    "string", "path", "paths", "handler", "choice", "bool", "level", "strings", "table", "files"
+]
+
+
 @dataclass(frozen=True)
 class Key:
     """One key of an archive table: its type, its choices, and the kinds it applies to."""
 
     name: str
-    type: str  # "string", "path", "handler", "bool", "int", "strings", "files", "table", "choice"
-    kinds: frozenset[Kind]
+    type: KeyType
+    kinds: frozenset[Flavour]
     choices: tuple[str, ...] = ()
     flag: str = ""
 
@@ -87,20 +86,20 @@ class Key:
         return self.name.replace("-", "_")
 
 
-BOTH = frozenset({Kind.TORCHSERVE, Kind.LEGACY})
-TS = frozenset({Kind.TORCHSERVE})
-MMS = frozenset({Kind.LEGACY})
+BOTH = frozenset(Flavour)
+TS = frozenset({Flavour.TORCHSERVE})
+MMS = frozenset({Flavour.MMS})
 
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("kind", "choice", BOTH, tuple(k.value for k in Kind)),
+        Key("kind", "choice", BOTH, tuple(KIND_NAMES.values())),
         Key("model-name", "string", BOTH),
         Key("version", "string", TS, flag="-v/--version"),
         Key("handler", "handler", BOTH),
         Key("serialized-file", "path", TS),
         Key("model-file", "path", TS),
-        Key("extra-files", "strings", TS),
+        Key("extra-files", "paths", TS),
         Key("runtime", "choice", BOTH),
         Key("export-path", "path", BOTH),
         Key("archive-format", "choice", BOTH),
@@ -108,7 +107,7 @@ KEYS: dict[str, Key] = {
         Key("requirements-file", "path", TS, flag="-r/--requirements-file"),
         Key("config-file", "path", TS, flag="-c/--config-file"),
         Key("compression", "choice", TS, tuple(c.value for c in Compression)),
-        Key("level", "int", TS),
+        Key("level", "level", TS),
         Key("exclude", "strings", BOTH),
         Key("files", "files", TS),
         Key("config", "table", TS),
@@ -118,15 +117,15 @@ KEYS: dict[str, Key] = {
     )
 }
 #: Choices that differ between the two kinds.
-KIND_CHOICES: dict[tuple[str, Kind], tuple[str, ...]] = {
-    ("runtime", Kind.TORCHSERVE): tuple(r.value for r in Runtime if r in TORCHSERVE_RUNTIMES),
-    ("runtime", Kind.LEGACY): tuple(r.value for r in Runtime if r in MMS_RUNTIMES),
-    ("archive-format", Kind.TORCHSERVE): tuple(f.value for f in ArchiveFormat),
-    ("archive-format", Kind.LEGACY): tuple(f.value for f in ArchiveFormat if f in LEGACY_FORMATS),
+KIND_CHOICES: dict[tuple[str, Flavour], tuple[str, ...]] = {
+    ("runtime", Flavour.TORCHSERVE): tuple(r.value for r in Runtime if r in TORCHSERVE_RUNTIMES),
+    ("runtime", Flavour.MMS): tuple(r.value for r in Runtime if r in MMS_RUNTIMES),
+    ("archive-format", Flavour.TORCHSERVE): tuple(f.value for f in ArchiveFormat),
+    ("archive-format", Flavour.MMS): tuple(f.value for f in ArchiveFormat if f in LEGACY_FORMATS),
 }
-REQUIRED: dict[Kind, tuple[str, ...]] = {
-    Kind.TORCHSERVE: ("model-name", "version", "handler"),
-    Kind.LEGACY: ("model-name", "model-path", "handler"),
+REQUIRED: dict[Flavour, tuple[str, ...]] = {
+    Flavour.TORCHSERVE: ("model-name", "version", "handler"),
+    Flavour.MMS: ("model-name", "model-path", "handler"),
 }
 #: Defaults that differ from the flags': a spec writes next to itself unless told otherwise.
 EXAMPLES = {
@@ -151,10 +150,11 @@ def flag_of(key: str) -> str:
 
 @dataclass(frozen=True)
 class ArchiveSpec:
-    """One archive of a spec: its name (to select it), kind, table and validated options."""
+    """One archive of a spec: its name (to select it), server (its `kind`), table and validated
+    options."""
 
     name: str
-    kind: Kind
+    kind: Flavour
     table: str
     #: Keyword arguments of plan_create / plan_legacy, paths already resolved.
     options: dict[str, Any] = field(default_factory=dict)
@@ -255,8 +255,9 @@ def _type_name(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-class _Reader:
-    """Validates archive tables into options, collecting problems as `file [table]: ...`."""
+class _TableParser:
+    """Checks the archive tables of one spec file into ArchiveSpecs, collecting every problem as
+    `file [table]: ...`."""
 
     def __init__(self, shown: str, base: Path, given: Collection[str]) -> None:
         self.shown = shown
@@ -280,6 +281,57 @@ class _Reader:
             return value
         return str(self.path(value))
 
+    def archives(self, data: Mapping[str, Any], top_table: str, prefix: str) -> list[ArchiveSpec]:
+        """What the spec's table declares: [archive.NAME] tables, [[archive]] entries, or one
+        archive (its own keys); `prefix` is `tool.mararch.` in a pyproject.toml."""
+        if "archive" not in data:
+            return [self.archive(top_table, data, None)] if data else []
+        others = [k for k in data if k != "archive"]
+        if others:
+            listed = ", ".join(repr(k) for k in others)
+            self.problem(
+                top_table,
+                f"keys outside the archive tables ({listed}): with [archive...] tables, "
+                "every key belongs in one of them",
+            )
+        declared = data["archive"]
+        if isinstance(declared, list):
+            return self.archive_entries(declared, prefix)
+        if isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
+            return [
+                self.archive(f"[{prefix}archive.{_toml_key(name)}]", table, name)
+                for name, table in declared.items()
+            ]
+        self.problem(
+            f"[{prefix}archive]",
+            "must hold one table per archive: [archive.NAME] tables or [[archive]] "
+            "entries (a lone [archive] table with options is neither)",
+        )
+        return []
+
+    def archive_entries(self, declared: list[Any], prefix: str) -> list[ArchiveSpec]:
+        """The archives of `[[archive]]` entries, unnamed (their model-name names them)."""
+        archives: list[ArchiveSpec] = []
+        for number, table in enumerate(declared, start=1):
+            where = f"[[{prefix}archive]] #{number}"
+            if not isinstance(table, dict):
+                self.problem(where, "must be a table")
+                continue
+            archives.append(self.archive(where, table, None))
+        return archives
+
+    def unique_names(self, archives: Sequence[ArchiveSpec]) -> None:
+        """An archive name used twice is a problem: NAME selects one archive."""
+        seen: dict[str, str] = {}
+        for archive in archives:
+            if archive.name and archive.name in seen:
+                self.problem(
+                    archive.table,
+                    f"archive name {archive.name!r} is used twice (also in {seen[archive.name]}); "
+                    "use [archive.NAME] tables with distinct names to build one model twice",
+                )
+            seen.setdefault(archive.name, archive.table)
+
     def normalized(self, table: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Keys in kebab-case; unknown keys and a key given in both spellings are problems."""
         out: dict[str, Any] = {}
@@ -295,45 +347,16 @@ class _Reader:
         return out
 
     def archive(self, table: str, raw: Mapping[str, Any], default_name: str | None) -> ArchiveSpec:
+        """One archive table checked into an ArchiveSpec; its problems are collected."""
         values = self.normalized(table, raw)
-        kind = Kind.TORCHSERVE
-        kind_known = True
-        if "kind" in values:
-            raw_kind = values["kind"]
-            if raw_kind in tuple(k.value for k in Kind):
-                kind = Kind(raw_kind)
-            else:
-                kind_known = False
-                self.problem(
-                    table,
-                    f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
-                    "`mararch create`) or 'legacy' (MMS, as `mararch legacy`)",
-                )
-        options: dict[str, Any] = {}
-        for name, value in values.items():
-            key = KEYS[name]
-            if name == "kind":
-                continue
-            if kind not in key.kinds:
-                where = "TorchServe archives" if kind is Kind.LEGACY else 'kind = "legacy"'
-                self.problem(
-                    table,
-                    f"{name!r} does not apply to kind = {kind.value!r} (only to {where})",
-                )
-                continue
-            checked = self.value(table, key, kind, value)
-            if checked is not None:
-                options[key.param] = checked
+        kind = self.kind(table, values)
+        options = self.options(table, values, kind or Flavour.TORCHSERVE)
         if "model_name" not in options and default_name is not None:
             options["model_name"] = default_name
         # Like every relative path of a spec, the default output folder is the spec's own.
         options.setdefault("export_path", self.base)
-        for name in REQUIRED[kind] if kind_known else ():
-            # A key present with a bad value has its own problem already.
-            param = KEYS[name].param
-            if name not in values and param not in options and param not in self.given:
-                example = EXAMPLES.get(name, f'{name} = "..."')
-                self.problem(table, f"missing required key {name!r} (e.g. {example})")
+        if kind is not None:
+            self.required(table, values, options, kind)
         if "config" in options and "config_file" in options:
             self.problem(
                 table,
@@ -341,105 +364,210 @@ class _Reader:
                 "(the inline table or the file)",
             )
         name = default_name or str(options.get("model_name", ""))
-        return ArchiveSpec(name, kind, table, options)
+        return ArchiveSpec(name, kind or Flavour.TORCHSERVE, table, options)
 
-    def value(self, table: str, key: Key, kind: Kind, value: Any) -> Any:
-        """A key's value checked and converted; None (after a problem) when it is invalid."""
-        name = key.name
+    def kind(self, table: str, values: Mapping[str, Any]) -> Flavour | None:
+        """The table's `kind` (TorchServe when absent); None after a problem."""
+        raw_kind = values.get("kind", KIND_NAMES[Flavour.TORCHSERVE])
+        if isinstance(raw_kind, str) and raw_kind in _KIND_BY_NAME:
+            return _KIND_BY_NAME[raw_kind]
+        self.problem(
+            table,
+            f"invalid kind {raw_kind!r}: choose 'torchserve' (the default, as "
+            "`mararch create`) or 'legacy' (MMS, as `mararch legacy`)",
+        )
+        return None
 
-        def wrong(expected: str) -> None:
-            shown = repr(value) if not isinstance(value, (dict, list)) else ""
-            got = f"{_type_name(value)}" + (f" ({shown})" if shown else "")
-            self.problem(table, f"{name!r} must be {expected}, not {got}")
-
-        if key.type in ("string", "path", "handler", "choice"):
-            if not isinstance(value, str):
-                example = EXAMPLES.get(name)
-                wrong("a string" + (f" (e.g. {example})" if example else ""))
-                return None
-            if not value.strip():
-                self.problem(table, f"{name!r} is empty")
-                return None
-            if key.type == "path":
-                return self.path(value)
-            if key.type == "handler":
-                return self.handler(value) if kind is Kind.TORCHSERVE else value
-            if key.type == "choice":
-                choices = KIND_CHOICES.get((name, kind), key.choices)
-                if value not in choices:
-                    listed = ", ".join(repr(c) for c in choices)
-                    self.problem(table, f"invalid {name} {value!r}: choose one of {listed}")
-                    return None
-            return value
-        if key.type == "bool":
-            if not isinstance(value, bool):
-                wrong("true or false")
-                return None
-            return value
-        if key.type == "int":
-            if not isinstance(value, int) or isinstance(value, bool):
-                wrong("a whole number from 0 to 9")
-                return None
-            if not 0 <= value <= 9:
-                self.problem(table, f"invalid {name} {value}: choose a whole number from 0 to 9")
-                return None
-            return value
-        if key.type == "strings":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                wrong(f"an array of strings (e.g. {EXAMPLES[name]})")
-                return None
-            if name == "extra-files":
-                return [str(self.path(v)) for v in value]
-            return list(value)
-        if key.type == "table":
-            if not isinstance(value, dict):
-                wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
-                return None
-            return value
-        assert key.type == "files"
-        return self.files(table, value)
-
-    def files(self, table: str, value: Any) -> list[tuple[Path, str | None]] | None:
-        from .sources import member_dest_problem
-
-        if not isinstance(value, list):
-            self.problem(table, f"'files' must be an array of tables (e.g. {EXAMPLES['files']})")
-            return None
-        out: list[tuple[Path, str | None]] = []
-        ok = True
-        for number, item in enumerate(value, start=1):
-            where = f"'files' item {number}"
-            if not isinstance(item, dict):
+    def options(self, table: str, values: Mapping[str, Any], kind: Flavour) -> dict[str, Any]:
+        """The planner's keyword arguments: every key but `kind`, if it applies to the kind and
+        its value is valid."""
+        options: dict[str, Any] = {}
+        for name, value in values.items():
+            key = KEYS[name]
+            if name == "kind":
+                continue
+            if kind not in key.kinds:
+                where = "TorchServe archives" if kind is Flavour.MMS else 'kind = "legacy"'
                 self.problem(
                     table,
-                    f'{where} must be a table like {{ src = "...", dest = "..." }}, '
-                    f"not {_type_name(item)}",
+                    f"{name!r} does not apply to kind = {KIND_NAMES[kind]!r} (only to {where})",
                 )
-                ok = False
                 continue
-            for extra in sorted(set(item) - {"src", "dest"}):
-                self.problem(table, f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
-                ok = False
-            src, dest = item.get("src"), item.get("dest")
-            if not isinstance(src, str) or not src.strip():
-                self.problem(table, f"{where}: 'src' must be a non-empty string (a file or folder)")
-                ok = False
-                continue
-            if dest is not None and not isinstance(dest, str):
-                self.problem(table, f"{where}: 'dest' must be a string, not {_type_name(dest)}")
-                ok = False
-                continue
-            if dest is not None and (problem := member_dest_problem(dest)) is not None:
-                self.problem(table, f"{where}: {problem}")
-                ok = False
-                continue
-            resolved = self.path(src)
-            if isinstance(resolved, str):
-                self.problem(table, f"{where}: 'src' is a URL; put single objects in extra-files")
-                ok = False
-                continue
-            out.append((resolved, dest))
-        return out if ok else None
+            checked = self.value(table, key, kind, value)
+            if checked is not None:
+                options[key.param] = checked
+        return options
+
+    def required(
+        self, table: str, values: Mapping[str, Any], options: Mapping[str, Any], kind: Flavour
+    ) -> None:
+        """A required key that neither the table nor the command line gives is a problem."""
+        for name in REQUIRED[kind]:
+            # A key present with a bad value has its own problem already.
+            param = KEYS[name].param
+            if name not in values and param not in options and param not in self.given:
+                example = EXAMPLES.get(name, f'{name} = "..."')
+                self.problem(table, f"missing required key {name!r} (e.g. {example})")
+
+    def value(self, table: str, key: Key, kind: Flavour, value: Any) -> Any:
+        """A key's value checked and converted; None (after a problem) when it is invalid."""
+        return _VALIDATORS[key.type](_Field(self, table, key, kind, value))
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One key's value in one archive table, as its type's validator sees it."""
+
+    parser: _TableParser
+    table: str
+    key: Key
+    kind: Flavour
+    value: Any
+
+    def problem(self, message: str) -> None:
+        self.parser.problem(self.table, message)
+
+    def wrong(self, expected: str) -> None:
+        """The problem of a value of the wrong type: what the key expects, what it was given."""
+        shown = repr(self.value) if not isinstance(self.value, (dict, list)) else ""
+        got = f"{_type_name(self.value)}" + (f" ({shown})" if shown else "")
+        self.problem(f"{self.key.name!r} must be {expected}, not {got}")
+
+
+# Each validator returns the value to plan with, or None after reporting a problem.
+
+
+def _string(f: _Field) -> str | None:
+    """A non-empty string; every string-valued type checks this first."""
+    if not isinstance(f.value, str):
+        example = EXAMPLES.get(f.key.name)
+        f.wrong("a string" + (f" (e.g. {example})" if example else ""))
+        return None
+    if not f.value.strip():
+        f.problem(f"{f.key.name!r} is empty")
+        return None
+    return f.value
+
+
+def _path(f: _Field) -> Path | str | None:
+    value = _string(f)
+    return None if value is None else f.parser.path(value)
+
+
+def _handler(f: _Field) -> str | None:
+    value = _string(f)
+    # MMS's handler is `module:function` inside the model folder: nothing to resolve.
+    if value is None or f.kind is not Flavour.TORCHSERVE:
+        return value
+    return f.parser.handler(value)
+
+
+def _choice(f: _Field) -> str | None:
+    value = _string(f)
+    choices = KIND_CHOICES.get((f.key.name, f.kind), f.key.choices)
+    if value is None or value in choices:
+        return value
+    listed = ", ".join(repr(c) for c in choices)
+    f.problem(f"invalid {f.key.name} {value!r}: choose one of {listed}")
+    return None
+
+
+def _bool(f: _Field) -> bool | None:
+    if isinstance(f.value, bool):
+        return f.value
+    f.wrong("true or false")
+    return None
+
+
+def _level(f: _Field) -> int | None:
+    value = f.value
+    if not isinstance(value, int) or isinstance(value, bool):
+        f.wrong("a whole number from 0 to 9")
+        return None
+    if not 0 <= value <= 9:
+        f.problem(f"invalid {f.key.name} {value}: choose a whole number from 0 to 9")
+        return None
+    return value
+
+
+def _strings(f: _Field) -> list[str] | None:
+    if isinstance(f.value, list) and all(isinstance(v, str) for v in f.value):
+        return list(f.value)
+    f.wrong(f"an array of strings (e.g. {EXAMPLES[f.key.name]})")
+    return None
+
+
+def _paths(f: _Field) -> list[str] | None:
+    values = _strings(f)
+    return None if values is None else [str(f.parser.path(v)) for v in values]
+
+
+def _table(f: _Field) -> dict[str, Any] | None:
+    if isinstance(f.value, dict):
+        return f.value
+    f.wrong("a table (e.g. [archive.NAME.config] with minWorkers = 1)")
+    return None
+
+
+def _files(f: _Field) -> list[tuple[Path, str | None]] | None:
+    """`files`: an array of `{ src, dest }` tables; every item's problems are reported."""
+    if not isinstance(f.value, list):
+        f.problem(f"'files' must be an array of tables (e.g. {EXAMPLES['files']})")
+        return None
+    items = [_files_item(f, number, item) for number, item in enumerate(f.value, start=1)]
+    checked = [item for item in items if item is not None]
+    return checked if len(checked) == len(items) else None
+
+
+def _files_item(f: _Field, number: int, item: Any) -> tuple[Path, str | None] | None:
+    """One `files` item: a table with a local `src` and an optional safe `dest`."""
+    where = f"'files' item {number}"
+    if not isinstance(item, dict):
+        f.problem(
+            f'{where} must be a table like {{ src = "...", dest = "..." }}, not {_type_name(item)}'
+        )
+        return None
+    extras = sorted(set(item) - {"src", "dest"})
+    for extra in extras:
+        f.problem(f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
+    src: Any = item.get("src")
+    dest: Any = item.get("dest")
+    problem = _files_item_problem(src, dest)
+    if problem is None:
+        resolved = f.parser.path(src)
+        if isinstance(resolved, Path):
+            return None if extras else (resolved, dest)
+        problem = "'src' is a URL; put single objects in extra-files"
+    f.problem(f"{where}: {problem}")
+    return None
+
+
+def _files_item_problem(src: object, dest: object) -> str | None:
+    """What is wrong with a `files` item's `src` and `dest` values, if anything."""
+    from .sources import member_dest_problem
+
+    if not isinstance(src, str) or not src.strip():
+        return "'src' must be a non-empty string (a file or folder)"
+    if dest is None:
+        return None
+    if not isinstance(dest, str):
+        return f"'dest' must be a string, not {_type_name(dest)}"
+    return member_dest_problem(dest)
+
+
+#: The validator of each `Key.type`.
+_VALIDATORS: dict[KeyType, Callable[[_Field], Any]] = {
+    "string": _string,
+    "path": _path,
+    "paths": _paths,
+    "handler": _handler,
+    "choice": _choice,
+    "bool": _bool,
+    "level": _level,
+    "strings": _strings,
+    "table": _table,
+    "files": _files,
+}
 
 
 def _unknown(key: str, known: Mapping[str, object]) -> str:
@@ -453,69 +581,36 @@ def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
     required key they supply may be absent). Raises BuildSpecError listing every problem."""
     path = Path(path)
     shown = str(path)
-    data = _read_toml(path, path)
-    top_table = "(top level)"
-    if path.name == PYPROJECT:
-        tool = data.get("tool")
-        if not isinstance(tool, dict) or "mararch" not in tool:
-            raise BuildSpecError(shown, [f"{shown} has no [tool.mararch] table"])
-        data = tool["mararch"]
-        top_table = "[tool.mararch]"
-        if not isinstance(data, dict):
-            raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
-    prefix = "tool.mararch." if path.name == PYPROJECT else ""
+    data, top_table, prefix = _spec_table(path, _read_toml(path, path))
     # [workflow.NAME] tables are `mararch workflow`'s (workflowspec.py).
     workflows = WORKFLOW_TABLE in data
     data = {k: v for k, v in data.items() if k != WORKFLOW_TABLE}
-    reader = _Reader(shown, Path(os.path.abspath(path)).parent, given)
-    archives: list[ArchiveSpec] = []
-    if "archive" in data:
-        others = [k for k in data if k != "archive"]
-        if others:
-            listed = ", ".join(repr(k) for k in others)
-            reader.problem(
-                top_table,
-                f"keys outside the archive tables ({listed}): with [archive...] tables, "
-                "every key belongs in one of them",
-            )
-        declared = data["archive"]
-        if isinstance(declared, list):
-            for number, table in enumerate(declared, start=1):
-                where = f"[[{prefix}archive]] #{number}"
-                if not isinstance(table, dict):
-                    reader.problem(where, "must be a table")
-                    continue
-                archives.append(reader.archive(where, table, None))
-        elif isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
-            for name, table in declared.items():
-                where = f"[{prefix}archive.{_toml_key(name)}]"
-                archives.append(reader.archive(where, table, name))
-        else:
-            reader.problem(
-                f"[{prefix}archive]",
-                "must hold one table per archive: [archive.NAME] tables or [[archive]] "
-                "entries (a lone [archive] table with options is neither)",
-            )
-    elif data:
-        archives.append(reader.archive(top_table, data, None))
-    if not archives and not reader.problems:
-        reader.problem(
+    parser = _TableParser(shown, Path(os.path.abspath(path)).parent, given)
+    archives = parser.archives(data, top_table, prefix)
+    if not archives and not parser.problems:
+        parser.problem(
             top_table,
             "declares no archive: add model-name, version and handler, or [archive.NAME] tables"
             + (" ([workflow.NAME] tables are built by `mararch workflow`)" if workflows else ""),
         )
-    seen: dict[str, str] = {}
-    for archive in archives:
-        if archive.name and archive.name in seen:
-            reader.problem(
-                archive.table,
-                f"archive name {archive.name!r} is used twice (also in {seen[archive.name]}); "
-                "use [archive.NAME] tables with distinct names to build one model twice",
-            )
-        seen.setdefault(archive.name, archive.table)
-    if reader.problems:
-        raise BuildSpecError(shown, reader.problems)
+    parser.unique_names(archives)
+    if parser.problems:
+        raise BuildSpecError(shown, parser.problems)
     return BuildSpec(path, tuple(archives))
+
+
+def _spec_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """The table that holds the spec (a mararch.toml's top level, a pyproject.toml's
+    [tool.mararch]), the name problems give it, and the prefix of its sub-tables' names."""
+    if path.name != PYPROJECT:
+        return data, "(top level)", ""
+    shown = str(path)
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "mararch" not in tool:
+        raise BuildSpecError(shown, [f"{shown} has no [tool.mararch] table"])
+    if not isinstance(tool["mararch"], dict):
+        raise BuildSpecError(shown, [f"{shown}: tool.mararch must be a table"])
+    return tool["mararch"], "[tool.mararch]", "tool.mararch."
 
 
 def _toml_key(name: str) -> str:
@@ -547,7 +642,7 @@ def plan_archive(
             options.pop("config", None)
     # Signing happens after the plan is written: the plan carries the key, the planners do not.
     signing = {k: options.pop(k) for k in ("sign_key", "sign_password_file") if k in options}
-    if archive.kind is Kind.LEGACY:
+    if archive.kind is Flavour.MMS:
         from .legacy import plan_legacy
 
         plan = plan_legacy(**options)
@@ -582,13 +677,27 @@ def plan_archives(
             plans.append(plan_archive(archive, overrides, digests=digests))
         except MararchError as exc:
             errors.append((archive, exc))
-    if len(archives) == 1 and errors:
-        raise errors[0][1]
     if errors:
-        lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
-        if all(isinstance(exc, UsageError) for _, exc in errors):
-            raise UsageError("\n".join(lines))
-        raise RequestError(lines, hint="Nothing was written.")
+        raise _planning_failed(errors, alone=len(archives) == 1)
+    _check_distinct_outputs(archives, plans)
+    return plans
+
+
+def _planning_failed(
+    errors: Sequence[tuple[ArchiveSpec, MararchError]], alone: bool
+) -> MararchError:
+    """The one error for archives that could not be planned: a lone archive's own, or a list
+    naming each archive (a usage error when every failure is one)."""
+    if alone:
+        return errors[0][1]
+    lines = [f"archive {a.name!r}: {exc.message}" for a, exc in errors]
+    if all(isinstance(exc, UsageError) for _, exc in errors):
+        return UsageError("\n".join(lines))
+    return RequestError(lines, hint="Nothing was written.")
+
+
+def _check_distinct_outputs(archives: Sequence[ArchiveSpec], plans: Sequence[Plan]) -> None:
+    """Two archives that would write the same file (or object) are a usage error."""
     outputs: dict[Path | str, str] = {}
     for archive, plan in zip(archives, plans):
         out: Path | str = Path(os.path.abspath(plan.output))
@@ -600,7 +709,6 @@ def plan_archives(
                 hint="Give them different model-name, export-path or archive-format values.",
             )
         outputs[out] = archive.name
-    return plans
 
 
 # -- mararch init ------------------------------------------------------------------------------
@@ -701,10 +809,10 @@ def write_starter(folder: Path, values: Mapping[str, str], *, force: bool = Fals
 
 
 __all__ = [
+    "KIND_NAMES",
     "ArchiveSpec",
     "BuildSpec",
     "BuildSpecError",
-    "Kind",
     "detect_defaults",
     "find_spec",
     "load_spec",

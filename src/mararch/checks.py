@@ -64,17 +64,21 @@ if TYPE_CHECKING:
 
 #: Deeper JSON than this in a manifest is refused (a real one is 2 levels deep).
 MAX_MANIFEST_DEPTH = 32
-#: Handler files and requirements larger than this are not parsed.
+#: Handler files larger than this are not parsed (the entry point is then not checked).
 MAX_HANDLER_SIZE = 8 << 20
+#: A requirements file larger than this is refused (a real one is a few KiB).
 MAX_REQUIREMENTS_SIZE = 1 << 20
-#: The integrity pass keeps members up to this size, up to this much in all, for later checks.
+#: The integrity pass keeps members up to this size (the largest a later check reads), for the
+#: later checks: no second pass over the archive.
 MAX_CACHED_MEMBER = MAX_HANDLER_SIZE
+#: What the integrity pass keeps in all, at most.
 CACHE_BUDGET = 64 << 20
 #: The zip compression methods Java's java.util.zip reads (TorchServe and MMS unzip with it).
 ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 
-#: Reads a member's bytes (at most `limit`); None when it cannot be read (reported elsewhere).
-Reader = Callable[[str, int], Optional[bytes]]
+#: A function that reads a member's bytes by name (at most `limit` of them); None when the member
+#: is absent, larger than `limit` or cannot be read (reported elsewhere).
+ReadMember = Callable[[str, int], Optional[bytes]]
 
 
 def _f(severity: Severity, code: str, message: str, member: str | None = None) -> Finding:
@@ -168,92 +172,14 @@ def container_findings(view: ArchiveView) -> list[Finding]:
     out: list[Finding] = []
     seen: dict[str, Member] = {}
     folded: dict[str, Member] = {}
-    in_folder = view.container is Container.FOLDER
     for m in view.members:
         reason = member_name_problem(m)
         if reason is not None:
             out.append(_error("unsafe-name", f"unsafe member name {m.name!r}: {reason}", m.name))
-        if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
-            target = f" -> {m.link_target!r}" if m.link_target else ""
-            if in_folder:
-                out.append(
-                    _f(
-                        Severity.WARNING,
-                        "link-member",
-                        f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
-                        "not survive packaging or copying",
-                        m.name,
-                    )
-                )
-            else:
-                out.append(
-                    _error(
-                        "link-member",
-                        f"{m.kind.value}{target}: servers do not unpack links safely; "
-                        "package the file itself",
-                        m.name,
-                    )
-                )
-        elif m.kind is MemberKind.SPECIAL:
-            out.append(
-                _error(
-                    "special-member",
-                    "a device, FIFO, socket or other special file (never read by mararch)",
-                    m.name,
-                )
-            )
+        out += _kind_findings(m, in_folder=view.container is Container.FOLDER)
         if view.container is Container.ZIP and m.is_file:
-            if m.encrypted:
-                out.append(
-                    _error(
-                        "member-encrypted",
-                        "encrypted: Java's java.util.zip (TorchServe, MMS) cannot read it",
-                        m.name,
-                    )
-                )
-            if m.method not in ZIP_METHODS_JAVA_READS:
-                out.append(
-                    _error(
-                        "member-method",
-                        f"compression method {m.method!r}: Java's java.util.zip reads only "
-                        "stored and deflated members",
-                        m.name,
-                    )
-                )
-            elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
-                out.append(
-                    _error(
-                        "stored-descriptor",
-                        "stored with a data descriptor: Java's ZipInputStream (TorchServe) "
-                        "cannot read such an entry",
-                        m.name,
-                    )
-                )
-        first = seen.get(m.name)
-        if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
-            out.append(
-                _error(
-                    "duplicate-name",
-                    f"{m.name!r} is in the archive more than once: tools disagree on which copy "
-                    "wins",
-                    m.name,
-                )
-            )
-            continue
-        seen.setdefault(m.name, m)
-        key = unicodedata.normalize("NFC", m.name).casefold()
-        other = folded.get(key)
-        if other is not None and other.name != m.name:
-            out.append(
-                _f(
-                    Severity.WARNING,
-                    "case-collision",
-                    f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
-                    "file systems (macOS, Windows): one would replace the other",
-                    m.name,
-                )
-            )
-        folded.setdefault(key, m)
+            out += _zip_entry_findings(m)
+        out += _repeat_findings(m, seen, folded)
     for m, parent in parent_conflicts(seen):
         out.append(
             _error(
@@ -263,6 +189,101 @@ def container_findings(view: ArchiveView) -> list[Finding]:
             )
         )
     return out
+
+
+def _kind_findings(m: Member, *, in_folder: bool) -> list[Finding]:
+    """Links and special files: a server cannot unpack them (a folder model keeps its links)."""
+    if m.kind in (MemberKind.SYMLINK, MemberKind.HARDLINK):
+        target = f" -> {m.link_target!r}" if m.link_target else ""
+        if in_folder:
+            return [
+                _f(
+                    Severity.WARNING,
+                    "link-member",
+                    f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
+                    "not survive packaging or copying",
+                    m.name,
+                )
+            ]
+        return [
+            _error(
+                "link-member",
+                f"{m.kind.value}{target}: servers do not unpack links safely; "
+                "package the file itself",
+                m.name,
+            )
+        ]
+    if m.kind is MemberKind.SPECIAL:
+        return [
+            _error(
+                "special-member",
+                "a device, FIFO, socket or other special file (never read by mararch)",
+                m.name,
+            )
+        ]
+    return []
+
+
+def _zip_entry_findings(m: Member) -> list[Finding]:
+    """A zip file member that Java's java.util.zip, which both servers unzip with, cannot read."""
+    out: list[Finding] = []
+    if m.encrypted:
+        out.append(
+            _error(
+                "member-encrypted",
+                "encrypted: Java's java.util.zip (TorchServe, MMS) cannot read it",
+                m.name,
+            )
+        )
+    if m.method not in ZIP_METHODS_JAVA_READS:
+        out.append(
+            _error(
+                "member-method",
+                f"compression method {m.method!r}: Java's java.util.zip reads only "
+                "stored and deflated members",
+                m.name,
+            )
+        )
+    elif m.method == "stored" and m.flags & zf.FLAG_DATA_DESCRIPTOR:
+        out.append(
+            _error(
+                "stored-descriptor",
+                "stored with a data descriptor: Java's ZipInputStream (TorchServe) "
+                "cannot read such an entry",
+                m.name,
+            )
+        )
+    return out
+
+
+def _repeat_findings(
+    m: Member, seen: dict[str, Member], folded: dict[str, Member]
+) -> list[Finding]:
+    """`m` against the members before it: the same name twice, or names that differ only in case
+    (`seen` and `folded`, by name and by case-folded name, are updated)."""
+    first = seen.get(m.name)
+    if first is not None and not (first.kind is MemberKind.DIR and m.kind is MemberKind.DIR):
+        return [
+            _error(
+                "duplicate-name",
+                f"{m.name!r} is in the archive more than once: tools disagree on which copy wins",
+                m.name,
+            )
+        ]
+    seen.setdefault(m.name, m)
+    key = unicodedata.normalize("NFC", m.name).casefold()
+    other = folded.setdefault(key, m)
+    if other.name == m.name:
+        return []
+    return [
+        _f(
+            Severity.WARNING,
+            "case-collision",
+            f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
+            "file systems (macOS, Windows): one would replace the other",
+            m.name,
+        )
+    ]
 
 
 @dataclass
@@ -349,7 +370,9 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | None, list[Finding]]:
+def _read_manifest(
+    view: ArchiveView, read: ReadMember
+) -> tuple[dict[str, Any] | None, list[Finding]]:
     member = view.manifest_member()
     if member is None and view.container is Container.TGZ and view.model_root == "MAR-INF":
         return None, [
@@ -407,69 +430,100 @@ def _read_manifest(view: ArchiveView, read: Reader) -> tuple[dict[str, Any] | No
 
 def manifest_findings(manifest: dict[str, Any], flavour: Flavour, names: set[str]) -> list[Finding]:
     """Required fields, runtime, model name and named files, for `flavour`'s server."""
-    out: list[Finding] = []
     server = "TorchServe" if flavour is Flavour.TORCHSERVE else "MMS"
-    m = MANIFEST_NAME
-
-    def field_error(message: str) -> None:
-        out.append(_error("manifest-field", message, m))
-
     model = manifest.get("model")
+    out: list[Finding] = []
     if not isinstance(model, dict):
-        field_error(f"no 'model' object: {server} refuses the model")
+        out.append(_field_error(f"no 'model' object: {server} refuses the model"))
         model = {}
+    out += _model_findings(model, server)
+    if flavour is Flavour.TORCHSERVE:
+        out += _torchserve_findings(manifest, model)
+    else:
+        out += _mms_findings(manifest)
+    out += _runtime_findings(manifest.get("runtime"), flavour, server)
+    return out + _file_findings(model, names)
+
+
+def _field_error(message: str) -> Finding:
+    return _error("manifest-field", message, MANIFEST_NAME)
+
+
+def _model_findings(model: dict[str, Any], server: str) -> list[Finding]:
+    """The model's name and handler, which every server needs."""
+    out: list[Finding] = []
     name = model.get("modelName")
     if not isinstance(name, str) or not name:
-        field_error(f"no model.modelName (a string): {server} refuses the model")
+        out.append(_field_error(f"no model.modelName (a string): {server} refuses the model"))
     elif (problem := model_name_problem(name)) is not None:
-        out.append(_error("model-name", problem, m))
+        out.append(_error("model-name", problem, MANIFEST_NAME))
     handler = model.get("handler")
     if not isinstance(handler, str) or not handler.strip():
-        field_error("no model.handler (a string): the server has nothing to run")
+        out.append(_field_error("no model.handler (a string): the server has nothing to run"))
+    return out
+
+
+def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> list[Finding]:
+    """The model version TorchServe requires, and the stamps it warns about."""
+    out: list[Finding] = []
     version = model.get("modelVersion")
-    if flavour is Flavour.TORCHSERVE:
-        if version is None:
-            field_error(
+    if version is None:
+        out.append(
+            _field_error(
                 "no model.modelVersion: TorchServe releases that require it refuse the model "
                 "(`mararch convert --to torchserve` adds one)"
             )
-        elif not isinstance(version, (str, int, float)) or isinstance(version, bool):
-            field_error(f"model.modelVersion is {type(version).__name__}, expected a string")
-        for key in ("archiverVersion", "createdOn"):
-            if key not in manifest:
-                out.append(
-                    _f(
-                        Severity.WARNING,
-                        "manifest-stamp",
-                        f"no {key}: TorchServe logs a warning",
-                        m,
-                    )
+        )
+    elif not isinstance(version, (str, int, float)) or isinstance(version, bool):
+        out.append(
+            _field_error(f"model.modelVersion is {type(version).__name__}, expected a string")
+        )
+    for key in ("archiverVersion", "createdOn"):
+        if key not in manifest:
+            out.append(
+                _f(
+                    Severity.WARNING,
+                    "manifest-stamp",
+                    f"no {key}: TorchServe logs a warning",
+                    MANIFEST_NAME,
                 )
-    else:
-        engine = manifest.get("engine")
-        if engine is not None and (
-            not isinstance(engine, dict) or engine.get("engineName") != "MXNet"
-        ):
-            field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")
-    runtime = manifest.get("runtime")
+            )
+    return out
+
+
+def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
+    engine = manifest.get("engine")
+    if engine is not None and (not isinstance(engine, dict) or engine.get("engineName") != "MXNet"):
+        return [_field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")]
+    return []
+
+
+def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Finding]:
     allowed = TORCHSERVE_RUNTIMES if flavour is Flavour.TORCHSERVE else MMS_RUNTIMES
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
-        field_error(f"no runtime: {server} refuses the model (expected one of {choices})")
-    elif runtime not in {r.value for r in allowed}:
-        out.append(
+        return [_field_error(f"no runtime: {server} refuses the model (expected one of {choices})")]
+    # A list, not a set: the runtime may be any JSON value, and a list or object is unhashable.
+    if runtime not in [r.value for r in allowed]:
+        return [
             _error(
                 "runtime-invalid",
                 f"runtime {runtime!r} is not one {server} runs (expected one of {choices})",
-                m,
+                MANIFEST_NAME,
             )
-        )
+        ]
+    return []
+
+
+def _file_findings(model: dict[str, Any], names: set[str]) -> list[Finding]:
+    """The files the manifest names (`manifest.FILE_KEYS`): each a name the archive holds."""
+    out: list[Finding] = []
     for key in FILE_KEYS:
         value = model.get(key)
         if value is None:
             continue
         if not isinstance(value, str) or not value:
-            field_error(f"model.{key} is {type(value).__name__}, expected a file name")
+            out.append(_field_error(f"model.{key} is {type(value).__name__}, expected a file name"))
         elif value not in names:
             out.append(
                 _error(
@@ -494,31 +548,41 @@ def module_names(tree: ast.Module) -> tuple[set[str], list[ast.ClassDef], bool]:
     stack: list[ast.stmt] = list(reversed(tree.body))
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            names.add(node.name)
+        bound, starred = _bound_names(node)
+        names |= bound
+        star = star or starred
+        if isinstance(node, ast.ClassDef):
             classes.append(node)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    star = True
-                else:
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        # Definitions inside if/try/with/for blocks at module level are module attributes too.
-        for attr in ("body", "orelse", "finalbody", "handlers"):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                children = getattr(node, attr, None)
-                if isinstance(children, list):
-                    stack.extend(reversed([c for c in children if isinstance(c, ast.stmt)]))
-                    for h in children:
-                        if isinstance(h, ast.ExceptHandler):
-                            stack.extend(reversed(h.body))
+        for block in _nested_blocks(node):
+            stack.extend(reversed(block))
     return names, classes, star
+
+
+def _bound_names(node: ast.stmt) -> tuple[set[str], bool]:
+    """The names one statement binds, and whether it is an `import *`."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}, False
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        named = {a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"}
+        return named, any(a.name == "*" for a in node.names)
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}, False
+    return set(), False
+
+
+def _nested_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statements inside a module-level if/try/with/for block: what they define is a module
+    attribute too (a function's or class's body is not)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return []
+    blocks: list[list[ast.stmt]] = []
+    for attr in ("body", "orelse", "finalbody", "handlers"):
+        children = getattr(node, attr, None)
+        if isinstance(children, list):
+            blocks.append([c for c in children if isinstance(c, ast.stmt)])
+            blocks += [h.body for h in children if isinstance(h, ast.ExceptHandler)]
+    return blocks
 
 
 def _parse_handler(data: bytes, member: str, function: str | None) -> list[Finding]:
@@ -586,7 +650,7 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
 
 
 def handler_findings(
-    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: ReadMember
 ) -> list[Finding]:
     model = manifest.get("model")
     handler = model.get("handler") if isinstance(model, dict) else None
@@ -623,6 +687,7 @@ def handler_findings(
 # requirements
 # ---------------------------------------------------------------------------------------------
 
+#: pip options that name another file, which the archive must then hold.
 INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
 
 
@@ -720,7 +785,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
 
 
 def content_findings(
-    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: Reader
+    manifest: dict[str, Any], flavour: Flavour, names: set[str], read: ReadMember
 ) -> list[Finding]:
     """The checks that apply before writing: manifest, handler, config and requirements."""
     out = manifest_findings(manifest, flavour, names)
@@ -760,12 +825,17 @@ def content_findings(
     return out
 
 
-def _view_reader(view: ArchiveView, done: _Pass) -> Reader:
+def read_from_view(view: ArchiveView, done: _Pass | None = None) -> ReadMember:
+    """Reads members from an open archive; after an integrity pass (`done`), the members it kept
+    from memory, and none of those it found damaged."""
+    damaged = done.damaged if done is not None else set()
+    kept = done.cache if done is not None else {}
+
     def read(name: str, limit: int) -> bytes | None:
         member = view.get(name)
-        if member is None or not member.is_file or name in done.damaged or member.size > limit:
+        if member is None or not member.is_file or name in damaged or member.size > limit:
             return None
-        cached = done.cache.get(name)
+        cached = kept.get(name)
         if cached is not None:
             return cached
         try:
@@ -803,7 +873,9 @@ def _digest_findings(
     return out
 
 
-def _read_digests(view: ArchiveView, read: Reader) -> tuple[dict[str, str] | None, list[Finding]]:
+def _read_digests(
+    view: ArchiveView, read: ReadMember
+) -> tuple[dict[str, str] | None, list[Finding]]:
     dn = digests_mod.DIGESTS_NAME
     member = view.get(dn)
     if member is None:
@@ -907,7 +979,7 @@ def verify_view(
         if view.transfer is not None:
             out.append(_f(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
-    read = _view_reader(view, done)
+    read = read_from_view(view, done)
     from .warfile import is_workflow
 
     workflow = is_workflow(view)
@@ -953,7 +1025,7 @@ def verify_view(
 
 
 def _workflow_findings(
-    view: ArchiveView, read: Reader, server: Flavour | None, model_store: PathLike | None
+    view: ArchiveView, read: ReadMember, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
     from .warfile import workflow_findings
 
@@ -1036,7 +1108,7 @@ def _signature_findings(
     return None, [note] if note is not None else []
 
 
-def _plan_reader(plan: Plan) -> Reader:
+def _read_from_plan(plan: Plan) -> ReadMember:
     entries = {e.name: e for e in plan.entries}
 
     def read(name: str, limit: int) -> bytes | None:
@@ -1066,9 +1138,9 @@ def check_plan(plan: Plan) -> list[Finding]:
     if plan.manifest_name == WAR_MANIFEST_NAME:
         from .warfile import spec_findings
 
-        return spec_findings(manifest, names, _plan_reader(plan))[0]
+        return spec_findings(manifest, names, _read_from_plan(plan))[0]
     flavour = detect_flavour(manifest)
-    read = _plan_reader(plan)
+    read = _read_from_plan(plan)
     infos = {
         e.name: info
         for e in plan.entries
@@ -1086,6 +1158,7 @@ __all__ = [
     "check_plan",
     "content_findings",
     "module_names",
+    "read_from_view",
     "verify",
     "verify_view",
 ]

@@ -1265,7 +1265,8 @@ def inspect_tree(tree: Any, json_output: bool) -> None:
 def deploy_tree(
     root: str = typer.Argument(
         ...,
-        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties.",
+        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties; "
+        "a folder, or an s3:// or gs:// prefix.",
         metavar="ROOT",
         show_default=False,
     ),
@@ -1305,14 +1306,16 @@ def deploy_tree(
     ),
     dry_run: DryRunOpt = False,
     json_output: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+    storage_option: StorageOpt = None,
 ) -> None:
     """Write a model-store tree TorchServe (or KServe's TorchServe runtime) starts from.
 
     Per-model workers and batching come from each archive's model-config.yaml where it sets
     them, else from the flags, else TorchServe's defaults. The highest version of a model is
-    its default version.
+    its default version. ROOT may be an s3:// or gs:// prefix: the tree is uploaded there,
+    config/config.properties last.
     """
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(), remote_options(storage_option):
         from . import console
         from .deploy import deploy, plan_deploy
 
@@ -1334,11 +1337,12 @@ def deploy_tree(
             verify=not no_verify,
         )
         if not dry_run:
-            deploy(plan)
+            with console.deploy_progress(plan) as progress:
+                deploy(plan, progress)
         if json_output:
             console.print_json(
                 {
-                    "root": str(plan.root),
+                    "root": plan.shown,
                     "written": not dry_run,
                     "config": plan.config.decode("ascii"),
                     "models": console.deploy_rows(plan),

@@ -36,8 +36,8 @@ SMALL_PART = 64 << 10
 #: torch-model-archiver's level (zlib's default), and the default of engines without isal's speed.
 REFERENCE_LEVEL = 6
 #: A piece that the fast level shrinks below this fraction is text-like and gets a second pass
-#: with the reference's own codec (zlib level 6): on a 50 MB JSON vocabulary isal's best level
-#: stays 4% larger (0.433 against 0.418), zlib-ng's level 6 5%, and text is what `auto` deflates.
+#: with the reference's own codec (zlib level 6): text is what `auto` deflates, and the faster
+#: engines leave it a few percent larger than the reference's (docs/performance.md).
 TEXT_LIKE = 0.5
 ENGINE_VARIABLE = "MARARCH_DEFLATE"
 #: What the engines accept as input.
@@ -86,9 +86,9 @@ def _load(name: str) -> Engine | None:
             from isal import isal_zlib
 
             # isal has levels 0-3; its level 0 is a Huffman-only mode that can grow float data,
-            # so user levels start at 1. isal 1 and 2 compress float weights to zlib 6's size.
-            # memLevel 9 selects isal's largest level buffer, faster on weights and no larger
-            # (docs/performance.md).
+            # so user levels start at 1, and level 1 is the default: on float weights it is
+            # already as small as zlib 6. memLevel 9 (isal's largest level buffer) is faster on
+            # weights and no larger. The measurements are in docs/performance.md.
             return Engine(
                 "isal",
                 isal_zlib,

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO, Union
 
@@ -658,6 +658,13 @@ def deploy_rows(plan: DeployPlan) -> list[dict[str, Any]]:
     ]
 
 
+def deploy_progress(plan: DeployPlan) -> AbstractContextManager[OptionalProgress]:
+    """A bar over the bytes uploaded to a remote ROOT (a local tree is copied by the kernel)."""
+    if not plan.remote:
+        return nullcontext(None)
+    return progress_bar(plan.size, f"uploading to {safe_text(plan.shown)}")
+
+
 def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
     for f in plan.findings:
         warn(f"[{f.code}] {f.member + ': ' if f.member else ''}{f.message}")
@@ -666,9 +673,12 @@ def show_deploy(plan: DeployPlan, *, dry_run: bool) -> None:
     count = len(plan.models)
     say(
         (verb, "green"),
-        f" {clean(str(plan.root))} ({count} model version{'s' * (count != 1)})",
+        f" {clean(plan.shown)} ({count} model version{'s' * (count != 1)})",
     )
-    say(f"start it with: {clean(plan.start_command)}")
+    if plan.remote:
+        say(f"serve it with KServe: storageUri: {clean(plan.shown)}")
+    else:
+        say(f"start it with: {clean(plan.start_command)}")
 
 
 # -- sign -------------------------------------------------------------------------------------

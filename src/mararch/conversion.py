@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from .plans import (
     parse_enum,
     source_date_epoch,
 )
+from .progress import OptionalProgress
 from .reader import ArchiveView, Container, Member, MemberKind, ZipView
 
 #: Top-level keys only MMS reads; dropped on the way to TorchServe (the spec versions silently:
@@ -373,31 +374,15 @@ def plan_convert(
             )
         return _plan_repack(view, policy, output=output, force=force)
     target = Flavour(parse_enum(Flavour, to, "--to"))
-    rt = Runtime(parse_enum(Runtime, runtime, "--runtime")) if runtime is not None else None
-    if (
-        rt is not None
-        and target is Flavour.TORCHSERVE
-        and rt not in (Runtime.PYTHON, Runtime.PYTHON3)
-    ):
-        raise UsageError(
-            f"invalid value {rt.value!r} for --runtime with --to torchserve: "
-            "choose 'python' or 'python3'"
-        )
+    rt = _runtime_for(target, runtime)
     fmt = CONTAINER_FORMATS[view.container]
     source = view.path
-    out = Path(output) if output is not None else default_output(source, fmt, target)
+    out = _output_path(output, source, fmt, target)
     _check_output(source, out, fmt, target, force)
 
     _refuse_unsafe(view)
     manifest = _require_manifest(view)
-    if manifest_mod.detect_flavour(manifest) is target:
-        article, other = (
-            ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
-        )
-        raise RequestError(
-            [f"the archive already has {article} manifest: there is nothing to convert"],
-            hint=f"Use --to {other} to go the other way.",
-        )
+    _refuse_converted(manifest, target)
     timestamp = source_date_epoch()
     if target is Flavour.TORCHSERVE:
         new_manifest, notes = to_torchserve(
@@ -406,37 +391,13 @@ def plan_convert(
     else:
         new_manifest, notes = to_mms(manifest, version=version, runtime=rt)
 
-    data = manifest_mod.dumps(new_manifest)
-    entries: list[Entry] = []
-    for member in view.members:
-        if member.kind is MemberKind.DIR:
-            continue
-        if member.name == MANIFEST_NAME:
-            # The new manifest takes the old one's place; every other member keeps its order.
-            entries.append(Entry(MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
-        elif member.name == DIGESTS_NAME:
-            # The archive's own digests are kept, with the manifest's line updated: a convert plan
-            # records no digests of its own (Plan.digests stays False).
-            digests = _updated_digests(view, member, data)
-            entries.append(
-                Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests")
-                if digests is not None
-                else _entry(view, member, origin="digests")
-            )
-        else:
-            entries.append(_entry(view, member))
+    entries = _converted_entries(view, manifest_mod.dumps(new_manifest))
     if policy is not None:
         entries = _repacked(view, entries, policy)
-    # A tgz keeps its top folder: TorchServe strips the first component of every member.
-    model_name = (
-        view.model_root
-        if view.container is Container.TGZ and view.model_root
-        else str(new_manifest["model"]["modelName"])
-    )
     plan = Plan(
         output=out,
         archive_format=fmt,
-        model_name=model_name,
+        model_name=_model_name(view, new_manifest),
         entries=tuple(entries),
         manifest=new_manifest,
         compression=policy or Compression.DEFLATE,
@@ -444,6 +405,74 @@ def plan_convert(
         force=force,
     )
     return Conversion(plan, source, target, tuple(notes))
+
+
+def _runtime_for(target: Flavour, runtime: Runtime | str | None) -> Runtime | None:
+    """--runtime as a `Runtime` (None when not given); TorchServe's target runs Python only."""
+    if runtime is None:
+        return None
+    rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
+    if target is Flavour.TORCHSERVE and rt not in (Runtime.PYTHON, Runtime.PYTHON3):
+        raise UsageError(
+            f"invalid value {rt.value!r} for --runtime with --to torchserve: "
+            "choose 'python' or 'python3'"
+        )
+    return rt
+
+
+def _output_path(
+    output: PathLike | None, source: Path, fmt: ArchiveFormat, label: Flavour | Compression
+) -> Path:
+    """--output, or the default beside the input (`default_output`)."""
+    return Path(output) if output is not None else default_output(source, fmt, label)
+
+
+def _refuse_converted(manifest: dict[str, Any], target: Flavour) -> None:
+    """A manifest of the target's flavour already has nothing to convert."""
+    if manifest_mod.detect_flavour(manifest) is not target:
+        return
+    article, other = (
+        ("a TorchServe", "mms") if target is Flavour.TORCHSERVE else ("an MMS", "torchserve")
+    )
+    raise RequestError(
+        [f"the archive already has {article} manifest: there is nothing to convert"],
+        hint=f"Use --to {other} to go the other way.",
+    )
+
+
+def _converted_entries(view: ArchiveView, manifest: bytes) -> list[Entry]:
+    """Every member of `view` in its order, the new manifest in the old one's place."""
+    entries: list[Entry] = []
+    for member in view.members:
+        if member.kind is MemberKind.DIR:
+            continue
+        if member.name == MANIFEST_NAME:
+            # The new manifest takes the old one's place; every other member keeps its order.
+            entries.append(
+                Entry(MANIFEST_NAME, None, len(manifest), data=manifest, origin="manifest")
+            )
+        elif member.name == DIGESTS_NAME:
+            entries.append(_digests_entry(view, member, manifest))
+        else:
+            entries.append(_entry(view, member))
+    return entries
+
+
+def _digests_entry(view: ArchiveView, member: Member, manifest: bytes) -> Entry:
+    """The archive's own digests are kept, with the manifest's line updated: a convert plan
+    records no digests of its own (Plan.digests stays False)."""
+    digests = _updated_digests(view, member, manifest)
+    if digests is None:
+        return _entry(view, member, origin="digests")
+    return Entry(DIGESTS_NAME, None, len(digests), data=digests, origin="digests")
+
+
+def _model_name(view: ArchiveView, manifest: dict[str, Any]) -> str:
+    """The plan's model name: the manifest's; a tgz keeps its top folder instead, as TorchServe
+    strips the first component of every member."""
+    if view.container is Container.TGZ and view.model_root:
+        return view.model_root
+    return str(manifest["model"]["modelName"])
 
 
 def _repacked(view: ArchiveView, entries: list[Entry], policy: Compression) -> list[Entry]:
@@ -464,11 +493,7 @@ def _plan_repack(
     source = view.path
     manifest = _require_manifest(view)
     flavour = manifest_mod.detect_flavour(manifest)
-    out = (
-        Path(output)
-        if output is not None
-        else default_output(source, ArchiveFormat.DEFAULT, policy)
-    )
+    out = _output_path(output, source, ArchiveFormat.DEFAULT, policy)
     _check_output(source, out, ArchiveFormat.DEFAULT, flavour, force, label=policy)
     _refuse_unsafe(view)
     entries = [_entry(view, m) for m in view.members if m.kind is not MemberKind.DIR]
@@ -493,7 +518,7 @@ def convert(
     runtime: Runtime | str | None = None,
     output: PathLike | None = None,
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: OptionalProgress = None,
     verify: bool = True,
     compression: Compression | str | None = None,
 ) -> Conversion:

@@ -52,17 +52,15 @@ def _warning(code: str, message: str, member: str) -> Finding:
 
 
 def _kind(value: object) -> str:
-    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    kinds.update({list: "a list", dict: "a mapping", type(None): "empty (null)"})
-    return kinds.get(type(value), f"a {type(value).__name__}")
+    kinds = {list: "a list", dict: "a mapping", type(None): "empty (null)"}
+    return kinds.get(type(value)) or modelconfig.type_name(value)
 
 
 def _int_problem(where: str, value: object) -> str | None:
     """Why TorchServe's `(int)` cast of `value` fails, or None when it succeeds."""
-    if not modelconfig._is_int(value):
+    if not modelconfig.is_int(value):
         shown = repr(value) if isinstance(value, (str, float, bool)) else _kind(value)
         return f"{where} is {shown}: TorchServe casts it to an int and fails (write a number)"
-    assert isinstance(value, int)
     if not -(2**31) <= value <= modelconfig.JAVA_INT_MAX:
         return f"{where} is {value}: out of Java's int range"
     return None
@@ -98,40 +96,54 @@ def _models(models: object, member: str, out: list[Finding]) -> dict[str, str]:
                 )
             )
             continue
-        for sub, sub_value in value.items():
-            if sub in INT_KEYS and (p := _int_problem(f"models.{name}.{sub}", sub_value)):
-                out.append(_error("workflow-int", p, member))
-            elif sub not in MODEL_KEYS:
-                out.append(
-                    _warning(
-                        "workflow-unknown-key",
-                        f"models.{name}.{sub} is not read by TorchServe (known keys: "
-                        f"{', '.join(MODEL_KEYS)})",
-                        member,
-                    )
-                )
-        url = value.get("url")
-        if not isinstance(url, str) or not url.strip():
-            out.append(
-                _error(
-                    "workflow-model-url",
-                    f"models.{name} has no url (a string such as '{name}.mar'): TorchServe "
-                    "cannot register it",
-                    member,
-                )
-            )
-        elif ".." in url:
-            out.append(
-                _error(
-                    "workflow-model-url",
-                    f"models.{name}.url {url!r} contains '..': TorchServe refuses relative paths",
-                    member,
-                )
-            )
-        else:
+        out += _model_key_findings(name, value, member)
+        url = _model_url(name, value.get("url"), member, out)
+        if url is not None:
             found[name] = url
         found.setdefault(name, "")
     return found
+
+
+def _model_key_findings(name: str, model: dict[object, object], member: str) -> list[Finding]:
+    """One model's table: its worker overrides cast to int, and no key TorchServe ignores."""
+    out: list[Finding] = []
+    for sub, sub_value in model.items():
+        if sub in INT_KEYS and (p := _int_problem(f"models.{name}.{sub}", sub_value)):
+            out.append(_error("workflow-int", p, member))
+        elif sub not in MODEL_KEYS:
+            out.append(
+                _warning(
+                    "workflow-unknown-key",
+                    f"models.{name}.{sub} is not read by TorchServe (known keys: "
+                    f"{', '.join(MODEL_KEYS)})",
+                    member,
+                )
+            )
+    return out
+
+
+def _model_url(name: str, url: object, member: str, out: list[Finding]) -> str | None:
+    """A model's url when TorchServe can register it from there, else None (after a finding)."""
+    if not isinstance(url, str) or not url.strip():
+        out.append(
+            _error(
+                "workflow-model-url",
+                f"models.{name} has no url (a string such as '{name}.mar'): TorchServe "
+                "cannot register it",
+                member,
+            )
+        )
+        return None
+    if ".." in url:
+        out.append(
+            _error(
+                "workflow-model-url",
+                f"models.{name}.url {url!r} contains '..': TorchServe refuses relative paths",
+                member,
+            )
+        )
+        return None
+    return url
 
 
 def _edges(dag: object, member: str, out: list[Finding]) -> dict[str, list[str]] | None:

@@ -4,7 +4,7 @@ that agrees with them.
 
 Every archive is opened and checked before anything is written; the tree is built in a hidden
 temporary folder beside ROOT and renamed into place at the end, so ROOT is either the old tree or
-the complete new one.
+the complete new one. ROOT may also be an `s3://` or `gs://` prefix (`deploy_remote`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .errors import ArchiveError, Finding, OutputError, RequestError, Severity, 
 from .manifest import Flavour
 from .output import atomic_output
 from .plans import PathLike, model_name_problem, parse_enum
+from .progress import OptionalProgress
 from .reader import Container, open_archive
 from .snapshot import (
     CONFIG_DIR,
@@ -37,10 +38,16 @@ from .snapshot import (
     kserve_settings,
     snapshot_json,
 )
-from .tree import empty_file_findings, read_facts
+from .tree import ArchiveFacts, empty_file_findings, read_facts
 
-#: URL schemes of remote stores; writing to them is the remote-stores work's job.
-REMOTE_PREFIXES = ("s3://", "gs://", "az://", "https://", "http://")
+#: URL schemes of remote stores.
+REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "az://", "https://", "http://")
+#: The ones deploy writes to (object stores with uploads that appear whole or not at all).
+WRITABLE_PREFIXES = ("s3://", "gs://", "gcs://")
+#: Where KServe's storage initializer puts the tree it downloads from `storageUri`.
+KSERVE_MOUNT = "/mnt/models"
+#: The lowest value TorchServe accepts for each setting given as a flag.
+SETTING_MINIMUM = {"batchSize": 1, "responseTimeout": 1}
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,8 @@ class DeployedModel:
 
 @dataclass(frozen=True)
 class DeployPlan:
-    root: Path
+    #: ROOT as a local path, or the s3:// / gs:// prefix as given (may hold secrets: see `shown`).
+    root: str
     models: tuple[DeployedModel, ...]
     config: bytes
     kserve: bool
@@ -76,8 +84,36 @@ class DeployPlan:
     findings: tuple[Finding, ...] = ()
 
     @property
+    def remote(self) -> bool:
+        return remote_root(self.root)
+
+    @property
+    def shown(self) -> str:
+        """ROOT as it may be printed (a URL without credentials or query)."""
+        if not self.remote:
+            return self.root
+        from .remote import redact
+
+        return redact(self.root)
+
+    @property
+    def size(self) -> int:
+        """Bytes the tree holds: every archive or folder, and the config."""
+        return sum(m.size for m in self.models) + len(self.config)
+
+    @property
     def start_command(self) -> str:
-        return KSERVE_START.format(root=self.root)
+        # KServe's storage initializer downloads a remote tree (its storageUri) to /mnt/models.
+        return KSERVE_START.format(root=KSERVE_MOUNT if self.remote else self.root)
+
+
+def _resolve_setting(
+    key: str, archive: Mapping[str, int], flags: Mapping[str, int]
+) -> tuple[int, str]:
+    """A setting's value and its origin: the archive's model-config.yaml, else a flag, else
+    TorchServe's default."""
+    sources = {"model-config.yaml": archive, "flag": flags, "default": SETTING_DEFAULTS}
+    return next((source[key], origin) for origin, source in sources.items() if key in source)
 
 
 @dataclass
@@ -87,6 +123,35 @@ class _Planner:
     problems: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     models: list[DeployedModel] = field(default_factory=list)
+    #: Model-store name -> the input that takes it.
+    stores: dict[str, Path] = field(default_factory=dict)
+
+    def check_settings(self) -> None:
+        for key, value in self.settings.items():
+            if key not in SETTINGS or value < SETTING_MINIMUM.get(key, 0):
+                self.problems.append(f"{key}={value}: not a setting TorchServe accepts")
+
+    def consider(self, path: Path, local_root: Path | None) -> None:
+        """Check where `path` would go in the tree (`local_root`: a local ROOT), then the
+        archive itself."""
+        previous = self.stores.get(path.name)
+        if previous is not None:
+            self.problems.append(
+                f"{str(previous)!r} and {str(path)!r} would both be {STORE_DIR}/{path.name}: "
+                "rename one (e.g. NAME-VERSION.mar)"
+            )
+            return
+        self.stores[path.name] = path
+        if local_root is not None and _inside(path, local_root):
+            self.problems.append(
+                f"{str(path)!r} is inside {str(local_root)!r}, which deploy replaces: "
+                "deploy from a copy outside it"
+            )
+            return
+        if (problem := _plain_problem("file name", path.name)) is not None:
+            self.problems.append(problem)
+            return
+        self.add(path)
 
     def add(self, path: Path) -> None:
         try:
@@ -101,45 +166,54 @@ class _Planner:
             found += empty_file_findings(view)
             size = view.archive_size if view.container is not Container.FOLDER else view.total_size
             container = view.container
-        where = path.name
-        for f in found:
-            if f.severity is Severity.ERROR and self.verify:
-                member = f" ({f.member})" if f.member else ""
-                self.problems.append(f"{where}{member}: [{f.code}] {f.message}")
-            elif f.severity is not Severity.INFO:
-                self.findings.append(_at(f, where))
+        self.record(found, path.name)
         if facts.model_name is None:
             self.problems.append(
                 f"{str(path)!r} names no model (no model.modelName in its manifest): "
                 "TorchServe cannot register it under a name from the archive"
             )
             return
-        settings: dict[str, int] = {}
-        origins: dict[str, str] = {}
-        for key in SETTINGS:
-            for origin, source in (
-                ("model-config.yaml", facts.settings),
-                ("flag", self.settings),
-                ("default", SETTING_DEFAULTS),
-            ):
-                if key in source:
-                    settings[key], origins[key] = source[key], origin
-                    break
-        self.models.append(
-            DeployedModel(
-                name=facts.model_name,
-                # TorchServe registers an archive without a version as 1.0.
-                version=facts.version or "1.0",
-                source=path,
-                mar_name=path.name,
-                container=container,
-                size=size,
-                settings=settings,
-                origins=origins,
-                requirements=facts.requirements,
-                handler=facts.handler,
-            )
+        self.models.append(self.model(path, facts, container, size))
+
+    def record(self, found: list[Finding], where: str) -> None:
+        """An archive's findings: errors stop the deploy (unless verify is off), warnings are
+        reported."""
+        for f in found:
+            if f.severity is Severity.ERROR and self.verify:
+                member = f" ({f.member})" if f.member else ""
+                self.problems.append(f"{where}{member}: [{f.code}] {f.message}")
+            elif f.severity is not Severity.INFO:
+                self.findings.append(_at(f, where))
+
+    def model(
+        self, path: Path, facts: ArchiveFacts, container: Container, size: int
+    ) -> DeployedModel:
+        assert facts.model_name is not None
+        resolved = {key: _resolve_setting(key, facts.settings, self.settings) for key in SETTINGS}
+        return DeployedModel(
+            name=facts.model_name,
+            # TorchServe registers an archive without a version as 1.0.
+            version=facts.version or "1.0",
+            source=path,
+            mar_name=path.name,
+            container=container,
+            size=size,
+            settings={key: value for key, (value, _) in resolved.items()},
+            origins={key: origin for key, (_, origin) in resolved.items()},
+            requirements=facts.requirements,
+            handler=facts.handler,
         )
+
+    def check_names(self) -> None:
+        for m in self.models:
+            for problem in (model_name_problem(m.name), _plain_problem("version", m.version)):
+                if problem is not None:
+                    self.problems.append(f"{str(m.source)!r}: {problem}")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    resolved = path.resolve()
+    return root.resolve() in (resolved, *resolved.parents)
 
 
 def _at(f: Finding, where: str) -> Finding:
@@ -183,12 +257,54 @@ def _mark_defaults(models: list[DeployedModel], problems: list[str]) -> list[Dep
         # The highest version serves /predictions/NAME, as a user expects of "latest".
         default = max(versions, key=lambda m: _sort_key(m.version))
         out += [replace(m, default=m is default) for m in versions]
-    return out
+    return sorted(out, key=lambda m: (m.name, _sort_key(m.version)))
 
 
 def remote_root(root: str) -> bool:
     """Whether ROOT names a remote store (s3://...) rather than a local folder."""
     return root.lower().startswith(REMOTE_PREFIXES)
+
+
+def _check_root(root: str, link: bool) -> bool:
+    """Whether ROOT is remote; UsageError for a store deploy cannot write or `--link` to one."""
+    if not remote_root(root):
+        return False
+    from .remote import redact
+
+    if not root.lower().startswith(WRITABLE_PREFIXES):
+        raise UsageError(
+            f"{redact(root)!r}: deploy writes a local folder or an s3:// or gs:// prefix",
+            hint="Deploy into a local folder and upload it with the store's own tool, "
+            "or deploy to s3://BUCKET/PREFIX.",
+        )
+    if not root.split("://", 1)[1].strip("/"):
+        raise UsageError(f"{redact(root)!r} names no bucket", hint="Use s3://BUCKET/PREFIX.")
+    if link:
+        raise UsageError(
+            f"--link cannot be used with {redact(root)!r}: an object store holds no symlinks",
+            hint="Drop --link: the archives are uploaded.",
+        )
+    return True
+
+
+def _config(models: Sequence[DeployedModel], kserve: bool, envelope: Envelope | None) -> bytes:
+    """config.properties for the models: the server settings, then the model_snapshot."""
+    snapshot: dict[str, dict[str, dict[str, Any]]] = {}
+    for m in models:
+        snapshot.setdefault(m.name, {})[m.version] = m.snapshot_entry()
+    install = any(m.requirements for m in models)
+    pairs: list[tuple[str, str]] = []
+    if kserve:
+        pairs += kserve_settings(envelope or Envelope.KSERVE, install)
+    else:
+        if envelope is not None:
+            pairs.append(("service_envelope", envelope.value))
+        if install:
+            pairs.append(("install_py_dep_per_model", "true"))
+    pairs.append((SNAPSHOT_KEY, snapshot_json(snapshot)))
+    header = ["Written by mararch deploy. Start TorchServe as KServe's runtime does:"]
+    header.append("  " + KSERVE_START.format(root="ROOT"))
+    return properties.dumps(pairs, header=header)
 
 
 def plan_deploy(
@@ -203,73 +319,25 @@ def plan_deploy(
     verify: bool = True,
 ) -> DeployPlan:
     """Check every archive and plan the tree; RequestError lists every problem found."""
-    if remote_root(str(root)):
-        raise UsageError(
-            f"{str(root)!r} is a remote store: deploy writes a local folder",
-            hint="Deploy into a local folder, then upload it (e.g. `aws s3 sync ROOT s3://...`).",
-        )
+    remote = _check_root(str(root), link)
     if not archives:
         raise UsageError("no archive to deploy", hint="Pass one or more .mar files or folders.")
-    root_path = Path(root)
     chosen = (
         Envelope(parse_enum(Envelope, envelope, "--envelope")) if envelope is not None else None
     )
-    if kserve and chosen is None:
-        chosen = Envelope.KSERVE
-    overrides = dict(settings or {})
-    planner = _Planner(overrides, verify)
-    for key, value in overrides.items():
-        if key not in SETTINGS or value < (1 if key in ("batchSize", "responseTimeout") else 0):
-            planner.problems.append(f"{key}={value}: not a setting TorchServe accepts")
-    stores: dict[str, Path] = {}
-    resolved_root = root_path.resolve()
+    planner = _Planner(dict(settings or {}), verify)
+    planner.check_settings()
+    local_root = None if remote else Path(root)
     for archive in archives:
-        path = Path(archive)
-        previous = stores.get(path.name)
-        if previous is not None:
-            planner.problems.append(
-                f"{str(previous)!r} and {str(path)!r} would both be {STORE_DIR}/{path.name}: "
-                "rename one (e.g. NAME-VERSION.mar)"
-            )
-            continue
-        stores[path.name] = path
-        if resolved_root in (path.resolve(), *path.resolve().parents):
-            planner.problems.append(
-                f"{str(path)!r} is inside {str(root_path)!r}, which deploy replaces: "
-                "deploy from a copy outside it"
-            )
-            continue
-        if (problem := _plain_problem("file name", path.name)) is not None:
-            planner.problems.append(problem)
-            continue
-        planner.add(path)
-    for m in planner.models:
-        for problem in (model_name_problem(m.name), _plain_problem("version", m.version)):
-            if problem is not None:
-                planner.problems.append(f"{str(m.source)!r}: {problem}")
+        planner.consider(Path(archive), local_root)
+    planner.check_names()
     models = _mark_defaults(planner.models, planner.problems)
     if planner.problems:
         raise RequestError(planner.problems, hint="Nothing was written.")
-    snapshot: dict[str, dict[str, dict[str, Any]]] = {}
-    for m in sorted(models, key=lambda m: (m.name, _sort_key(m.version))):
-        snapshot.setdefault(m.name, {})[m.version] = m.snapshot_entry()
-    install = any(m.requirements for m in models)
-    pairs: list[tuple[str, str]] = []
-    if kserve:
-        assert chosen is not None
-        pairs += kserve_settings(chosen, install)
-    else:
-        if chosen is not None:
-            pairs.append(("service_envelope", chosen.value))
-        if install:
-            pairs.append(("install_py_dep_per_model", "true"))
-    pairs.append((SNAPSHOT_KEY, snapshot_json(snapshot)))
-    header = ["Written by mararch deploy. Start TorchServe as KServe's runtime does:"]
-    header.append("  " + KSERVE_START.format(root="ROOT"))
     return DeployPlan(
-        root=root_path,
-        models=tuple(sorted(models, key=lambda m: (m.name, _sort_key(m.version)))),
-        config=properties.dumps(pairs, header=header),
+        root=str(root).rstrip("/") if remote else str(Path(root)),
+        models=tuple(models),
+        config=_config(models, kserve, chosen),
         kserve=kserve,
         link=link,
         force=force,
@@ -295,23 +363,35 @@ def _copy_error(exc: OSError, source: Path, tmp: Path) -> OSError | ArchiveError
         return ArchiveError(f"cannot copy {str(src)!r}: {why}", hint="Nothing was written.")
     if exc.filename is not None and Path(exc.filename).is_relative_to(tmp):
         return exc
+    return read_error(exc, source)
+
+
+def read_error(exc: OSError, source: Path) -> ArchiveError:
+    """An input that could not be read while it was copied or uploaded."""
     return ArchiveError(
         f"cannot read {str(source)!r}: {exc.strerror}",
         hint="Check that the archive is still there and readable.",
     )
 
 
-def deploy(plan: DeployPlan) -> DeployPlan:
-    """Write the planned tree atomically; returns the plan (what was written)."""
-    if os.path.lexists(plan.root) and not plan.force:
+def deploy(plan: DeployPlan, progress: OptionalProgress = None) -> DeployPlan:
+    """Write the planned tree atomically; returns the plan (what was written). `progress` is
+    called with the bytes uploaded, for a remote ROOT."""
+    if plan.remote:
+        from .deploy_remote import upload_tree
+
+        upload_tree(plan, progress)
+        return plan
+    root = Path(plan.root)
+    if os.path.lexists(root) and not plan.force:
         raise OutputError(
-            f"{str(plan.root)!r} already exists",
-            path=str(plan.root),
+            f"{str(root)!r} already exists",
+            path=str(root),
             hint="Pass -f/--force to replace the whole tree, or choose another ROOT.",
         )
-    if plan.root.parent != plan.root:
-        plan.root.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(plan.root, is_dir=True, force=plan.force) as tmp:
+    if root.parent != root:
+        root.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(root, is_dir=True, force=plan.force) as tmp:
         (tmp / CONFIG_DIR).mkdir(parents=True)
         (tmp / STORE_DIR).mkdir()
         for model in plan.models:

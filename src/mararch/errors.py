@@ -37,18 +37,21 @@ class UsageError(MararchError):
     exit_code = EXIT_USAGE
 
 
+def problem_list(problems: Sequence[str], *, source: str | None = None) -> str:
+    """The message of collected problems: a lone one as it is, several counted and listed
+    (`source: N problems:` when they are all about one file)."""
+    if len(problems) == 1:
+        return problems[0]
+    lead = f"{source}: " if source is not None else ""
+    return f"{lead}{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
 class RequestError(MararchError):
     """The inputs to a build are invalid; every problem is collected before anything is written."""
 
     def __init__(self, problems: Sequence[str], *, hint: str | None = None) -> None:
         self.problems = list(problems)
-        if len(self.problems) == 1:
-            message = self.problems[0]
-        else:
-            message = f"{len(self.problems)} problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
-            )
-        super().__init__(message, hint=hint)
+        super().__init__(problem_list(self.problems), hint=hint)
 
 
 class InputError(MararchError):

@@ -61,41 +61,51 @@ def _bracket(pattern: str, start: int) -> tuple[str, int] | None:
     items: list[str] = []
     first = True
     while i < n:
-        c = pattern[i]
-        if c == "]" and not first:
+        if pattern[i] == "]" and not first:
             body = "".join(items)
             if not body:
                 return ("[^/]" if negate else "(?!)"), i + 1
             # Git's bracket expressions never match the separator, even when they list it.
             return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i + 1
         first = False
-        if c == "[" and pattern.startswith("[:", i):
-            close = pattern.find(":]", i + 2)
-            if close == -1 or pattern[i + 2 : close] not in POSIX_CLASSES:
-                return None
-            items.append(POSIX_CLASSES[pattern[i + 2 : close]])
-            i = close + 2
-            continue
-        if c == "\\":
-            i += 1
-            if i >= n:
-                return None
-            c = pattern[i]
-        if i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
-            hi_at = i + 2
-            if pattern[hi_at] == "\\":
-                hi_at += 1
-                if hi_at >= n:
-                    return None
-            hi = pattern[hi_at]
-            # A reversed range matches nothing in git; Python would refuse to compile it.
-            if c <= hi:
-                items.append(f"{re.escape(c)}-{re.escape(hi)}")
-            i = hi_at + 1
-            continue
-        items.append(re.escape(c))
-        i += 1
+        item = _bracket_item(pattern, i)
+        if item is None:
+            return None
+        text, i = item
+        items.append(text)
     return None
+
+
+def _bracket_item(pattern: str, i: int) -> tuple[str, int] | None:
+    """The member of a bracket expression at `i` (a POSIX class, a range or one character) as
+    regex class contents, and the index after it; None where wildmatch gives up."""
+    if pattern.startswith("[:", i):
+        close = pattern.find(":]", i + 2)
+        if close == -1 or pattern[i + 2 : close] not in POSIX_CLASSES:
+            return None
+        return POSIX_CLASSES[pattern[i + 2 : close]], close + 2
+    low = _bracket_char(pattern, i)
+    if low is None:
+        return None
+    lo, after = low
+    if after + 1 < len(pattern) and pattern[after] == "-" and pattern[after + 1] != "]":
+        high = _bracket_char(pattern, after + 1)
+        if high is None:
+            return None
+        hi, end = high
+        # A reversed range matches nothing in git; Python would refuse to compile it.
+        return (f"{re.escape(lo)}-{re.escape(hi)}" if lo <= hi else ""), end
+    return re.escape(lo), after
+
+
+def _bracket_char(pattern: str, i: int) -> tuple[str, int] | None:
+    """The character at `i`, a backslash escaping it, and the index after it; None for a
+    backslash that ends the pattern."""
+    if pattern[i] == "\\":
+        i += 1
+        if i >= len(pattern):
+            return None
+    return pattern[i], i + 1
 
 
 def translate(pattern: str) -> str | None:

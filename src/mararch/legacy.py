@@ -11,27 +11,25 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import manifest as manifest_mod
-from .builder import (
-    MemberNames,
-    ProblemCollector,
-    build,
-    entries_with_manifest,
-    own_outputs,
-    plan_export_url,
-    plan_output,
-    resolve_compression,
-)
+from .builder import build
 from .digests import DIGESTS_NAME
 from .errors import InputError, OutputError, UsageError
 from .ignore import IgnoreRules, load_ignore_file, rules_from_excludes
+from .planning import (
+    MemberNames,
+    ProblemCollector,
+    Target,
+    check_model_name,
+    parse_choice,
+    plan_target,
+    resolve_compression,
+)
 from .plans import (
     MMS_RUNTIMES,
     ArchiveFormat,
     PathLike,
     Plan,
     Runtime,
-    model_name_problem,
-    parse_enum,
     source_date_epoch,
 )
 from .progress import OptionalProgress
@@ -117,92 +115,92 @@ def plan_legacy(
     digests: bool = True,
 ) -> Plan:
     """Validate an MMS `--model-path` request and return the plan, collecting every problem."""
-    fmt = ArchiveFormat(parse_enum(ArchiveFormat, archive_format, "--archive-format"))
-    if fmt not in LEGACY_FORMATS:
-        raise UsageError(
-            f"invalid value {fmt.value!r} for --archive-format: model-archiver 1.0.3 writes "
-            "'default', 'tgz' or 'no-archive'",
-            hint="Uncompressed .mar archives for TorchServe are built by `mararch create`.",
-        )
-    rt = Runtime(parse_enum(Runtime, runtime, "--runtime"))
-    if rt not in MMS_RUNTIMES:
-        raise UsageError(
-            f"invalid value {rt.value!r} for --runtime: MMS runs 'python', 'python2' or 'python3'",
-            hint="LSP (C++) archives for TorchServe are built by `mararch create`.",
-        )
+    fmt = parse_choice(
+        ArchiveFormat,
+        archive_format,
+        "--archive-format",
+        LEGACY_FORMATS,
+        "model-archiver 1.0.3 writes 'default', 'tgz' or 'no-archive'",
+        hint="Uncompressed .mar archives for TorchServe are built by `mararch create`.",
+    )
+    rt = parse_choice(
+        Runtime,
+        runtime,
+        "--runtime",
+        MMS_RUNTIMES,
+        "MMS runs 'python', 'python2' or 'python3'",
+        hint="LSP (C++) archives for TorchServe are built by `mararch create`.",
+    )
     # One pattern given as a plain string is one pattern, not one per character.
     rules = rules_from_excludes(exclude)
-    zip_policy, level = resolve_compression(fmt, None, None)
+    policy = resolve_compression(fmt, None, None)
     timestamp = source_date_epoch()
 
     problems = ProblemCollector()
-    if not model_name:
-        problems.problem("missing --model-name")
-    elif (msg := model_name_problem(model_name)) is not None:
-        problems.problem(msg)
+    check_model_name(problems, model_name)
     if not handler or not handler.strip():
         problems.problem(
             "missing --handler (module[:function] of the service file in the model folder, "
             "e.g. my_service:handle)"
         )
     folder = _check_model_path(problems, model_path)
-    output = plan_output(problems, model_name, export_path, fmt, force)
-    export_url = plan_export_url(problems, export_path)
-
+    target = plan_target(
+        problems, model_name, export_path, fmt, policy, timestamp, force=force, digests=digests
+    )
     members = MemberNames()
     if folder is not None:
-        output_abs = Path(os.path.realpath(output))
-        folder_abs = Path(os.path.realpath(folder))
-        if (
-            fmt is ArchiveFormat.NO_ARCHIVE
-            and export_url is None
-            and (output_abs == folder_abs or output_abs in folder_abs.parents)
-        ):
-            problems.errors.append(
-                OutputError(
-                    f"the output folder {str(output)!r} would replace the model folder "
-                    f"{str(folder)!r}",
-                    path=str(output),
-                    hint="Choose another --export-path or --model-name.",
-                )
-            )
-        else:
-            file_rules = problems.attempt(load_ignore_file, folder)
-            if file_rules is not None:
-                sources = problems.attempt(
-                    collect_model_folder, folder, file_rules + rules, own_outputs(output)
-                )
-                for src in sources or ():
-                    problems.attempt(members.add, src)
-                if sources is not None and not sources:
-                    problems.errors.append(
-                        InputError(
-                            f"nothing to package: every file in {str(folder)!r} is excluded "
-                            "or the folder is empty",
-                            path=str(folder),
-                            hint="Check --model-path, --exclude and the folder's .marignore.",
-                        )
-                    )
+        _add_model_folder(problems, members, folder, rules, target)
     problems.raise_if_any()
     assert model_name and handler
 
     manifest = manifest_mod.mms_manifest(model_name=model_name, handler=handler, runtime=rt.value)
-    entries = entries_with_manifest(
-        members.by_name.values(), manifest_mod.dumps(manifest), digests=digests
-    )
-    return Plan(
-        output=output,
-        archive_format=fmt,
-        model_name=model_name,
-        entries=entries,
-        manifest=manifest,
-        compression=zip_policy,
-        level=level,
-        timestamp=timestamp,
-        force=force,
-        digests=digests,
-        export_url=export_url,
-    )
+    return target.plan(model_name, members, manifest)
+
+
+def _add_model_folder(
+    problems: ProblemCollector,
+    members: MemberNames,
+    folder: Path,
+    rules: IgnoreRules,
+    target: Target,
+) -> None:
+    """The model folder's files, minus what its `.marignore` and `rules` exclude, as members;
+    a no-archive output that would replace the folder, or nothing left to package, is a
+    problem."""
+    if _replaces_model_folder(target, folder):
+        problems.errors.append(
+            OutputError(
+                f"the output folder {str(target.output)!r} would replace the model folder "
+                f"{str(folder)!r}",
+                path=str(target.output),
+                hint="Choose another --export-path or --model-name.",
+            )
+        )
+        return
+    file_rules = problems.attempt(load_ignore_file, folder)
+    if file_rules is None:
+        return
+    sources = problems.attempt(collect_model_folder, folder, file_rules + rules, target.skip())
+    for src in sources or ():
+        problems.attempt(members.add, src)
+    if sources is not None and not sources:
+        problems.errors.append(
+            InputError(
+                f"nothing to package: every file in {str(folder)!r} is excluded "
+                "or the folder is empty",
+                path=str(folder),
+                hint="Check --model-path, --exclude and the folder's .marignore.",
+            )
+        )
+
+
+def _replaces_model_folder(target: Target, folder: Path) -> bool:
+    """Whether a local no-archive output is the model folder or one of its parents."""
+    if not target.replaces_folder:
+        return False
+    output_abs = Path(os.path.realpath(target.output))
+    folder_abs = Path(os.path.realpath(folder))
+    return output_abs == folder_abs or output_abs in folder_abs.parents
 
 
 def create_legacy(

@@ -15,15 +15,16 @@ The handler, the model file and the config are parsed (ast, safe YAML), never im
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from .errors import Finding, Severity
 from .handlers import HandlerOrigin, handler_origin, split_function
 from .weights import WeightsFormat, WeightsInfo, pickle_findings
 
-#: Reads a member's bytes (at most `limit`); None when absent or unreadable.
-Reader = Callable[[str, int], Optional[bytes]]
+if TYPE_CHECKING:
+    from .checks import ReadMember
+
+#: Handler and model files larger than this are not parsed.
 MAX_SOURCE = 8 << 20
 #: TorchServe's handler classes whose `initialize` is BaseHandler's.
 BASE_HANDLER_CLASSES = frozenset(
@@ -62,7 +63,7 @@ def _calls_base_initialize(func: ast.AST) -> bool:
     return False
 
 
-def runs_base_initialize(handler: str, runtime: str, names: set[str], read: Reader) -> bool:
+def runs_base_initialize(handler: str, runtime: str, names: set[str], read: ReadMember) -> bool:
     """Whether the handler loads the model with BaseHandler.initialize: a built-in handler, or
     a handler class derived from one that keeps or calls its `initialize`."""
     origin, member = handler_origin(handler, runtime, names)
@@ -110,7 +111,7 @@ def _aot_compile(config: dict[str, Any] | None) -> bool:
 def loadability_findings(
     manifest: dict[str, Any],
     names: set[str],
-    read: Reader,
+    read: ReadMember,
     infos: dict[str, WeightsInfo],
     config: dict[str, Any] | None = None,
 ) -> list[Finding]:
@@ -123,60 +124,13 @@ def loadability_findings(
         return []  # reported by the manifest checks
     info = infos.get(serialized) if serialized else None
     fmt = info.format if info is not None else None
-    is_safetensors = fmt is WeightsFormat.SAFETENSORS or str(serialized).endswith(".safetensors")
     if runtime not in ("python", "python3") or not runs_base_initialize(
         handler, runtime, names, read
     ):
-        if is_safetensors:
-            return [
-                Finding(
-                    Severity.WARNING,
-                    "weights-not-loadable",
-                    "a safetensors file: TorchServe's BaseHandler cannot load it, so the "
-                    f"custom handler {handler!r} must (safetensors.torch.load_file)",
-                    serialized,
-                )
-            ]
-        return []
+        return _custom_handler_findings(handler, serialized, fmt)
     why = f"the handler {handler!r} loads the model with TorchServe's BaseHandler.initialize"
     if isinstance(model_file, str) and model_file:
-        out = []
-        tree = _parse(read(model_file, MAX_SOURCE)) if model_file.endswith(".py") else None
-        classes = model_classes(tree) if tree is not None else None
-        if classes is not None and len(classes) != 1:
-            out.append(
-                _error(
-                    "model-file-classes",
-                    f"defines {len(classes)} classes ({', '.join(classes) or 'none'}); {why}, "
-                    "which needs exactly one class in the model file ('Expected only one class "
-                    "as model definition'): move the others to another module",
-                    model_file,
-                )
-            )
-        if fmt is WeightsFormat.SAFETENSORS and str(serialized).endswith(".safetensors"):
-            # torch.load reads a path ending in .safetensors through the safetensors package
-            # (torch 2.13 does; older torch does not), which TorchServe does not install.
-            out.append(
-                Finding(
-                    Severity.WARNING,
-                    "weights-not-loadable",
-                    f"a safetensors file; with a model file, {why}: torch.load, which reads it "
-                    "only with a recent torch (2.13 does) and the safetensors package installed "
-                    "on the server ('safetensors is not installed' otherwise); a "
-                    "torch.save(model.state_dict()) file loads everywhere",
-                    serialized,
-                )
-            )
-        elif fmt in NOT_A_STATE_DICT:
-            out.append(
-                _error(
-                    "weights-not-loadable",
-                    f"{NOT_A_STATE_DICT[fmt]}; with a model file, {why}: torch.load then "
-                    "load_state_dict; give a torch.save(model.state_dict()) file",
-                    serialized,
-                )
-            )
-        return out
+        return _model_file_findings(model_file, serialized, fmt, why, read)
     if not serialized:
         # Only noted: archives without weights are common as templates and in tests.
         return [
@@ -188,6 +142,74 @@ def loadability_findings(
                 "MAR-INF/MANIFEST.json",
             )
         ]
+    return _serialized_only_findings(serialized, fmt, why, config)
+
+
+def _custom_handler_findings(
+    handler: str, serialized: str | None, fmt: WeightsFormat | None
+) -> list[Finding]:
+    """A handler with its own loading: only safetensors weights are worth a word."""
+    if fmt is WeightsFormat.SAFETENSORS or str(serialized).endswith(".safetensors"):
+        return [
+            Finding(
+                Severity.WARNING,
+                "weights-not-loadable",
+                "a safetensors file: TorchServe's BaseHandler cannot load it, so the "
+                f"custom handler {handler!r} must (safetensors.torch.load_file)",
+                serialized,
+            )
+        ]
+    return []
+
+
+def _model_file_findings(
+    model_file: str, serialized: str | None, fmt: WeightsFormat | None, why: str, read: ReadMember
+) -> list[Finding]:
+    """With a model file: exactly one class in it, and a state_dict for `torch.load`."""
+    out = []
+    tree = _parse(read(model_file, MAX_SOURCE)) if model_file.endswith(".py") else None
+    classes = model_classes(tree) if tree is not None else None
+    if classes is not None and len(classes) != 1:
+        out.append(
+            _error(
+                "model-file-classes",
+                f"defines {len(classes)} classes ({', '.join(classes) or 'none'}); {why}, "
+                "which needs exactly one class in the model file ('Expected only one class "
+                "as model definition'): move the others to another module",
+                model_file,
+            )
+        )
+    if fmt is WeightsFormat.SAFETENSORS and str(serialized).endswith(".safetensors"):
+        # torch.load reads a path ending in .safetensors through the safetensors package
+        # (torch 2.13 does; older torch does not), which TorchServe does not install.
+        out.append(
+            Finding(
+                Severity.WARNING,
+                "weights-not-loadable",
+                f"a safetensors file; with a model file, {why}: torch.load, which reads it "
+                "only with a recent torch (2.13 does) and the safetensors package installed "
+                "on the server ('safetensors is not installed' otherwise); a "
+                "torch.save(model.state_dict()) file loads everywhere",
+                serialized,
+            )
+        )
+    elif fmt in NOT_A_STATE_DICT:
+        out.append(
+            _error(
+                "weights-not-loadable",
+                f"{NOT_A_STATE_DICT[fmt]}; with a model file, {why}: torch.load then "
+                "load_state_dict; give a torch.save(model.state_dict()) file",
+                serialized,
+            )
+        )
+    return out
+
+
+def _serialized_only_findings(
+    serialized: str, fmt: WeightsFormat | None, why: str, config: dict[str, Any] | None
+) -> list[Finding]:
+    """Without a model file the serialized file's suffix picks the loader: `.pt` TorchScript,
+    `.onnx` onnxruntime, `.so` an AOT-compiled model; nothing else loads."""
     # Unrecognized content (no format mararch knows) is only noted: mararch cannot be sure.
     severity = Severity.ERROR if fmt is not None or serialized.endswith(".so") else Severity.INFO
     if serialized.endswith(".pt"):
@@ -232,7 +254,7 @@ def loadability_findings(
     ]
 
 
-def _config(model: dict[str, Any], read: Reader) -> dict[str, Any] | None:
+def _config(model: dict[str, Any], read: ReadMember) -> dict[str, Any] | None:
     from . import modelconfig
 
     name = model.get("configFile")
@@ -250,7 +272,7 @@ def weights_findings(
     manifest: dict[str, Any] | None,
     torchserve: bool,
     names: set[str],
-    read: Reader,
+    read: ReadMember,
     infos: dict[str, WeightsInfo],
 ) -> list[Finding]:
     """Every member's pickle findings, then (for TorchServe) the base_handler rules."""

@@ -15,6 +15,8 @@ MMS_SPEC_VERSION = "1.0"
 
 
 class Flavour(str, Enum):
+    """Which server an archive is for; a build spec's `kind` calls MMS "legacy" (buildspec.py)."""
+
     TORCHSERVE = "torchserve"
     MMS = "mms"
 

@@ -9,9 +9,10 @@ parser), so an alias bomb is refused instead of expanded.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Optional, TypeGuard
 
 from .errors import Finding, Severity
 
@@ -124,84 +125,71 @@ class _Checker:
         return Finding(severity, code, message, self.member)
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """A YAML value's type in words: "an integer", "a string", "a list"."""
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), f"a {type(value).__name__}"
     )
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer, as Java reads one: YAML's booleans are not."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_key(c: _Checker, key: str, value: object, out: list[Finding]) -> None:
-    shown = repr(value) if isinstance(value, (str, int, float, bool)) else _type_name(value)
-    ignored = "TorchServe would ignore it and use its default"
-    if key in INT_KEYS:
-        if not _is_int(value):
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-type",
-                    f"{key}: {shown} is {_type_name(value)}, expected an integer ({ignored})",
-                )
-            )
-            return
-        assert isinstance(value, int)
-        low = INT_MINIMUM.get(key, 0)
-        if not low <= value <= JAVA_INT_MAX:
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-value",
-                    f"{key}: {value} is out of range, expected {low} to {JAVA_INT_MAX}",
-                )
-            )
-    elif key in BOOL_KEYS:
-        if not isinstance(value, bool):
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-type",
-                    f"{key}: {shown} is {_type_name(value)}, expected true or false ({ignored})",
-                )
-            )
-    elif key in STR_CHOICES:
-        choices = STR_CHOICES[key]
-        if not isinstance(value, str):
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-type",
-                    f"{key}: {shown} is {_type_name(value)}, expected one of "
-                    f"{', '.join(choices)} ({ignored})",
-                )
-            )
-        elif value not in choices:
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-value",
-                    f"{key}: {value!r} is not one of {', '.join(choices)}",
-                )
-            )
-    elif key in LIST_INT_KEYS:
-        if not isinstance(value, list) or not all(_is_int(v) and v >= 0 for v in value):
-            out.append(
-                c.finding(
-                    Severity.ERROR,
-                    "config-type",
-                    f"{key}: expected a list of GPU numbers (integers from 0), e.g. [0, 1]",
-                )
-            )
-    elif key in MAP_KEYS and not isinstance(value, dict):
-        out.append(
-            c.finding(
-                Severity.ERROR,
-                "config-type",
-                f"{key}: {shown} is {_type_name(value)}, expected a mapping ({ignored})",
-            )
-        )
+#: A key's problem as (finding code, message), or None when TorchServe takes the value.
+_Problem = Optional[tuple[str, str]]
+
+
+def _wrong_type(key: str, value: object, expected: str) -> tuple[str, str]:
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) else type_name(value)
+    return (
+        "config-type",
+        f"{key}: {shown} is {type_name(value)}, expected {expected} (TorchServe would ignore "
+        "it and use its default)",
+    )
+
+
+def _check_int(key: str, value: object) -> _Problem:
+    if not is_int(value):
+        return _wrong_type(key, value, "an integer")
+    low = INT_MINIMUM.get(key, 0)
+    if not low <= value <= JAVA_INT_MAX:
+        return "config-value", f"{key}: {value} is out of range, expected {low} to {JAVA_INT_MAX}"
+    return None
+
+
+def _check_bool(key: str, value: object) -> _Problem:
+    return None if isinstance(value, bool) else _wrong_type(key, value, "true or false")
+
+
+def _check_choice(key: str, value: object) -> _Problem:
+    choices = ", ".join(STR_CHOICES[key])
+    if not isinstance(value, str):
+        return _wrong_type(key, value, f"one of {choices}")
+    if value not in STR_CHOICES[key]:
+        return "config-value", f"{key}: {value!r} is not one of {choices}"
+    return None
+
+
+def _check_int_list(key: str, value: object) -> _Problem:
+    if isinstance(value, list) and all(is_int(v) and v >= 0 for v in value):
+        return None
+    return "config-type", f"{key}: expected a list of GPU numbers (integers from 0), e.g. [0, 1]"
+
+
+def _check_map(key: str, value: object) -> _Problem:
+    return None if isinstance(value, dict) else _wrong_type(key, value, "a mapping")
+
+
+#: The check of each known key's value, by the key's type.
+_KEY_CHECKS: dict[str, Callable[[str, object], _Problem]] = {
+    **dict.fromkeys(INT_KEYS, _check_int),
+    **dict.fromkeys(BOOL_KEYS, _check_bool),
+    **dict.fromkeys(STR_CHOICES, _check_choice),
+    **dict.fromkeys(LIST_INT_KEYS, _check_int_list),
+    **dict.fromkeys(MAP_KEYS, _check_map),
+}
 
 
 def check(data: bytes, member: str) -> list[Finding]:
@@ -218,7 +206,7 @@ def check(data: bytes, member: str) -> list[Finding]:
             c.finding(
                 Severity.ERROR,
                 "config-invalid",
-                f"holds {_type_name(doc)}, expected a mapping of settings (key: value)",
+                f"holds {type_name(doc)}, expected a mapping of settings (key: value)",
             )
         ]
     out: list[Finding] = []
@@ -226,16 +214,17 @@ def check(data: bytes, member: str) -> list[Finding]:
         if not isinstance(key, str):
             out.append(c.finding(Severity.ERROR, "config-invalid", f"key {key!r} is not a string"))
         elif key in KNOWN_KEYS:
-            _check_key(c, key, value, out)
+            if (problem := _KEY_CHECKS[key](key, value)) is not None:
+                out.append(c.finding(Severity.ERROR, *problem))
         else:
             out.append(_unknown(c, key, value))
-    workers = doc.get("minWorkers"), doc.get("maxWorkers")
-    if all(_is_int(w) for w in workers) and workers[0] > workers[1]:  # type: ignore[operator]
+    least, most = doc.get("minWorkers"), doc.get("maxWorkers")
+    if is_int(least) and is_int(most) and least > most:
         out.append(
             c.finding(
                 Severity.ERROR,
                 "config-value",
-                f"minWorkers ({workers[0]}) is larger than maxWorkers ({workers[1]})",
+                f"minWorkers ({least}) is larger than maxWorkers ({most})",
             )
         )
     return out

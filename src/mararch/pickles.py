@@ -14,7 +14,7 @@ import io
 import pickletools
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import IO, Optional
@@ -328,7 +328,6 @@ class PickleScan:
         return self.error is None
 
 
-_OPS = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
 _LEN_PREFIX = {
     pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
     pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
@@ -340,57 +339,95 @@ _STRINGISH = frozenset(
      "SHORT_BINSTRING"}
 )  # fmt: skip
 _SCALARS = frozenset(
-    {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "NONE", "NEWTRUE",
-     "NEWFALSE", "FLOAT", "BINFLOAT"}
+    {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT"}
 )  # fmt: skip
 _CONST_PUSH = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False, "EMPTY_TUPLE": ()}
 _TUPLE_N = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
 
 
-def _read_arg(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
-    """The opcode's argument, decoded; long byte/string arguments are skipped (returns UNKNOWN)."""
-    arg = op.arg
-    if arg is None:
-        return None
-    if op.name in ("GLOBAL", "INST"):
-        module = src.readline()
-        name = src.readline()
-        return (module[:-1].decode("utf-8", "replace"), name[:-1].decode("utf-8", "replace"))
-    n = arg.n
-    if n >= 0:
-        raw = src.read(n)
-        if len(raw) != n:
+# Reading an opcode's argument: one reader per kind of argument, chosen once per opcode.
+
+_ArgReader = Callable[[ByteSource, pickletools.OpcodeInfo], object]
+
+
+def _no_arg(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
+    return None
+
+
+def _read_name_pair(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
+    """GLOBAL's and INST's two lines, module and name."""
+    module = src.readline()
+    name = src.readline()
+    return (module[:-1].decode("utf-8", "replace"), name[:-1].decode("utf-8", "replace"))
+
+
+def _read_fixed(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
+    """An argument of a fixed width."""
+    assert op.arg is not None
+    n = op.arg.n
+    raw = src.read(n)
+    if len(raw) != n:
+        raise PickleError("truncated")
+    return _decode(op, raw)
+
+
+def _read_line(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
+    """A protocol-0 argument, up to the newline."""
+    return _decode(op, src.readline())
+
+
+def _read_counted(src: ByteSource, op: pickletools.OpcodeInfo) -> object:
+    """An argument after its length; a long one is skipped (UNKNOWN) so memory stays flat."""
+    assert op.arg is not None
+    width, signed = _LEN_PREFIX[op.arg.n]
+    prefix = src.read(width)
+    if len(prefix) != width:
+        raise PickleError("truncated")
+    length = int.from_bytes(prefix, "little", signed=signed)
+    if length < 0 or (src.size is not None and src.pos + length > src.size):
+        raise PickleError(f"a {op.name} argument of {length} bytes, past the end of the data")
+    if length > MAX_KEPT_ARG:
+        if src.skip(length) != length:
             raise PickleError("truncated")
-    elif n == pickletools.UP_TO_NEWLINE:
-        raw = src.readline()
-    else:
-        width, signed = _LEN_PREFIX[n]
-        prefix = src.read(width)
-        if len(prefix) != width:
-            raise PickleError("truncated")
-        length = int.from_bytes(prefix, "little", signed=signed)
-        if length < 0 or (src.size is not None and src.pos + length > src.size):
-            raise PickleError(f"a {op.name} argument of {length} bytes, past the end of the data")
-        if length > MAX_KEPT_ARG:
-            if src.skip(length) != length:
-                raise PickleError("truncated")
-            return _Sym.UNKNOWN
-        data = src.read(length)
-        if len(data) != length:
-            raise PickleError("truncated")
-        raw = prefix + data
+        return _Sym.UNKNOWN
+    data = src.read(length)
+    if len(data) != length:
+        raise PickleError("truncated")
+    return _decode(op, prefix + data)
+
+
+def _decode(op: pickletools.OpcodeInfo, raw: bytes) -> object:
+    """The argument's raw bytes decoded by pickletools' own reader."""
+    assert op.arg is not None
     try:
         # pickletools decodes STRING arguments with codecs.escape_decode, which warns
         # about escapes a hostile or corrupt pickle may hold: the decoded value is all we need.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return arg.reader(io.BytesIO(raw))
+            return op.arg.reader(io.BytesIO(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PickleError(f"a bad {op.name} argument ({exc})") from None
 
 
+def _arg_reader(op: pickletools.OpcodeInfo) -> _ArgReader:
+    """How to read `op`'s argument."""
+    if op.arg is None:
+        return _no_arg
+    if op.name in ("GLOBAL", "INST"):
+        return _read_name_pair
+    if op.arg.n >= 0:
+        return _read_fixed
+    if op.arg.n == pickletools.UP_TO_NEWLINE:
+        return _read_line
+    return _read_counted
+
+
 class _Walk:
-    """The symbolic stack machine of one pickle."""
+    """The symbolic stack machine of one pickle.
+
+    Each `op_*` method applies one opcode (or a family) to the stack and the memo; `_APPLY` maps
+    opcode names to them and every other opcode goes through `generic`. Only STOP returns True.
+    """
 
     def __init__(self, src: ByteSource) -> None:
         self.src = src
@@ -414,6 +451,11 @@ class _Walk:
                 del self.stack[i:]
                 return items
         raise PickleError("no MARK on the stack")
+
+    def top(self) -> object:
+        if not self.stack or self.stack[-1] is _Sym.MARK:
+            raise PickleError("the stack is empty")
+        return self.stack[-1]
 
     def add_import(self, module: object, name: object, opcode: str, pos: int) -> _Global | _Sym:
         ok = isinstance(module, str) and isinstance(name, str)
@@ -451,67 +493,77 @@ class _Walk:
                 count *= d
             self.scan.parameters += count
 
-    def step(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> bool:
-        """Apply one opcode; True at STOP."""
-        name = op.name
-        if name == "STOP":
-            self.pop()
-            return True
-        if name == "PROTO":
-            self.scan.protocol = int(arg)  # type: ignore[call-overload]
-        elif name in ("FRAME",):
-            pass
-        elif name in _STRINGISH or name in _SCALARS:
-            value = arg if isinstance(arg, (str, int, float)) or arg is None else _Sym.UNKNOWN
-            self.stack.append(_CONST_PUSH.get(name, value))
-        elif name in _CONST_PUSH:
-            self.stack.append(_CONST_PUSH[name])
-        elif name == "MARK":
-            self.stack.append(_Sym.MARK)
-        elif name == "TUPLE":
-            self.stack.append(tuple(self.pop_mark()))
-        elif name in _TUPLE_N:
-            self.stack.append(tuple(self.pop(_TUPLE_N[name])))
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            self.memo[int(arg)] = self.top()  # type: ignore[call-overload]
-        elif name == "MEMOIZE":
-            self.memo[len(self.memo)] = self.top()
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            if int(arg) not in self.memo:  # type: ignore[call-overload]
-                raise PickleError(f"memo key {arg} is not set")
-            self.stack.append(self.memo[int(arg)])  # type: ignore[call-overload]
-        elif name == "DUP":
-            self.stack.append(self.top())
-        elif name == "GLOBAL":
-            assert isinstance(arg, tuple)
-            self.stack.append(self.add_import(arg[0], arg[1], name, pos))
-        elif name == "STACK_GLOBAL":
-            module, attr = self.pop(2)
-            self.stack.append(self.add_import(module, attr, name, pos))
-        elif name == "INST":
-            assert isinstance(arg, tuple)
-            self.add_import(arg[0], arg[1], name, pos)
-            self.pop_mark()
-            self.stack.append(_Sym.UNKNOWN)
-        elif name in ("EXT1", "EXT2", "EXT4"):
-            self.add_import("copyreg extension", str(arg), name, pos)
-            self.stack.append(_Sym.UNKNOWN)
-        elif name == "BINPERSID":
-            self.stack.append(self.persid(self.pop()[0]))
-        elif name == "REDUCE":
-            func, args = self.pop(2)
-            self.reduce(func, args)
-            self.stack.append(_Sym.UNKNOWN)
-        else:
-            self.generic(op)
-        return False
+    def op_stop(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> bool:
+        self.pop()
+        return True
 
-    def top(self) -> object:
-        if not self.stack or self.stack[-1] is _Sym.MARK:
-            raise PickleError("the stack is empty")
-        return self.stack[-1]
+    def op_proto(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.scan.protocol = int(arg)  # type: ignore[call-overload]
 
-    def generic(self, op: pickletools.OpcodeInfo) -> None:
+    def op_frame(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        """Framing only groups the opcodes that follow: nothing to do."""
+
+    def op_value(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        """A string or a number: kept, as module and attribute names travel as strings."""
+        self.stack.append(
+            arg if isinstance(arg, (str, int, float)) or arg is None else _Sym.UNKNOWN
+        )
+
+    def op_const(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(_CONST_PUSH[op.name])
+
+    def op_mark(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(_Sym.MARK)
+
+    def op_tuple(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(tuple(self.pop_mark()))
+
+    def op_tuple_n(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(tuple(self.pop(_TUPLE_N[op.name])))
+
+    def op_put(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.memo[int(arg)] = self.top()  # type: ignore[call-overload]
+
+    def op_memoize(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.memo[len(self.memo)] = self.top()
+
+    def op_get(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        if int(arg) not in self.memo:  # type: ignore[call-overload]
+            raise PickleError(f"memo key {arg} is not set")
+        self.stack.append(self.memo[int(arg)])  # type: ignore[call-overload]
+
+    def op_dup(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(self.top())
+
+    def op_global(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        assert isinstance(arg, tuple)
+        self.stack.append(self.add_import(arg[0], arg[1], op.name, pos))
+
+    def op_stack_global(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        module, attr = self.pop(2)
+        self.stack.append(self.add_import(module, attr, op.name, pos))
+
+    def op_inst(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        assert isinstance(arg, tuple)
+        self.add_import(arg[0], arg[1], op.name, pos)
+        self.pop_mark()
+        self.stack.append(_Sym.UNKNOWN)
+
+    def op_ext(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        """A callable from the copyreg extension registry: which one is known at load time only."""
+        self.add_import("copyreg extension", str(arg), op.name, pos)
+        self.stack.append(_Sym.UNKNOWN)
+
+    def op_binpersid(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        self.stack.append(self.persid(self.pop()[0]))
+
+    def op_reduce(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        func, args = self.pop(2)
+        self.reduce(func, args)
+        self.stack.append(_Sym.UNKNOWN)
+
+    def generic(self, op: pickletools.OpcodeInfo, arg: object, pos: int) -> None:
+        """Any other opcode: pop what it consumes, push an UNKNOWN for each thing it makes."""
         before = op.stack_before
         if pickletools.markobject in before:
             self.pop_mark()
@@ -519,6 +571,34 @@ class _Walk:
         else:
             self.pop(len(before))
         self.stack.extend(_Sym.UNKNOWN for _ in op.stack_after)
+
+
+_Apply = Callable[[_Walk, pickletools.OpcodeInfo, object, int], Optional[bool]]
+_APPLY: dict[str, _Apply] = {
+    "STOP": _Walk.op_stop,
+    "PROTO": _Walk.op_proto,
+    "FRAME": _Walk.op_frame,
+    **dict.fromkeys(_STRINGISH | _SCALARS, _Walk.op_value),
+    **dict.fromkeys(_CONST_PUSH, _Walk.op_const),
+    "MARK": _Walk.op_mark,
+    "TUPLE": _Walk.op_tuple,
+    **dict.fromkeys(_TUPLE_N, _Walk.op_tuple_n),
+    **dict.fromkeys(("PUT", "BINPUT", "LONG_BINPUT"), _Walk.op_put),
+    "MEMOIZE": _Walk.op_memoize,
+    **dict.fromkeys(("GET", "BINGET", "LONG_BINGET"), _Walk.op_get),
+    "DUP": _Walk.op_dup,
+    "GLOBAL": _Walk.op_global,
+    "STACK_GLOBAL": _Walk.op_stack_global,
+    "INST": _Walk.op_inst,
+    **dict.fromkeys(("EXT1", "EXT2", "EXT4"), _Walk.op_ext),
+    "BINPERSID": _Walk.op_binpersid,
+    "REDUCE": _Walk.op_reduce,
+}
+#: opcode byte -> (opcode, how to read its argument, how to apply it): looked up once per opcode.
+_OPS: dict[bytes, tuple[pickletools.OpcodeInfo, _ArgReader, _Apply]] = {
+    op.code.encode("latin-1"): (op, _arg_reader(op), _APPLY.get(op.name, _Walk.generic))
+    for op in pickletools.opcodes
+}
 
 
 def scan_pickle(src: ByteSource) -> PickleScan:
@@ -531,10 +611,11 @@ def scan_pickle(src: ByteSource) -> PickleScan:
             code = src.read(1)
             if not code:
                 raise PickleError("the data ends before STOP")
-            op = _OPS.get(code)
-            if op is None:
+            entry = _OPS.get(code)
+            if entry is None:
                 raise PickleError(f"unknown opcode {code!r}")
-            if walk.step(op, _read_arg(src, op), pos):
+            op, read_arg, apply = entry
+            if apply(walk, op, read_arg(src, op), pos):
                 break
     except PickleError as exc:
         walk.scan.error = f"{exc} at byte {src.pos}"

@@ -443,6 +443,14 @@ def object_writer(url: str, *, force: bool = False, size_hint: int = 0) -> Itera
         yield out
 
 
+def object_writer_on(
+    fs: Any, path: str, url: str, *, size_hint: int = 0
+) -> contextlib.AbstractContextManager[ObjectOutput]:
+    """`object_writer` on a store the caller has opened (`remote.filesystem`) and checked: many
+    objects through one client, with no existence check per object."""
+    return _object_file(fs, path, url, size_hint)
+
+
 @contextlib.contextmanager
 def _object_file(fs: Any, path: str, url: str, size_hint: int) -> Iterator[ObjectOutput]:
     """`object_writer` on an open file system, without the existence check."""
@@ -503,6 +511,7 @@ __all__ = [
     "S3PartStore",
     "build_remote",
     "object_writer",
+    "object_writer_on",
     "part_size",
     "write_remote",
 ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import InputError
+from .plans import PathLike
 
 #: Folders torch-model-archiver never packages, at any depth.
 SKIPPED_FOLDERS = frozenset({"__MACOSX", "__pycache__"})
@@ -37,11 +38,11 @@ def is_glob(pattern: str) -> bool:
     return any(c in pattern for c in GLOB_CHARS) or ("[" in pattern and "]" in pattern)
 
 
-def split_extra_files(value: str | Sequence[str] | None) -> list[str]:
+def split_extra_files(value: str | Sequence[PathLike] | None) -> list[str]:
     """The items of --extra-files: a comma list on the command line, or a list from the API."""
     if value is None:
         return []
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
     return [item.strip() for item in items if item.strip()]
 
 

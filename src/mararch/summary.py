@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import MAX_LISTED, ArchiveError, Finding
@@ -15,33 +15,43 @@ from .timetoserve import slow_inflate_findings
 
 if TYPE_CHECKING:
     from .signing.engine import SignatureInfo
-    from .warsummary import WorkflowSummary
 
 
 @dataclass(frozen=True)
-class ArchiveSummary:
-    """What an archive holds and says about itself."""
+class InspectSummary:
+    """What every inspect summary shows, a model archive's or a workflow archive's."""
 
     path: str
     container: Container
-    archive_format: ArchiveFormat
-    model_root: str | None
     archive_size: int
     size: int
     compressed_size: int
     members: tuple[Member, ...]
     manifest: dict[str, Any] | None
-    flavour: Flavour | None
-    handler_origin: HandlerOrigin | None
-    handler_member: str | None
-    #: Files the manifest names that the archive does not hold, by manifest key.
-    missing_files: dict[str, str] = field(default_factory=dict)
+    _: KW_ONLY
     #: What is wrong: an unreadable manifest, members that extraction would refuse.
     problems: tuple[str, ...] = ()
     #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
     signature: SignatureInfo | None = None
     #: Warnings that do not stop a deployment (verify reports them too), e.g. slow-inflate.
     warnings: tuple[Finding, ...] = ()
+
+    def manifest_field(self, key: str) -> str | None:
+        value = (self.manifest or {}).get(key)
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class ArchiveSummary(InspectSummary):
+    """What an archive holds and says about itself."""
+
+    archive_format: ArchiveFormat
+    model_root: str | None
+    flavour: Flavour | None
+    handler_origin: HandlerOrigin | None
+    handler_member: str | None
+    #: Files the manifest names that the archive does not hold, by manifest key.
+    missing_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def model(self) -> dict[str, Any]:
@@ -50,10 +60,6 @@ class ArchiveSummary:
 
     def model_field(self, key: str) -> str | None:
         value = self.model.get(key)
-        return None if value is None else str(value)
-
-    def manifest_field(self, key: str) -> str | None:
-        value = (self.manifest or {}).get(key)
         return None if value is None else str(value)
 
     @property
@@ -166,7 +172,7 @@ def summary_json(s: ArchiveSummary) -> dict[str, Any]:
     }
 
 
-def listing_json(s: ArchiveSummary | WorkflowSummary) -> dict[str, Any]:
+def listing_json(s: InspectSummary) -> dict[str, Any]:
     """The keys every inspect JSON ends with: counts, sizes, problems, manifest, members."""
     return {
         "member_count": len(s.members),
@@ -195,4 +201,4 @@ def member_json(m: Member, *, zipped: bool) -> dict[str, Any]:
     }
 
 
-__all__ = ["ArchiveSummary", "summarize", "summary_json"]
+__all__ = ["ArchiveSummary", "InspectSummary", "summarize", "summary_json"]

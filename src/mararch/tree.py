@@ -449,18 +449,22 @@ class _Entry:
     key: str
 
 
-def _snapshot_entries(c: _Check, prop: properties.Property) -> Iterator[_Entry]:
-    where = _where(c.tree, prop)
+def _parse_snapshot(c: _Check, prop: properties.Property, where: str) -> dict[str, Any] | None:
+    """The snapshot's JSON, if it is an object with a `models` object."""
     try:
         snapshot = json.loads(prop.value)
     except ValueError as exc:
         c.error("snapshot-json", f"{SNAPSHOT_KEY} is not valid JSON: {exc}", where)
-        return
+        return None
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("models"), dict):
         c.error("snapshot-json", f"{SNAPSHOT_KEY} needs a JSON object with 'models'", where)
-        return
-    models: dict[str, Any] = snapshot["models"]
-    entries = sum(len(v) for v in models.values() if isinstance(v, dict))
+        return None
+    return snapshot
+
+
+def _check_count(c: _Check, snapshot: dict[str, Any], where: str) -> None:
+    """`modelCount` against the number of model versions listed."""
+    entries = sum(len(v) for v in snapshot["models"].values() if isinstance(v, dict))
     count = _int_setting(c, f"{SNAPSHOT_KEY}.modelCount", snapshot, where)
     if count is not None and count <= 0 and entries:
         c.error(
@@ -476,32 +480,49 @@ def _snapshot_entries(c: _Check, prop: properties.Property) -> Iterator[_Entry]:
             "model versions; write the number of versions listed",
             where,
         )
-    for name, versions in models.items():
-        key = f"{SNAPSHOT_KEY}.models.{name}"
-        if (problem := model_name_problem(name)) is not None:
-            c.error("snapshot-name", f"{key}: {problem}", where)
-        if not isinstance(versions, dict) or not versions:
-            c.error("snapshot-json", f"{key} must map versions to settings", where)
+
+
+def _check_defaults(c: _Check, key: str, versions: dict[str, Any], where: str) -> None:
+    defaults = [
+        v
+        for v, info in versions.items()
+        if isinstance(info, dict) and info.get(DEFAULT_VERSION) is True
+    ]
+    if len(defaults) != 1:
+        c.warning(
+            "snapshot-default",
+            f"{key}: {len(defaults)} versions have defaultVersion true; mark exactly one "
+            "(it answers /predictions/NAME)",
+            where,
+        )
+
+
+def _model_entries(c: _Check, name: str, versions: object, where: str) -> Iterator[_Entry]:
+    """One model's entries of the snapshot, each checked."""
+    key = f"{SNAPSHOT_KEY}.models.{name}"
+    if (problem := model_name_problem(name)) is not None:
+        c.error("snapshot-name", f"{key}: {problem}", where)
+    if not isinstance(versions, dict) or not versions:
+        c.error("snapshot-json", f"{key} must map versions to settings", where)
+        return
+    _check_defaults(c, key, versions, where)
+    for version, info in versions.items():
+        entry_key = f"{key}.{version}"
+        if not isinstance(info, dict):
+            c.error("snapshot-json", f"{entry_key} must be a JSON object", where)
             continue
-        defaults = [
-            v
-            for v, info in versions.items()
-            if isinstance(info, dict) and info.get(DEFAULT_VERSION) is True
-        ]
-        if len(defaults) != 1:
-            c.warning(
-                "snapshot-default",
-                f"{key}: {len(defaults)} versions have defaultVersion true; mark exactly one "
-                "(it answers /predictions/NAME)",
-                where,
-            )
-        for version, info in versions.items():
-            entry_key = f"{key}.{version}"
-            if not isinstance(info, dict):
-                c.error("snapshot-json", f"{entry_key} must be a JSON object", where)
-                continue
-            if _entry_ok(c, entry_key, info, where):
-                yield _Entry(name, version, info, entry_key)
+        if _entry_ok(c, entry_key, info, where):
+            yield _Entry(name, version, info, entry_key)
+
+
+def _snapshot_entries(c: _Check, prop: properties.Property) -> Iterator[_Entry]:
+    where = _where(c.tree, prop)
+    snapshot = _parse_snapshot(c, prop, where)
+    if snapshot is None:
+        return
+    _check_count(c, snapshot, where)
+    for name, versions in snapshot["models"].items():
+        yield from _model_entries(c, name, versions, where)
 
 
 def _entry_ok(c: _Check, key: str, info: dict[str, Any], where: str) -> bool:
@@ -623,35 +644,40 @@ class TreeResult:
     envelope: str | None = None
 
 
-def check_tree(tree: Tree) -> TreeResult:
-    """Every finding for a tree and a row per model (never raises for a bad tree)."""
-    c = _Check(tree)
+def _check_config(c: _Check, props: dict[str, properties.Property]) -> Envelope | None:
+    """config.properties' own rules; returns its envelope."""
+    _check_types(c, props)
+    _check_ports(c, props)
+    envelope = _check_envelope(c, props)
+    if _meant_for_kserve(props, envelope):
+        _check_kserve(c, props)
+    return envelope
+
+
+def _config_entries(c: _Check, props: dict[str, properties.Property]) -> list[_Entry]:
+    """The snapshot's entries, or a warning when the config loads no model at start-up."""
+    snapshot = props.get(SNAPSHOT_KEY)
+    if snapshot is not None:
+        return list(_snapshot_entries(c, snapshot))
+    if "load_models" not in props:
+        c.warning(
+            "snapshot-missing",
+            f"no {SNAPSHOT_KEY} (and no load_models): TorchServe starts with no models "
+            "and GET /models is empty",
+            _where(c.tree, None),
+        )
+    return []
+
+
+def _listed_rows(
+    c: _Check, entries: list[_Entry], props: dict[str, properties.Property] | None
+) -> list[dict[str, Any]]:
+    """A row per snapshot entry: its archive checked against it, or missing."""
+    tree = c.tree
     rows: list[dict[str, Any]] = []
-    props = _read_config(c) if tree.config is not None else None
-    envelope = None
-    entries: list[_Entry] = []
-    if props is not None:
-        _check_types(c, props)
-        _check_ports(c, props)
-        envelope = _check_envelope(c, props)
-        if _meant_for_kserve(props, envelope):
-            _check_kserve(c, props)
-        snapshot = props.get(SNAPSHOT_KEY)
-        if snapshot is None:
-            if "load_models" not in props:
-                c.warning(
-                    "snapshot-missing",
-                    f"no {SNAPSHOT_KEY} (and no load_models): TorchServe starts with no models "
-                    "and GET /models is empty",
-                    _where(tree, None),
-                )
-        else:
-            entries = list(_snapshot_entries(c, snapshot))
-    listed: set[str] = set()
     versions: dict[tuple[str, str], str] = {}
     for entry in entries:
         mar = str(entry.info[MAR_NAME])
-        listed.add(mar)
         path = tree.store / mar
         if not path.exists():
             c.error(
@@ -674,11 +700,19 @@ def check_tree(tree: Tree) -> TreeResult:
             )
         versions[(entry.name, row["version"])] = entry.key
         rows.append(row)
+    return rows
+
+
+def _unlisted_rows(
+    c: _Check, listed: set[str], props: dict[str, properties.Property] | None
+) -> list[dict[str, Any]]:
+    """A row per archive of the model store that the snapshot does not name."""
+    tree = c.tree
+    rows = []
     for path in _store_archives(tree.store):
         if path.name in listed:
             continue
-        row = _check_archive(c, None, path)
-        rows.append(row)
+        rows.append(_check_archive(c, None, path))
         if tree.config is not None and props is not None and SNAPSHOT_KEY in props:
             c.add(
                 Severity.INFO,
@@ -686,6 +720,20 @@ def check_tree(tree: Tree) -> TreeResult:
                 f"not in {SNAPSHOT_KEY}: TorchServe does not load it at start-up",
                 tree.rel(path),
             )
+    return rows
+
+
+def check_tree(tree: Tree) -> TreeResult:
+    """Every finding for a tree and a row per model (never raises for a bad tree)."""
+    c = _Check(tree)
+    props = _read_config(c) if tree.config is not None else None
+    envelope = None
+    entries: list[_Entry] = []
+    if props is not None:
+        envelope = _check_config(c, props)
+        entries = _config_entries(c, props)
+    rows = _listed_rows(c, entries, props)
+    rows += _unlisted_rows(c, {str(e.info[MAR_NAME]) for e in entries}, props)
     return TreeResult(tree, tuple(c.findings), tuple(rows), envelope.value if envelope else None)
 
 

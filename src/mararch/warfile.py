@@ -9,13 +9,15 @@ there and passing `verify` itself.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .checks import Reader
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec, is_remote
 from .errors import ArchiveError, Finding, Severity
 from .plans import MANIFEST_NAME, WAR_MANIFEST_NAME, WAR_SUFFIX, model_name_problem
 from .reader import ArchiveView, Container, parse_manifest
+
+if TYPE_CHECKING:
+    from .checks import ReadMember
 
 #: Manifest keys TorchServe refuses a workflow without, with its own words.
 REQUIRED_TOP = (
@@ -35,22 +37,7 @@ def _error(code: str, message: str, member: str | None = WAR_MANIFEST_NAME) -> F
     return Finding(Severity.ERROR, code, message, member)
 
 
-def view_reader(view: ArchiveView) -> Reader:
-    """Reads small members straight from the view (inspect has no integrity pass to reuse)."""
-
-    def read(name: str, limit: int) -> bytes | None:
-        member = view.get(name)
-        if member is None or not member.is_file or member.size > limit:
-            return None
-        try:
-            return view.read_member(member, limit)
-        except ArchiveError:
-            return None
-
-    return read
-
-
-def read_manifest(read: Reader) -> tuple[dict[str, Any] | None, list[Finding]]:
+def read_manifest(read: ReadMember) -> tuple[dict[str, Any] | None, list[Finding]]:
     raw = read(WAR_MANIFEST_NAME, MAX_SPEC_SIZE)
     if raw is None:
         return None, [
@@ -214,7 +201,7 @@ def model_store_findings(spec: WorkflowSpec, model_store: Path | None) -> list[F
 
 
 def spec_findings(
-    manifest: dict[str, Any], names: set[str], read: Reader
+    manifest: dict[str, Any], names: set[str], read: ReadMember
 ) -> tuple[list[Finding], WorkflowSpec | None]:
     """The spec file's findings (models, dag, function nodes) and what it declares; for an
     archive and for a build plan alike."""
@@ -231,7 +218,9 @@ def spec_findings(
     return check_spec(data, spec_name, handler, source)
 
 
-def workflow_findings(view: ArchiveView, read: Reader, model_store: Path | None) -> list[Finding]:
+def workflow_findings(
+    view: ArchiveView, read: ReadMember, model_store: Path | None
+) -> list[Finding]:
     """Every workflow-specific finding for an open archive (container and integrity aside)."""
     out = _container_findings(view)
     manifest, problems = read_manifest(read)
@@ -252,6 +241,5 @@ __all__ = [
     "model_store_findings",
     "read_manifest",
     "spec_findings",
-    "view_reader",
     "workflow_findings",
 ]

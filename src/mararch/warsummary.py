@@ -2,51 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from .checks import read_from_view
 from .dag import MAX_SPEC_SIZE, WorkflowSpec, check_spec
-from .errors import Finding
-from .reader import ArchiveView, Container, Member
-from .summary import listing, listing_json, unsafe_problems
+from .reader import ArchiveView
+from .summary import InspectSummary, listing, listing_json, unsafe_problems
 from .timetoserve import slow_inflate_findings
-from .warfile import read_manifest, view_reader
-
-if TYPE_CHECKING:
-    from .signing.engine import SignatureInfo
+from .warfile import read_manifest
 
 
 @dataclass(frozen=True)
-class WorkflowSummary:
+class WorkflowSummary(InspectSummary):
     """What a workflow archive holds and declares."""
 
-    path: str
-    container: Container
-    archive_size: int
-    size: int
-    compressed_size: int
-    members: tuple[Member, ...]
-    manifest: dict[str, Any] | None
     spec: WorkflowSpec | None
-    problems: tuple[str, ...] = field(default_factory=tuple)
-    #: The OpenSSF model signature beside the archive (ARCHIVE.sig), when there is one.
-    signature: SignatureInfo | None = None
-    #: Findings inspect shows beside the listing (a large member deflated for little gain).
-    warnings: tuple[Finding, ...] = ()
 
     def workflow_field(self, key: str) -> str | None:
         workflow = (self.manifest or {}).get("workflow")
         value = workflow.get(key) if isinstance(workflow, dict) else None
         return None if value is None else str(value)
 
-    def manifest_field(self, key: str) -> str | None:
-        value = (self.manifest or {}).get(key)
-        return None if value is None else str(value)
-
 
 def summarize_workflow(view: ArchiveView) -> WorkflowSummary:
     """The inspect facts of a workflow archive: its manifest and what its spec declares."""
-    read = view_reader(view)
+    read = read_from_view(view)
     manifest, found = read_manifest(read)
     problems = [f.message for f in found]
     spec = None

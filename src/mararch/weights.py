@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 import zipfile
 import zlib
@@ -282,24 +283,48 @@ def _scan_safetensors(name: str, size: int, src: ByteSource) -> WeightsInfo:
     return info
 
 
+class _BadHeader(Exception):
+    """A safetensors header that cannot be read at all (the one problem reported)."""
+
+
 def safetensors_problems(size: int, src: ByteSource, info: WeightsInfo) -> list[str]:
     """The header checked as safetensors' loader checks it, from the header alone."""
+    try:
+        header, buffer = _safetensors_header(size, src)
+    except _BadHeader as exc:
+        return [str(exc)]
+    info.tensors, info.parameters = 0, 0
+    spans: list[tuple[int, int, str]] = []
+    out = _entry_problems(header, buffer, info, spans)
+    out += _layout_problems(sorted(spans), buffer, clean=not out)
+    return out
+
+
+def _safetensors_header(size: int, src: ByteSource) -> tuple[dict[str, object], int]:
+    """The JSON header and the size of the data buffer after it."""
     raw_len = src.read(8)
     if len(raw_len) < 8:
-        return [f"{size} bytes: too short for the 8-byte header length"]
+        raise _BadHeader(f"{size} bytes: too short for the 8-byte header length")
     length = struct.unpack("<Q", raw_len)[0]
     if length > MAX_SAFETENSORS_HEADER or length > size - 8:
-        return [f"the header declares {length} bytes, more than the file or the 100 MiB limit"]
+        raise _BadHeader(
+            f"the header declares {length} bytes, more than the file or the 100 MiB limit"
+        )
     try:
         header = json.loads(src.read(length).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return [f"the header is not JSON: {exc}"]
+        raise _BadHeader(f"the header is not JSON: {exc}") from None
     if not isinstance(header, dict):
-        return ["the header is not a JSON object"]
-    buffer = size - 8 - length
+        raise _BadHeader("the header is not a JSON object")
+    return header, size - 8 - length
+
+
+def _entry_problems(
+    header: dict[str, object], buffer: int, info: WeightsInfo, spans: list[tuple[int, int, str]]
+) -> list[str]:
+    """Check each entry of the header; count the good tensors into `info`, their byte ranges
+    into `spans`."""
     out: list[str] = []
-    spans: list[tuple[int, int, str]] = []
-    info.tensors, info.parameters = 0, 0
     for key, entry in header.items():
         if key == "__metadata__":
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
@@ -309,22 +334,27 @@ def safetensors_problems(size: int, src: ByteSource, info: WeightsInfo) -> list[
         if problem is not None:
             out.append(f"tensor {key!r}: {problem}")
             continue
+        assert isinstance(entry, dict)
         begin, end = entry["data_offsets"]
         spans.append((begin, end, key))
-        numel = 1
-        for d in entry["shape"]:
-            numel *= d
-        info.tensors += 1
-        info.parameters += numel
+        info.tensors = (info.tensors or 0) + 1
+        info.parameters = (info.parameters or 0) + math.prod(entry["shape"])
         info.dtypes.add(SAFETENSORS_TORCH_DTYPES.get(entry["dtype"], entry["dtype"].lower()))
+    return out
+
+
+def _layout_problems(spans: list[tuple[int, int, str]], buffer: int, clean: bool) -> list[str]:
+    """Overlaps and gaps between the tensors (sorted by offset), and, when the entries were
+    `clean`, a buffer they do not cover exactly."""
+    out: list[str] = []
     at, previous = 0, None
-    for begin, end, key in sorted(spans):
+    for begin, end, key in spans:
         if begin < at:
             out.append(f"tensor {key!r} overlaps {previous!r} (bytes {begin}..{end})")
         elif begin > at:
             out.append(f"{begin - at} unused bytes before tensor {key!r}: safetensors refuses gaps")
         at, previous = max(at, end), key
-    if not out and at != buffer:
+    if clean and not out and at != buffer:
         out.append(f"the tensors cover {at} of the {buffer} data bytes: safetensors refuses that")
     return out
 
@@ -348,9 +378,7 @@ def _tensor_problem(entry: object, buffer: int) -> str | None:
     begin, end = offsets
     if not 0 <= begin <= end <= buffer:
         return f"data_offsets {offsets} fall outside the {buffer} data bytes"
-    numel = 1
-    for d in shape:
-        numel *= d
+    numel = math.prod(shape)
     bits = numel * SAFETENSORS_DTYPE_BITS[dtype]
     if bits % 8 or bits // 8 != end - begin:
         return f"{end - begin} bytes for {numel} {dtype} values"
@@ -410,6 +438,18 @@ class _Lost(Exception):
     """The record walk cannot follow the nested zip."""
 
 
+@dataclass
+class _Record:
+    """A nested zip record's local header, as far as the walk needs it."""
+
+    inner: str
+    flags: int
+    method: int
+    csize: int
+    #: Whether `csize` is the data's length (a data descriptor may leave it 0 in the header).
+    known: bool
+
+
 class _ZipStream:
     """A nested zip followed record by record as its bytes stream past."""
 
@@ -448,8 +488,24 @@ class _ZipStream:
         return zf.END_SIG in self.src.tail
 
     def record(self) -> None:
+        """Follow one record: its header, its data (a pickle is scanned on the way), its data
+        descriptor."""
+        offset = self.src.pos
+        rec = self.local_header()
+        self.names.append(rec.inner)
+        start = self.src.pos
+        if rec.inner.endswith(".pkl"):
+            self.scanned.add(offset)
+        guessed = False
+        if rec.method == zf.DEFLATED:
+            self.deflated(rec, start)
+        else:
+            guessed = self.stored(rec, start)
+        if rec.flags & zf.FLAG_DATA_DESCRIPTOR:
+            self.descriptor(start, rec.known, rec.csize, guessed=guessed)
+
+    def local_header(self) -> _Record:
         src = self.src
-        offset = src.pos
         header = src.read(30)
         if len(header) < 30:
             raise _Lost("truncated local header")
@@ -459,37 +515,39 @@ class _ZipStream:
         if zf.U32 in (csize, size):
             csize, size = _zip64_sizes(extra, size, csize)
         known = not flags & zf.FLAG_DATA_DESCRIPTOR or csize != 0
-        if method not in (0, 8):
+        if method not in (zf.STORED, zf.DEFLATED):
             raise _Lost(f"{inner!r} uses compression method {method}")
-        self.names.append(inner)
-        start = src.pos
-        is_pickle = inner.endswith(".pkl")
-        if is_pickle:
-            self.scanned.add(offset)
-        if method == 8:
-            inflated = _inflate(src)
-            if is_pickle:
-                scan = scan_pickle(ByteSource(inflated))
-                _add_nested(self.info, inner, scan)
-                self.expect(inner, scan)
-            for _ in inflated:
-                pass  # to the end of the deflate stream, which marks the record's end
-            if known and src.pos != start + csize:
-                raise _Lost(f"{inner!r} does not hold the {csize} bytes it declares")
-        else:
-            if is_pickle:
-                scan = scan_pickle(src)
-                _add_nested(self.info, inner, scan)
-                self.expect(inner, scan)
-            guessed = not known and inner in self.sizes
-            if guessed:
-                csize, known = self.sizes[inner], True
-            if known:
-                if src.pos > start + csize:
-                    raise _Lost(f"the pickle {inner!r} runs past its record")
-                src.skip(start + csize - src.pos)
-        if flags & zf.FLAG_DATA_DESCRIPTOR:
-            self.descriptor(start, known, csize, guessed=method == 0 and guessed)
+        return _Record(inner, flags, method, csize, known)
+
+    def deflated(self, rec: _Record, start: int) -> None:
+        """Inflate the record to its end (scanning a pickle on the way)."""
+        inflated = _inflate(self.src)
+        if rec.inner.endswith(".pkl"):
+            self.scan_nested(rec.inner, ByteSource(inflated))
+        for _ in inflated:
+            pass  # to the end of the deflate stream, which marks the record's end
+        if rec.known and self.src.pos != start + rec.csize:
+            raise _Lost(f"{rec.inner!r} does not hold the {rec.csize} bytes it declares")
+
+    def stored(self, rec: _Record, start: int) -> bool:
+        """Scan a stored pickle, skip to the data's end when its size is known (or declared by
+        data.pkl: True, the size is `guessed`)."""
+        src = self.src
+        if rec.inner.endswith(".pkl"):
+            self.scan_nested(rec.inner, src)
+        guessed = not rec.known and rec.inner in self.sizes
+        if guessed:
+            rec.csize, rec.known = self.sizes[rec.inner], True
+        if rec.known:
+            if src.pos > start + rec.csize:
+                raise _Lost(f"the pickle {rec.inner!r} runs past its record")
+            src.skip(start + rec.csize - src.pos)
+        return guessed
+
+    def scan_nested(self, inner: str, src: ByteSource) -> None:
+        scan = scan_pickle(src)
+        _add_nested(self.info, inner, scan)
+        self.expect(inner, scan)
 
     def expect(self, inner: str, scan: PickleScan) -> None:
         if not inner.endswith("/data.pkl"):

@@ -12,18 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from . import manifest as manifest_mod
 from .builder import build
-from .errors import (
-    ConflictError,
-    InputError,
-    MararchError,
-    RequestError,
-    UsageError,
-)
+from .errors import ConflictError, InputError, MararchError, UsageError
 from .output import check_destination
+from .planning import ProblemCollector, entry_of
 from .plans import (
     WAR_INF,
     WAR_MANIFEST_NAME,
@@ -31,6 +26,7 @@ from .plans import (
     ArchiveFormat,
     Compression,
     Entry,
+    PathLike,
     Plan,
     model_name_problem,
     source_date_epoch,
@@ -38,8 +34,6 @@ from .plans import (
 from .progress import OptionalProgress
 from .sources import Source, file_source, split_extra_files
 from .version import __version__
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 def workflow_manifest(
@@ -53,26 +47,6 @@ def workflow_manifest(
     }
 
 
-def _input(problems: list[MararchError], path: PathLike, origin: str) -> Source | None:
-    """One input file at the archive root under its base name; folders are refused."""
-    p = Path(path)
-    if p.is_dir():
-        problems.append(
-            InputError(
-                f"{origin} {str(p)!r} is a folder: a workflow archive holds files only, each at "
-                "its root",
-                path=str(p),
-                hint="Name the files themselves (comma-separated in --extra-files).",
-            )
-        )
-        return None
-    try:
-        return file_source(p, p.name, origin)
-    except MararchError as exc:
-        problems.append(exc)
-        return None
-
-
 def plan_workflow(
     *,
     workflow_name: str | None,
@@ -84,73 +58,17 @@ def plan_workflow(
 ) -> Plan:
     """Validate a workflow request and return its plan, collecting every problem first."""
     timestamp = source_date_epoch()
-    problems: list[MararchError] = []
-
-    def problem(message: str) -> None:
-        problems.append(UsageError(message))
-
-    if not workflow_name:
-        problem("missing --workflow-name")
-    elif (msg := model_name_problem(workflow_name)) is not None:
-        problem(msg.replace("model name", "workflow name"))
-    if spec_file is None or str(spec_file) == "":
-        problem("missing --spec-file (the workflow's YAML: its models and dag)")
-    if handler is None or str(handler) == "":
-        problem(
-            "missing --handler (the workflow's Python file; TorchServe needs it even when the "
-            "dag has no function nodes)"
-        )
-    export_dir = Path(export_path) if export_path is not None else Path.cwd()
-    if export_dir.exists() and not export_dir.is_dir():
-        problems.append(
-            InputError(
-                f"export path {str(export_dir)!r} is a file, not a folder",
-                path=str(export_dir),
-                hint="Give --export-path a folder (it is created if missing).",
-            )
-        )
-    output = export_dir / f"{workflow_name or 'workflow'}{WAR_SUFFIX}"
-    if workflow_name:
-        try:
-            check_destination(output, is_dir=False, force=force)
-        except MararchError as exc:
-            problems.append(exc)
-
-    sources: dict[str, Source] = {}
+    problems = ProblemCollector()
+    _check_required(problems, workflow_name, spec_file, handler)
+    output = _plan_output(problems, workflow_name, export_path, force)
     items: list[tuple[PathLike, str]] = []
     if spec_file:
         items.append((spec_file, "--spec-file"))
     if handler:
         items.append((handler, "--handler"))
-    extras = split_extra_files(
-        extra_files if isinstance(extra_files, (str, type(None))) else [str(x) for x in extra_files]
-    )
-    items += [(item, "--extra-files") for item in extras]
-    output_abs = os.path.abspath(output)
-    for path, origin in items:
-        src = _input(problems, path, origin)
-        if src is None:
-            continue
-        if os.path.abspath(src.path) == output_abs:
-            problems.append(
-                InputError(f"{origin} {str(path)!r} is the output archive itself", path=str(path))
-            )
-            continue
-        previous = sources.get(src.name)
-        if previous is not None and not os.path.samefile(previous.path, src.path):
-            # The reference copies both to one staging folder: the last silently wins.
-            problems.append(ConflictError(src.name, str(previous.path), str(src.path)))
-            continue
-        if src.name == WAR_INF:
-            problems.append(
-                ConflictError(WAR_INF, str(src.path), f"the {WAR_INF}/ folder of the manifest")
-            )
-            continue
-        sources.setdefault(src.name, src)
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise RequestError([str(p) for p in problems])
+    items += [(item, "--extra-files") for item in split_extra_files(extra_files)]
+    sources = _gather_inputs(problems, items, output)
+    problems.raise_if_any()
     assert workflow_name and spec_file and handler
 
     manifest = workflow_manifest(
@@ -160,10 +78,7 @@ def plan_workflow(
         timestamp=timestamp,
     )
     data = manifest_mod.dumps(manifest)
-    entries = [
-        Entry(s.name, s.path, s.size, origin=s.origin, executable=s.executable, mtime=s.mtime)
-        for s in sources.values()
-    ]
+    entries = [entry_of(s) for s in sources]
     entries.append(Entry(WAR_MANIFEST_NAME, None, len(data), data=data, origin="manifest"))
     return Plan(
         output=output,
@@ -178,6 +93,97 @@ def plan_workflow(
         digests=False,
         manifest_name=WAR_MANIFEST_NAME,
     )
+
+
+def _check_required(
+    problems: ProblemCollector,
+    workflow_name: str | None,
+    spec_file: PathLike | None,
+    handler: PathLike | None,
+) -> None:
+    """A valid workflow name, a spec file and a handler are required (usage errors)."""
+    found: list[str] = []
+    if not workflow_name:
+        found.append("missing --workflow-name")
+    elif (msg := model_name_problem(workflow_name)) is not None:
+        found.append(msg.replace("model name", "workflow name"))
+    if spec_file is None or str(spec_file) == "":
+        found.append("missing --spec-file (the workflow's YAML: its models and dag)")
+    if handler is None or str(handler) == "":
+        found.append(
+            "missing --handler (the workflow's Python file; TorchServe needs it even when the "
+            "dag has no function nodes)"
+        )
+    problems.errors.extend(UsageError(message) for message in found)
+
+
+def _plan_output(
+    problems: ProblemCollector, workflow_name: str | None, export_path: PathLike | None, force: bool
+) -> Path:
+    """NAME.war in the export folder; a file in the folder's place, or an existing output, is a
+    problem."""
+    export_dir = Path(export_path) if export_path is not None else Path.cwd()
+    if export_dir.exists() and not export_dir.is_dir():
+        problems.errors.append(
+            InputError(
+                f"export path {str(export_dir)!r} is a file, not a folder",
+                path=str(export_dir),
+                hint="Give --export-path a folder (it is created if missing).",
+            )
+        )
+    output = export_dir / f"{workflow_name or 'workflow'}{WAR_SUFFIX}"
+    if workflow_name:
+        problems.attempt(check_destination, output, is_dir=False, force=force)
+    return output
+
+
+def _gather_inputs(
+    problems: ProblemCollector, items: list[tuple[PathLike, str]], output: Path
+) -> list[Source]:
+    """The inputs, each at the archive root under its base name, first one kept on a name."""
+    sources: dict[str, Source] = {}
+    output_abs = os.path.abspath(output)
+    for path, origin in items:
+        src = _input(problems, path, origin)
+        if src is None:
+            continue
+        problem = _input_problem(src, sources, path, origin, output_abs)
+        if problem is not None:
+            problems.errors.append(problem)
+            continue
+        sources.setdefault(src.name, src)
+    return list(sources.values())
+
+
+def _input(problems: ProblemCollector, path: PathLike, origin: str) -> Source | None:
+    """One input file at the archive root under its base name; folders are refused."""
+    p = Path(path)
+    if p.is_dir():
+        problems.errors.append(
+            InputError(
+                f"{origin} {str(p)!r} is a folder: a workflow archive holds files only, each at "
+                "its root",
+                path=str(p),
+                hint="Name the files themselves (comma-separated in --extra-files).",
+            )
+        )
+        return None
+    return problems.attempt(file_source, p, p.name, origin)
+
+
+def _input_problem(
+    src: Source, sources: dict[str, Source], path: PathLike, origin: str, output_abs: str
+) -> MararchError | None:
+    """Why an input cannot join those taken already (`sources`); None when it can."""
+    if os.path.abspath(src.path) == output_abs:
+        return InputError(f"{origin} {str(path)!r} is the output archive itself", path=str(path))
+    previous = sources.get(src.name)
+    if previous is not None and not os.path.samefile(previous.path, src.path):
+        # The reference copies both to one staging folder: the last silently wins.
+        return ConflictError(src.name, str(previous.path), str(src.path))
+    if src.name == WAR_INF:
+        return ConflictError(WAR_INF, str(src.path), f"the {WAR_INF}/ folder of the manifest")
+    return None
 
 
 def create_workflow(

@@ -61,6 +61,28 @@ def _value(kind: str, value: Any, base: Path) -> Any:
 def load_workflows(path: Path, given: Collection[str] = ()) -> list[WorkflowTable]:
     """The `[workflow.NAME]` tables of a spec, validated; BuildSpecError lists every problem."""
     shown = str(path)
+    declared, prefix = _declared_tables(path)
+    base = Path(os.path.abspath(path)).parent
+    problems: list[str] = []
+    out: list[WorkflowTable] = []
+    for name, raw in declared.items():
+        table = f"[{prefix}workflow.{_toml_key(name)}]"
+        options = _table_options(raw, base, problems, f"{shown} {table}")
+        options = {"workflow_name": name, "export_path": str(base), **options}
+        for key in REQUIRED:
+            param = key.replace("-", "_")
+            if param not in options and param not in given:
+                problems.append(f"{shown} {table}: missing required key {key!r}")
+        out.append(WorkflowTable(name, table, options))
+    if problems:
+        raise BuildSpecError(shown, problems, hint=f"Each workflow table looks like:\n{EXAMPLE}")
+    return out
+
+
+def _declared_tables(path: Path) -> tuple[dict[str, dict[str, Any]], str]:
+    """The spec's `[workflow.NAME]` tables by name, and the prefix of their table names
+    (`tool.mararch.` in pyproject.toml); BuildSpecError when it declares none."""
+    shown = str(path)
     data: Any = _read_toml(path, path)
     prefix = ""
     if path.name == PYPROJECT:
@@ -77,31 +99,27 @@ def load_workflows(path: Path, given: Collection[str] = ()) -> list[WorkflowTabl
             [f"{shown} {what} [{prefix}workflow.NAME] table"],
             hint=f"Declare each workflow in its own table:\n{EXAMPLE}",
         )
-    base = Path(os.path.abspath(path)).parent
-    problems: list[str] = []
-    out: list[WorkflowTable] = []
-    for name, raw in declared.items():
-        table = f"[{prefix}workflow.{_toml_key(name)}]"
-        options: dict[str, Any] = {"workflow_name": name, "export_path": str(base)}
-        for key, value in raw.items():
-            spelled = key.replace("_", "-")
-            kind = WORKFLOW_KEYS.get(spelled)
-            if kind is None:
-                problems.append(f"{shown} {table}: {_unknown(key, WORKFLOW_KEYS)}")
-                continue
-            checked = _value(kind, value, base)
-            if isinstance(checked, ValueError):
-                problems.append(f"{shown} {table}: {spelled!r} {checked}")
-                continue
-            options[spelled.replace("-", "_")] = checked
-        for key in REQUIRED:
-            param = key.replace("-", "_")
-            if param not in options and param not in given:
-                problems.append(f"{shown} {table}: missing required key {key!r}")
-        out.append(WorkflowTable(name, table, options))
-    if problems:
-        raise BuildSpecError(shown, problems, hint=f"Each workflow table looks like:\n{EXAMPLE}")
-    return out
+    return declared, prefix
+
+
+def _table_options(
+    raw: dict[str, Any], base: Path, problems: list[str], where: str
+) -> dict[str, Any]:
+    """One table's keys as plan_workflow's arguments; a problem (`where: ...`) for each unknown
+    key or bad value."""
+    options: dict[str, Any] = {}
+    for key, value in raw.items():
+        spelled = key.replace("_", "-")
+        kind = WORKFLOW_KEYS.get(spelled)
+        if kind is None:
+            problems.append(f"{where}: {_unknown(key, WORKFLOW_KEYS)}")
+            continue
+        checked = _value(kind, value, base)
+        if isinstance(checked, ValueError):
+            problems.append(f"{where}: {spelled!r} {checked}")
+            continue
+        options[spelled.replace("-", "_")] = checked
+    return options
 
 
 def select(
@@ -142,16 +160,16 @@ def plan_workflows(
     if "workflow_name" in given and len(chosen) > 1:
         raise UsageError("--workflow-name would give several workflows the same name")
     plans: list[Plan] = []
-    errors: list[MararchError] = []
+    errors: list[tuple[WorkflowTable, MararchError]] = []
     for table in chosen:
         try:
             plans.append(plan_workflow(**{**table.options, **given}))
         except MararchError as exc:
             if len(chosen) == 1:
                 raise
-            errors.append(exc)
+            errors.append((table, exc))
     if errors:
-        lines = [f"workflow {t.name!r}: {e.message}" for t, e in zip(chosen, errors)]
+        lines = [f"workflow {t.name!r}: {e.message}" for t, e in errors]
         raise RequestError(lines, hint="Nothing was written.")
     outputs = [os.path.abspath(p.output) for p in plans]
     if len(set(outputs)) != len(outputs):

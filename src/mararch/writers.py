@@ -300,6 +300,8 @@ def dos_datetime(mtime: float, utc: bool) -> tuple[int, int]:
 
 @dataclass
 class _ZipRecord:
+    """One member's fields, as its local header and its central directory entry hold them."""
+
     name: bytes
     flags: int
     method: int
@@ -311,10 +313,99 @@ class _ZipRecord:
     offset: int
     mode: int
 
+    def local_header(self, zip64: bool) -> bytes:
+        """The local header, sizes in a ZIP64 extra field when `zip64` reserved one."""
+        if zip64:
+            extra = zf.zip64_extra([self.size, self.compressed_size])
+            sizes = (zf.U32, zf.U32)
+            version = zf.VERSION_ZIP64
+        else:
+            if self.compressed_size >= zf.U32:
+                raise AssertionError("member grew past 4 GiB without ZIP64 fields")
+            extra = b""
+            sizes = (self.compressed_size, self.size)
+            version = zf.VERSION_DEFAULT
+        fields = self._fields(version, sizes[0], sizes[1], extra)
+        return zf.LOCAL_HEADER.pack(zf.LOCAL_SIG, *fields) + self.name + extra
+
+    def central_header(self) -> bytes:
+        """The central directory entry; each field too large for 32 bits goes to ZIP64."""
+        extra_fields: list[int] = []
+        size, compressed, offset = self.size, self.compressed_size, self.offset
+        if self.size >= zf.U32:
+            extra_fields.append(self.size)
+            size = zf.U32
+        if self.compressed_size >= zf.U32:
+            extra_fields.append(self.compressed_size)
+            compressed = zf.U32
+        if self.offset >= zf.U32:
+            extra_fields.append(self.offset)
+            offset = zf.U32
+        extra = zf.zip64_extra(extra_fields)
+        version = zf.VERSION_ZIP64 if extra_fields else zf.VERSION_DEFAULT
+        fields = self._fields(version, compressed, size, extra)
+        attributes = (stat.S_IFREG | self.mode) << 16
+        header = zf.CENTRAL_HEADER.pack(
+            zf.CENTRAL_SIG, version, zf.HOST_UNIX, *fields, 0, 0, 0, attributes, offset
+        )
+        return header + self.name + extra
+
+    def _fields(
+        self, version: int, compressed: int, size: int, extra: bytes
+    ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+        """The run of fields both headers hold, in the same order: version needed, flags,
+        method, time, date, CRC-32, sizes (or U32 for ZIP64's), name and extra lengths."""
+        return (
+            version,
+            self.flags,
+            self.method,
+            self.dos_time,
+            self.dos_date,
+            self.crc,
+            compressed,
+            size,
+            len(self.name),
+            len(extra),
+        )
+
+
+def end_records(count: int, cd_start: int, cd_end: int) -> bytes:
+    """The end of central directory record, after ZIP64's end record and locator when the
+    count or the directory's size or offset needs them."""
+    cd_size = cd_end - cd_start
+    zip64 = b""
+    if count >= zf.U16 or cd_start >= zf.U32 or cd_size >= zf.U32:
+        zip64 = zf.ZIP64_END_RECORD.pack(
+            zf.ZIP64_END_SIG,
+            zf.ZIP64_END_BODY,
+            zf.VERSION_ZIP64,
+            zf.VERSION_ZIP64,
+            0,
+            0,
+            count,
+            count,
+            cd_size,
+            cd_start,
+        ) + zf.ZIP64_LOCATOR.pack(zf.ZIP64_LOCATOR_SIG, 0, cd_end, 1)
+    return zip64 + zf.END_RECORD.pack(
+        zf.END_SIG,
+        0,
+        0,
+        min(count, zf.U16),
+        min(count, zf.U16),
+        min(cd_size, zf.U32),
+        min(cd_start, zf.U32),
+        0,
+    )
+
 
 class ZipWriter(Writer):
     """A zip writer that always puts sizes and CRC in the local header (Java's ZipInputStream
-    cannot read a STORED entry with a data descriptor), with ZIP64 where sizes need it."""
+    cannot read a STORED entry with a data descriptor), with ZIP64 where sizes need it.
+
+    The records' layouts are `_ZipRecord`'s and `end_records`'s; this class is the member
+    pipeline: copy, store or deflate each entry's bytes, then fill in its header.
+    """
 
     def open(self) -> None:
         self.policy = compress.policy(self.plan.level)
@@ -330,7 +421,6 @@ class ZipWriter(Writer):
     def add(self, entry: Entry) -> WrittenMember:
         fh = self.fh
         name = entry.name.encode("utf-8")
-        flags = 0x800 if not entry.name.isascii() else 0
         dos_time, dos_date = dos_datetime(
             entry_mtime(entry, self.plan.timestamp), self.plan.timestamp is not None
         )
@@ -341,52 +431,49 @@ class ZipWriter(Writer):
         # The header goes in last, once CRC and sizes are known: Java's ZipInputStream cannot
         # read a STORED member whose sizes follow it in a data descriptor.
         fh.seek(offset + header_len)
+        method, crc = self._write_data(entry, offset + header_len)
+        end = fh.tell()
+        record = _ZipRecord(
+            name,
+            0 if entry.name.isascii() else zf.FLAG_UTF8,
+            method,
+            dos_time,
+            dos_date,
+            crc,
+            end - offset - header_len,
+            entry.size,
+            offset,
+            entry_mode(entry),
+        )
+        fh.seek(offset)
+        fh.write(record.local_header(zip64))
+        fh.seek(end)
+        self.records.append(record)
+        return WrittenMember(
+            entry.name,
+            entry.size,
+            record.compressed_size,
+            "stored" if method == zf.STORED else "deflated",
+            crc,
+        )
+
+    def _write_data(self, entry: Entry, start: int) -> tuple[int, int]:
+        """Write an entry's data at `start` (the file's position); return its method and CRC."""
+        stored = entry.stored
         if (
-            entry.stored is not None
-            and entry.stored.method in (zf.STORED, zf.DEFLATED)
+            stored is not None
+            and stored.method in (zf.STORED, zf.DEFLATED)
             # Copied bytes are never hashed; convert's plans, the only ones with `stored`, record
             # no digests (they keep the archive's own).
             and self.digests is None
         ):
-            method = entry.stored.method
-            crc = entry.stored.crc
-            for chunk in entry.stored.chunks():
-                fh.write(chunk)
+            for chunk in stored.chunks():
+                self.fh.write(chunk)
             self.progress.advance(entry.size)
-        elif self.plan.compression is Compression.STORE:
-            method, crc = zf.STORED, self._store(entry, self.progress)
-        else:
-            method, crc = self._deflate(entry, offset + header_len)
-        end = fh.tell()
-        compressed = end - offset - header_len
-        fh.seek(offset)
-        fh.write(
-            self._local_header(
-                name, flags, method, dos_time, dos_date, crc, compressed, entry.size, zip64
-            )
-        )
-        fh.seek(end)
-        self.records.append(
-            _ZipRecord(
-                name,
-                flags,
-                method,
-                dos_time,
-                dos_date,
-                crc,
-                compressed,
-                entry.size,
-                offset,
-                entry_mode(entry),
-            )
-        )
-        return WrittenMember(
-            entry.name,
-            entry.size,
-            compressed,
-            "stored" if method == zf.STORED else "deflated",
-            crc,
-        )
+            return stored.method, stored.crc
+        if self.plan.compression is Compression.STORE:
+            return zf.STORED, self._store(entry, self.progress)
+        return self._deflate(entry, start)
 
     def _store(self, entry: Entry, progress: Progress) -> int:
         if entry.source is not None and entry.size >= KERNEL_COPY_MIN and self.kernel_copy:
@@ -437,121 +524,12 @@ class ZipWriter(Writer):
             return zf.STORED, self._store(entry, Progress(entry.size, None))
         return zf.DEFLATED, deflater.crc
 
-    @staticmethod
-    def _local_header(
-        name: bytes,
-        flags: int,
-        method: int,
-        dos_time: int,
-        dos_date: int,
-        crc: int,
-        compressed: int,
-        size: int,
-        zip64: bool,
-    ) -> bytes:
-        if zip64:
-            extra = zf.zip64_extra([size, compressed])
-            sizes = (zf.U32, zf.U32)
-            version = zf.VERSION_ZIP64
-        else:
-            if compressed >= zf.U32:
-                raise AssertionError("member grew past 4 GiB without ZIP64 fields")
-            extra = b""
-            sizes = (compressed, size)
-            version = zf.VERSION_DEFAULT
-        return (
-            zf.LOCAL_HEADER.pack(
-                zf.LOCAL_SIG,
-                version,
-                flags,
-                method,
-                dos_time,
-                dos_date,
-                crc,
-                sizes[0],
-                sizes[1],
-                len(name),
-                len(extra),
-            )
-            + name
-            + extra
-        )
-
     def finish(self) -> None:
         """Write the central directory and the end records."""
-        fh = self.fh
-        cd_start = fh.tell()
-        for r in self.records:
-            extra_fields: list[int] = []
-            size = r.size
-            compressed = r.compressed_size
-            offset = r.offset
-            if r.size >= zf.U32:
-                extra_fields.append(r.size)
-                size = zf.U32
-            if r.compressed_size >= zf.U32:
-                extra_fields.append(r.compressed_size)
-                compressed = zf.U32
-            if r.offset >= zf.U32:
-                extra_fields.append(r.offset)
-                offset = zf.U32
-            extra = zf.zip64_extra(extra_fields)
-            version = zf.VERSION_ZIP64 if extra_fields else zf.VERSION_DEFAULT
-            fh.write(
-                zf.CENTRAL_HEADER.pack(
-                    zf.CENTRAL_SIG,
-                    version,
-                    zf.HOST_UNIX,
-                    version,
-                    r.flags,
-                    r.method,
-                    r.dos_time,
-                    r.dos_date,
-                    r.crc,
-                    compressed,
-                    size,
-                    len(r.name),
-                    len(extra),
-                    0,
-                    0,
-                    0,
-                    (stat.S_IFREG | r.mode) << 16,
-                    offset,
-                )
-            )
-            fh.write(r.name)
-            fh.write(extra)
-        cd_end = fh.tell()
-        count = len(self.records)
-        cd_size = cd_end - cd_start
-        if count >= zf.U16 or cd_start >= zf.U32 or cd_size >= zf.U32:
-            fh.write(
-                zf.ZIP64_END_RECORD.pack(
-                    zf.ZIP64_END_SIG,
-                    zf.ZIP64_END_BODY,
-                    zf.VERSION_ZIP64,
-                    zf.VERSION_ZIP64,
-                    0,
-                    0,
-                    count,
-                    count,
-                    cd_size,
-                    cd_start,
-                )
-            )
-            fh.write(zf.ZIP64_LOCATOR.pack(zf.ZIP64_LOCATOR_SIG, 0, cd_end, 1))
-        fh.write(
-            zf.END_RECORD.pack(
-                zf.END_SIG,
-                0,
-                0,
-                min(count, zf.U16),
-                min(count, zf.U16),
-                min(cd_size, zf.U32),
-                min(cd_start, zf.U32),
-                0,
-            )
-        )
+        cd_start = self.fh.tell()
+        for record in self.records:
+            self.fh.write(record.central_header())
+        self.fh.write(end_records(len(self.records), cd_start, self.fh.tell()))
 
 
 class TarGzWriter(Writer):

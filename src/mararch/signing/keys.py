@@ -74,6 +74,10 @@ def key_hint(public_key: ec.EllipticCurvePublicKey) -> str:
     return hashlib.sha256(pem).hexdigest()
 
 
+def _not_pem(path: Path, what: str, hint: str) -> SignatureError:
+    return SignatureError(f"{str(path)!r} is not a PEM {what}", path=str(path), hint=hint)
+
+
 def load_private_key(path: Path, password_file: Path | None = None) -> ec.EllipticCurvePrivateKey:
     """A PEM private key, decrypted with the first line of `password_file` when given."""
     data = _read(path, "private key")
@@ -100,10 +104,10 @@ def load_private_key(path: Path, password_file: Path | None = None) -> ec.Ellipt
                 f"wrong password for private key {str(path)!r} (from {str(password_file)!r})",
                 path=str(path),
             ) from None
-        raise SignatureError(
-            f"{str(path)!r} is not a PEM private key",
-            path=str(path),
-            hint="Give the signing key in PEM form (-----BEGIN ... PRIVATE KEY-----).",
+        raise _not_pem(
+            path,
+            "private key",
+            "Give the signing key in PEM form (-----BEGIN ... PRIVATE KEY-----).",
         ) from None
     _check_curve(key, path)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -115,10 +119,8 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise SignatureError(
-            f"{str(path)!r} is not a PEM public key",
-            path=str(path),
-            hint="Give the public key in PEM form (openssl ec -in key.pem -pubout).",
+        raise _not_pem(
+            path, "public key", "Give the public key in PEM form (openssl ec -in key.pem -pubout)."
         ) from None
     _check_curve(key, path)
     assert isinstance(key, ec.EllipticCurvePublicKey)

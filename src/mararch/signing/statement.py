@@ -218,6 +218,23 @@ class SignedModel:
 def parse_statement(payload: bytes) -> SignedModel:
     """The model a (verified) payload describes; BundleError when it is not a v1.0 model
     signature by files with SHA-256, or when its subject digest does not match its files."""
+    doc = _statement_doc(payload)
+    subjects = doc.get("subject")
+    if not isinstance(subjects, list) or len(subjects) != 1:
+        raise BundleError("expected exactly one subject")
+    subject = _obj(subjects[0], "the subject")
+    expected = _obj(subject.get("digest"), "the subject's digest").get(HASH_TYPE)
+    predicate = _obj(doc.get("predicate"), "the predicate")
+    ignore = _ignore_paths(_obj(predicate.get("serialization"), "predicate.serialization"))
+    resources, digest = _resources(predicate.get("resources"))
+    if digest != expected:
+        raise BundleError("the subject digest does not match the listed files' digests")
+    name = subject.get("name")
+    return SignedModel(str(name) if name is not None else "", resources, tuple(ignore))
+
+
+def _statement_doc(payload: bytes) -> dict[str, Any]:
+    """The payload as an in-toto statement of a model-signing 1.x predicate."""
     try:
         doc = _obj(json.loads(payload.decode("utf-8")), "the statement")
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -229,13 +246,11 @@ def parse_statement(payload: bytes) -> SignedModel:
             f"predicateType is {doc.get('predicateType')!r}; only {PREDICATE_TYPE!r} "
             "(model-signing 1.x) is supported"
         )
-    subjects = doc.get("subject")
-    if not isinstance(subjects, list) or len(subjects) != 1:
-        raise BundleError("expected exactly one subject")
-    subject = _obj(subjects[0], "the subject")
-    expected = _obj(subject.get("digest"), "the subject's digest").get(HASH_TYPE)
-    predicate = _obj(doc.get("predicate"), "the predicate")
-    serialization = _obj(predicate.get("serialization"), "predicate.serialization")
+    return doc
+
+
+def _ignore_paths(serialization: dict[str, Any]) -> list[str]:
+    """The serialization's ignored paths, once its method and hash are ones mararch reads."""
     method, hash_type = serialization.get("method"), serialization.get("hash_type")
     if method != METHOD or hash_type != HASH_TYPE:
         raise BundleError(
@@ -245,10 +260,15 @@ def parse_statement(payload: bytes) -> SignedModel:
     ignore = serialization.get("ignore_paths", [])
     if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
         raise BundleError("serialization.ignore_paths is not a list of paths")
-    resources: dict[str, str] = {}
-    raw = predicate.get("resources")
+    return ignore
+
+
+def _resources(raw: object) -> tuple[dict[str, str], str]:
+    """The predicate's resources as {name: sha256 hex}, and the subject digest they make (over
+    the digests in the order listed)."""
     if not isinstance(raw, list):
         raise BundleError("predicate.resources is not a list")
+    resources: dict[str, str] = {}
     h = hashlib.sha256()
     for item in raw:
         r = _obj(item, "a resource")
@@ -260,10 +280,7 @@ def parse_statement(payload: bytes) -> SignedModel:
         except ValueError:
             raise BundleError(f"resource {name!r} has a digest that is not hex") from None
         resources[name] = digest.lower()
-    if h.hexdigest() != expected:
-        raise BundleError("the subject digest does not match the listed files' digests")
-    name = subject.get("name")
-    return SignedModel(str(name) if name is not None else "", resources, tuple(ignore))
+    return resources, h.hexdigest()
 
 
 def _error(code: str, message: str, member: str | None = None) -> Finding:
