@@ -127,6 +127,7 @@ def spawn_mararch(*args: str | Path, cwd: Path) -> Any:
         env={**os.environ, "NO_COLOR": "1"},
         timeout=30,
         encoding="utf-8",
+        preexec_fn=sigint_default,
     )
 
 

@@ -5,6 +5,7 @@ would run `echo`, `id` or `true` if they were)."""
 from __future__ import annotations
 
 import json
+import pickletools
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from helpers_pickles import (
     torch_zip,
 )
 from mararch.cli import app
+from mararch.pickles import _APPLY
 from mararch.weights import WeightsFormat, scan_member
 
 
@@ -242,3 +244,8 @@ def test_a_file_that_only_starts_like_safetensors_is_left_alone(tmp_path: Path) 
     files = {"blob": (1).to_bytes(8, "little") + b"{ not json"}
     report = mararch.verify(build_archive(tmp_path, "mar-deflated", files))
     assert [f.code for f in report.findings if f.code.startswith("safetensors")] == []
+
+
+def test_every_opcode_the_walker_handles_is_a_pickle_opcode() -> None:
+    # A misspelt name in the handler table would send that opcode to the generic handler.
+    assert set(_APPLY) <= {op.name for op in pickletools.opcodes}

@@ -281,6 +281,17 @@ def test_symlink_in_folder_is_a_warning(tmp_path: Path) -> None:
     assert not mararch.verify(folder, strict=True).passed
 
 
+def verify_in_child(path: Path) -> subprocess.CompletedProcess[str]:
+    """`mararch verify --json` in a child process, stopped by a timeout should it block."""
+    return subprocess.run(
+        [sys.executable, "-m", "mararch", "verify", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_fifo_in_folder_is_reported_not_read(tmp_path: Path) -> None:
     folder = tmp_path / "m"
@@ -289,13 +300,7 @@ def test_fifo_in_folder_is_reported_not_read(tmp_path: Path) -> None:
     (folder / "handler.py").write_bytes(HANDLER)
     os.mkfifo(folder / "pipe")
     # A reader that opened the FIFO would block forever: run it where a timeout can stop it.
-    proc = subprocess.run(
-        [sys.executable, "-m", "mararch", "verify", "--json", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = verify_in_child(folder)
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["code"], f["member"]) for f in findings if f["severity"] == "error"] == [
@@ -307,13 +312,7 @@ def test_fifo_in_folder_is_reported_not_read(tmp_path: Path) -> None:
 def test_fifo_given_as_the_archive_is_not_opened(tmp_path: Path) -> None:
     fifo = tmp_path / "m.mar"
     os.mkfifo(fifo)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mararch", "verify", "--json", str(fifo)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = verify_in_child(fifo)
     assert proc.returncode == 1
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["not-an-archive"]
 

@@ -222,13 +222,14 @@ def find_spec(explicit: PathLike | None = None) -> Path | None:
         return candidate
     pyproject = Path(PYPROJECT)
     if pyproject.is_file():
-        data = _read_toml(pyproject, pyproject)
+        data = read_toml(pyproject, pyproject)
         if isinstance(data.get("tool"), dict) and "mararch" in data["tool"]:
             return pyproject
     return None
 
 
-def _read_toml(path: Path, shown: Path) -> dict[str, Any]:
+def read_toml(path: Path, shown: Path) -> dict[str, Any]:
+    """A TOML file's tables; bad syntax is a BuildSpecError naming `shown`."""
     try:
         with path.open("rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)
@@ -299,7 +300,7 @@ class _TableParser:
             return self.archive_entries(declared, prefix)
         if isinstance(declared, dict) and all(isinstance(v, dict) for v in declared.values()):
             return [
-                self.archive(f"[{prefix}archive.{_toml_key(name)}]", table, name)
+                self.archive(f"[{prefix}archive.{toml_key(name)}]", table, name)
                 for name, table in declared.items()
             ]
         self.problem(
@@ -338,7 +339,7 @@ class _TableParser:
         for key, value in raw.items():
             name = key.replace("_", "-")
             if name not in KEYS:
-                self.problem(table, _unknown(key, KEYS))
+                self.problem(table, unknown_key(key, KEYS))
                 continue
             if name in out:
                 self.problem(table, f"{name!r} is given twice (as {name!r} and {key!r})")
@@ -529,7 +530,7 @@ def _files_item(f: _Field, number: int, item: Any) -> tuple[Path, str | None] | 
         return None
     extras = sorted(set(item) - {"src", "dest"})
     for extra in extras:
-        f.problem(f"{where}: {_unknown(extra, {'src': 0, 'dest': 0})}")
+        f.problem(f"{where}: {unknown_key(extra, {'src': 0, 'dest': 0})}")
     src: Any = item.get("src")
     dest: Any = item.get("dest")
     problem = _files_item_problem(src, dest)
@@ -570,7 +571,8 @@ _VALIDATORS: dict[KeyType, Callable[[_Field], Any]] = {
 }
 
 
-def _unknown(key: str, known: Mapping[str, object]) -> str:
+def unknown_key(key: str, known: Mapping[str, object]) -> str:
+    """The problem of a key no table knows, with the closest known key as a suggestion."""
     close = difflib.get_close_matches(key.replace("_", "-"), list(known), n=1, cutoff=0.6)
     guess = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key {key!r}{guess}"
@@ -581,7 +583,7 @@ def load_spec(path: PathLike, *, given: Collection[str] = ()) -> BuildSpec:
     required key they supply may be absent). Raises BuildSpecError listing every problem."""
     path = Path(path)
     shown = str(path)
-    data, top_table, prefix = _spec_table(path, _read_toml(path, path))
+    data, top_table, prefix = _spec_table(path, read_toml(path, path))
     # [workflow.NAME] tables are `mararch workflow`'s (workflowspec.py).
     workflows = WORKFLOW_TABLE in data
     data = {k: v for k, v in data.items() if k != WORKFLOW_TABLE}
@@ -613,7 +615,8 @@ def _spec_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], str, 
     return tool["mararch"], "[tool.mararch]", "tool.mararch."
 
 
-def _toml_key(name: str) -> str:
+def toml_key(name: str) -> str:
+    """`name` as a TOML key: bare when it may be, else quoted."""
     bare = name and all(c.isalnum() or c in "-_" for c in name)
     return name if bare else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -761,7 +764,7 @@ def starter_spec(values: Mapping[str, str]) -> str:
         "# relative paths are relative to this file's folder. Flags given on the command",
         "# line override these values for one run.",
         "",
-        f"[archive.{_toml_key(name)}]",
+        f"[archive.{toml_key(name)}]",
         f"model-name = {_toml_str(name)}",
         f"version = {_toml_str(values.get('version') or '1.0')}",
         "# a built-in handler (image_classifier, ...) or your handler file",
@@ -818,6 +821,9 @@ __all__ = [
     "load_spec",
     "plan_archive",
     "plan_archives",
+    "read_toml",
     "starter_spec",
+    "toml_key",
+    "unknown_key",
     "write_starter",
 ]

@@ -56,6 +56,7 @@ from .reader import (
     parse_manifest,
 )
 from .timetoserve import slow_inflate_findings
+from .warfile import is_workflow, spec_findings, workflow_findings
 from .weights import WeightsInfo, scan_entry, scan_member, scannable
 
 if TYPE_CHECKING:
@@ -79,10 +80,6 @@ ZIP_METHODS_JAVA_READS = ("stored", "deflated")
 #: A function that reads a member's bytes by name (at most `limit` of them); None when the member
 #: is absent, larger than `limit` or cannot be read (reported elsewhere).
 ReadMember = Callable[[str, int], Optional[bytes]]
-
-
-def _f(severity: Severity, code: str, message: str, member: str | None = None) -> Finding:
-    return Finding(severity, code, message, member)
 
 
 def _error(code: str, message: str, member: str | None = None) -> Finding:
@@ -197,7 +194,7 @@ def _kind_findings(m: Member, *, in_folder: bool) -> list[Finding]:
         target = f" -> {m.link_target!r}" if m.link_target else ""
         if in_folder:
             return [
-                _f(
+                Finding(
                     Severity.WARNING,
                     "link-member",
                     f"{m.kind.value}{target}: TorchServe follows it in place, but it does "
@@ -276,7 +273,7 @@ def _repeat_findings(
     if other.name == m.name:
         return []
     return [
-        _f(
+        Finding(
             Severity.WARNING,
             "case-collision",
             f"{m.name!r} and {other.name!r} are the same file on case-insensitive "
@@ -481,7 +478,7 @@ def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> lis
     for key in ("archiverVersion", "createdOn"):
         if key not in manifest:
             out.append(
-                _f(
+                Finding(
                     Severity.WARNING,
                     "manifest-stamp",
                     f"no {key}: TorchServe logs a warning",
@@ -492,6 +489,7 @@ def _torchserve_findings(manifest: dict[str, Any], model: dict[str, Any]) -> lis
 
 
 def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
+    """MMS's one rule of its own: an engine, when given, is MXNet."""
     engine = manifest.get("engine")
     if engine is not None and (not isinstance(engine, dict) or engine.get("engineName") != "MXNet"):
         return [_field_error("engine.engineName must be 'MXNet' when an engine is given (MMS)")]
@@ -499,6 +497,7 @@ def _mms_findings(manifest: dict[str, Any]) -> list[Finding]:
 
 
 def _runtime_findings(runtime: object, flavour: Flavour, server: str) -> list[Finding]:
+    """The runtime: one that `flavour`'s server runs."""
     allowed = TORCHSERVE_RUNTIMES if flavour is Flavour.TORCHSERVE else MMS_RUNTIMES
     choices = ", ".join(sorted(repr(r.value) for r in allowed))
     if runtime is None:
@@ -608,7 +607,7 @@ def _parse_handler(data: bytes, member: str, function: str | None) -> list[Findi
         return []
     if star:
         return [
-            _f(
+            Finding(
                 Severity.INFO,
                 "handler-unchecked",
                 f"{wanted!r} may come from an `import *`; its entry point was not checked",
@@ -658,9 +657,9 @@ def handler_findings(
         return []  # reported as manifest-field
     runtime = manifest.get("runtime")
     origin, member = handler_origin(handler, str(runtime), names)
-    if origin == HandlerOrigin.BUILTIN and flavour is Flavour.MMS:
+    if origin is HandlerOrigin.BUILTIN and flavour is Flavour.MMS:
         origin = HandlerOrigin.MISSING
-    if origin == HandlerOrigin.MISSING:
+    if origin is HandlerOrigin.MISSING:
         builtins = LSP_BUILTIN_HANDLERS if runtime == Runtime.LSP.value else BUILTIN_HANDLERS
         where = (
             f"neither a file in the archive nor a TorchServe built-in ({', '.join(builtins)})"
@@ -668,12 +667,12 @@ def handler_findings(
             else "not a module in the archive (MMS has no built-in handlers)"
         )
         return [_error("handler-missing", f"handler {handler!r} is {where}", MANIFEST_NAME)]
-    if origin == HandlerOrigin.BUILTIN or member is None or not member.endswith(".py"):
+    if origin is HandlerOrigin.BUILTIN or member is None or not member.endswith(".py"):
         return []
     data = read(member, MAX_HANDLER_SIZE)
     if data is None:
         return [
-            _f(
+            Finding(
                 Severity.INFO,
                 "handler-unchecked",
                 f"not parsed: larger than {MAX_HANDLER_SIZE} bytes or unreadable",
@@ -712,7 +711,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
 
 def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Finding]:
     out = [
-        _f(
+        Finding(
             Severity.INFO,
             "requirements-install",
             "TorchServe installs these packages only when started with "
@@ -732,7 +731,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
             value = value.strip()
             if option in INCLUDE_OPTIONS and value not in names:
                 out.append(
-                    _f(
+                    Finding(
                         Severity.WARNING,
                         "requirements-option",
                         f"line {number}: {option} {value!r} names a file the archive does not "
@@ -742,7 +741,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
                 )
             else:
                 out.append(
-                    _f(
+                    Finding(
                         Severity.INFO,
                         "requirements-option",
                         f"line {number}: pip option {option!r} passed to pip as is",
@@ -760,7 +759,7 @@ def requirements_findings(data: bytes, member: str, names: set[str]) -> list[Fin
         except InvalidRequirement as exc:
             if "/" in spec or spec.startswith((".", "git+", "http:", "https:", "file:")):
                 out.append(
-                    _f(
+                    Finding(
                         Severity.INFO,
                         "requirements-option",
                         f"line {number}: {spec!r} is a path or URL; not checked",
@@ -807,7 +806,7 @@ def content_findings(
             out += modelconfig.check(data, config)
             if flavour is Flavour.MMS:
                 out.append(
-                    _f(Severity.INFO, "config-unused", "MMS does not read configFile", config)
+                    Finding(Severity.INFO, "config-unused", "MMS does not read configFile", config)
                 )
     requirements = model.get("requirementsFile")
     if isinstance(requirements, str) and requirements in names:
@@ -880,7 +879,7 @@ def _read_digests(
     member = view.get(dn)
     if member is None:
         return None, [
-            _f(
+            Finding(
                 Severity.INFO,
                 "digests-absent",
                 f"no {dn}: only the CRC-32s were checked (mararch create records SHA-256s)",
@@ -929,7 +928,7 @@ def _name_findings(view: ArchiveView, flavour: Flavour) -> list[Finding]:
 
 def _bomb_finding(view: ArchiveView, bomb: Expansion) -> Finding:
     what = "" if bomb.member else f"{view.path.name!r} "
-    return _f(
+    return Finding(
         Severity.WARNING,
         "high-ratio",
         f"{what}{bomb.describe()}, more than the {RATIO_LIMIT}:1 that `extract` allows: likely a "
@@ -973,21 +972,21 @@ def verify_view(
     if fast:
         done = _Pass(damaged=set(unreadable))
         unchecked = {m.name for m in view.members if m.is_file}
-        out.append(_f(Severity.INFO, "data-not-read", _fast_note(view)))
+        out.append(Finding(Severity.INFO, "data-not-read", _fast_note(view)))
     else:
         done = _integrity(view, unreadable, want_hashes=want_hashes)
         if view.transfer is not None:
-            out.append(_f(Severity.INFO, "data-read", _full_note(view)))
+            out.append(Finding(Severity.INFO, "data-read", _full_note(view)))
     out += done.findings
     read = read_from_view(view, done)
-    from .warfile import is_workflow
-
     workflow = is_workflow(view)
     if workflow:
         out += _workflow_findings(view, read, server, model_store)
     elif model_store is not None:
         out.append(
-            _f(Severity.INFO, "model-store-unused", "--model-store applies to workflow archives")
+            Finding(
+                Severity.INFO, "model-store-unused", "--model-store applies to workflow archives"
+            )
         )
     manifest, manifest_problems = (None, []) if workflow else _read_manifest(view, read)
     out += manifest_problems
@@ -1001,7 +1000,9 @@ def verify_view(
             how = "(as asked" + (
                 ")" if detected is flavour else f"; the manifest looks like {detected.value}'s)"
             )
-        out.append(_f(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME))
+        out.append(
+            Finding(Severity.INFO, "server", f"checked for {flavour.value} {how}", MANIFEST_NAME)
+        )
         out += _name_findings(view, flavour)
         names = {m.name for m in view.members if m.is_file}
         out += content_findings(manifest, flavour, names, read)
@@ -1027,9 +1028,7 @@ def verify_view(
 def _workflow_findings(
     view: ArchiveView, read: ReadMember, server: Flavour | None, model_store: PathLike | None
 ) -> list[Finding]:
-    from .warfile import workflow_findings
-
-    out = [_f(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
+    out = [Finding(Severity.INFO, "server", "a workflow archive: checked for torchserve")]
     if server is Flavour.MMS:
         out.append(_error("server-unsupported", "MMS has no workflows; only TorchServe runs them"))
     store = Path(model_store) if model_store is not None else None
@@ -1136,8 +1135,6 @@ def check_plan(plan: Plan) -> list[Finding]:
         names.add(digests_mod.DIGESTS_NAME)
     manifest = plan.manifest
     if plan.manifest_name == WAR_MANIFEST_NAME:
-        from .warfile import spec_findings
-
         return spec_findings(manifest, names, _read_from_plan(plan))[0]
     flavour = detect_flavour(manifest)
     read = _read_from_plan(plan)

@@ -67,7 +67,7 @@ def runs_base_initialize(handler: str, runtime: str, names: set[str], read: Read
     """Whether the handler loads the model with BaseHandler.initialize: a built-in handler, or
     a handler class derived from one that keeps or calls its `initialize`."""
     origin, member = handler_origin(handler, runtime, names)
-    if origin == HandlerOrigin.BUILTIN:
+    if origin is HandlerOrigin.BUILTIN:
         return True
     if member is None or not member.endswith(".py") or split_function(handler)[1] is not None:
         return False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .buildspec import PYPROJECT, WORKFLOW_TABLE, BuildSpecError, _read_toml, _toml_key, _unknown
+from .buildspec import PYPROJECT, WORKFLOW_TABLE, BuildSpecError, read_toml, toml_key, unknown_key
 from .errors import MararchError, RequestError, UsageError
 from .plans import Plan
 
@@ -66,7 +66,7 @@ def load_workflows(path: Path, given: Collection[str] = ()) -> list[WorkflowTabl
     problems: list[str] = []
     out: list[WorkflowTable] = []
     for name, raw in declared.items():
-        table = f"[{prefix}workflow.{_toml_key(name)}]"
+        table = f"[{prefix}workflow.{toml_key(name)}]"
         options = _table_options(raw, base, problems, f"{shown} {table}")
         options = {"workflow_name": name, "export_path": str(base), **options}
         for key in REQUIRED:
@@ -83,7 +83,7 @@ def _declared_tables(path: Path) -> tuple[dict[str, dict[str, Any]], str]:
     """The spec's `[workflow.NAME]` tables by name, and the prefix of their table names
     (`tool.mararch.` in pyproject.toml); BuildSpecError when it declares none."""
     shown = str(path)
-    data: Any = _read_toml(path, path)
+    data: Any = read_toml(path, path)
     prefix = ""
     if path.name == PYPROJECT:
         tool = data.get("tool")
@@ -112,7 +112,7 @@ def _table_options(
         spelled = key.replace("_", "-")
         kind = WORKFLOW_KEYS.get(spelled)
         if kind is None:
-            problems.append(f"{where}: {_unknown(key, WORKFLOW_KEYS)}")
+            problems.append(f"{where}: {unknown_key(key, WORKFLOW_KEYS)}")
             continue
         checked = _value(kind, value, base)
         if isinstance(checked, ValueError):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from ..errors import ArchiveError
 from ..plans import MANIFEST_NAME
@@ -96,25 +97,23 @@ class FolderView(ArchiveView):
     def archive_size(self) -> int:
         return self.total_size
 
+    def _path(self, member: Member) -> Path:
+        return self.root.joinpath(*member.name.split("/"))
+
     def open_window(self, member: Member) -> BinaryIO | None:
         if not member.is_file:
             return None
-        path = self.root.joinpath(*member.name.split("/"))
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         try:
-            fh = os.fdopen(os.open(path, flags), "rb")
+            fh = _open_file(self._path(member))
         except OSError:
             return None
         return Window(fh, 0, member.size)  # type: ignore[return-value]
 
     def _iter_data(self, member: Member, chunk_size: int) -> Iterator[bytes]:
-        path = self.root.joinpath(*member.name.split("/"))
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        path = self._path(member)
         produced = 0
         try:
-            fd = os.open(path, flags)
-            fh: IO[bytes] = os.fdopen(fd, "rb")
-            with fh:
+            with _open_file(path) as fh:
                 produced = yield from read_declared(fh, member.size, chunk_size)
                 grown = bool(fh.read(1))
         except OSError as exc:
@@ -127,3 +126,10 @@ class FolderView(ArchiveView):
                 member=member.name,
                 code="member-size",
             )
+
+
+def _open_file(path: Path) -> io.BufferedReader:
+    """A member's file opened for reading, never through a symlink (one swapped in after the
+    listing)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags), "rb")

@@ -299,6 +299,9 @@ class ZipView(ArchiveView):
         return self._iter_zip(member, chunk_size, raw=False)
 
     def open_window(self, member: Member) -> BinaryIO | None:
+        # A remote archive's `path` only names it: a local file of that name is another file.
+        if self._source is not None:
+            return None
         if not member.is_file or member.method != "stored" or member.encrypted:
             return None
         try:
