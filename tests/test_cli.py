@@ -175,6 +175,19 @@ def test_completion_of_choices() -> None:
     assert "create" in completions("mararch ", 1)
 
 
+def test_choices_follow_the_core() -> None:
+    # The CLI's choices are subsets of the core's enums, derived from the core's sets.
+    from mararch.legacy import LEGACY_FORMATS
+    from mararch.plans import MMS_RUNTIMES, TORCHSERVE_RUNTIMES
+
+    assert completions("mararch legacy --archive-format ", 3) == [f.value for f in LEGACY_FORMATS]
+    assert set(completions("mararch legacy --runtime ", 3)) == {r.value for r in MMS_RUNTIMES}
+    assert set(completions("mararch create --runtime ", 3)) == {
+        r.value for r in TORCHSERVE_RUNTIMES
+    }
+    assert completions("mararch convert --to ", 3) == ["torchserve", "mms"]
+
+
 def test_show_completion_script() -> None:
     # Typer guesses the shell from the parent processes (under sh: "Shell sh not supported");
     # its own tests' switch makes the shell an argument, so the test holds under any parent.

@@ -32,7 +32,7 @@ from crafted import (
     tar_member,
 )
 from helpers import Cli, ModelInputs, create_args, file_trees, write_files
-from mararch.checks import Report
+from mararch.checks import Report, Verdict
 from mararch.errors import VerificationFailed
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
@@ -67,6 +67,12 @@ def test_a_good_archive_passes_with_no_warnings(tmp_path: Path) -> None:
     assert report.passed and report.status == "passed"
     assert not report.errors and not report.warnings
     assert {f.code for f in report.infos} == {"server", "digests-absent"}
+
+
+def test_status_is_a_verdict_written_as_its_value(tmp_path: Path) -> None:
+    report = mararch.verify(good_mar(tmp_path / "m.mar"))
+    assert report.status is Verdict.PASSED
+    assert '"status": "passed"' in json.dumps(report.to_json())
 
 
 REFERENCE_ARCHIVES = sorted(p.name for p in REFERENCE.iterdir())

@@ -15,6 +15,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -91,6 +92,14 @@ def _error(code: str, message: str, member: str | None = None) -> Finding:
 # ---------------------------------------------------------------------------------------------
 
 
+class Verdict(str, Enum):
+    """`Report.status`: verify's overall result (its JSON "status")."""
+
+    PASSED = "passed"
+    PASSED_WITH_WARNINGS = "passed-with-warnings"
+    FAILED = "failed"
+
+
 @dataclass
 class Report:
     """The result of `verify`: every finding, and whether the archive passed."""
@@ -124,11 +133,10 @@ class Report:
         return not self.errors and not (self.strict and self.warnings)
 
     @property
-    def status(self) -> str:
-        """ "passed", "passed-with-warnings" or "failed"."""
+    def status(self) -> Verdict:
         if not self.passed:
-            return "failed"
-        return "passed-with-warnings" if self.warnings else "passed"
+            return Verdict.FAILED
+        return Verdict.PASSED_WITH_WARNINGS if self.warnings else Verdict.PASSED
 
     def codes(self) -> list[str]:
         return [f.code for f in self.findings]
@@ -141,7 +149,7 @@ class Report:
             "server": self.server.value if self.server is not None else None,
             "strict": self.strict,
             "passed": self.passed,
-            "status": self.status,
+            "status": self.status.value,
             "counts": {
                 "error": len(self.errors),
                 "warning": len(self.warnings),

@@ -1,20 +1,23 @@
 """The command line: parse, call the public API, render, map errors to exit codes. Nothing else."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer would eval every `Annotated[..., Option]`
+# string again each time it builds the command line (+5 ms a run, completion included).
 import glob
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, cast
 
 import typer
 
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
+from .manifest import Flavour
+from .plans import MMS_RUNTIMES, TORCHSERVE_RUNTIMES, ArchiveFormat, Compression, Runtime
+from .snapshot import Envelope
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -31,26 +34,26 @@ app = typer.Typer(
 )
 
 
-# Typer builds choices from Enums; these mirror the core's enums so the CLI module stays light
-# (the core is imported only when a command runs, keeping completion and --version fast).
-class FormatChoice(str, Enum):
-    default = "default"
-    zip_store = "zip-store"
-    tgz = "tgz"
-    no_archive = "no-archive"
+def subset_choice(name: str, members: Iterable[Enum]) -> type[Enum]:
+    """A Typer choice of some of a core enum's members: the core's values, in its order."""
+    # (typeshed types Enum's functional form as an instance, not a class)
+    return cast("type[Enum]", Enum(name, [(m.name, m.value) for m in members], type=str))
 
 
-class RuntimeChoice(str, Enum):
-    python = "python"
-    python3 = "python3"
-    LSP = "LSP"
-
-
-class CompressionChoice(str, Enum):
-    auto = "auto"
-    deflate = "deflate"
-    store = "store"
-
+# The type checker sees the core enums; Typer sees only the members the command takes.
+if TYPE_CHECKING:
+    TorchServeRuntime = Runtime
+    MmsRuntime = Runtime
+    MmsFormat = ArchiveFormat
+else:
+    TorchServeRuntime = subset_choice(
+        "TorchServeRuntime", [r for r in Runtime if r in TORCHSERVE_RUNTIMES]
+    )
+    MmsRuntime = subset_choice("MmsRuntime", [r for r in Runtime if r in MMS_RUNTIMES])
+    # legacy.LEGACY_FORMATS (test_cli pins that the two agree): MMS reads no zip-store.
+    MmsFormat = subset_choice(
+        "MmsFormat", [f for f in ArchiveFormat if f is not ArchiveFormat.ZIP_STORE]
+    )
 
 #: --storage-option, said once for every command that reads or writes URLs.
 StorageOpt = Annotated[
@@ -61,6 +64,64 @@ StorageOpt = Annotated[
         help="An fsspec storage option for s3://, gs:// or http(s):// URLs (repeatable), e.g. "
         "endpoint_url=http://127.0.0.1:9000. Credentials come from the store's usual sources.",
         show_default=False,
+    ),
+]
+
+
+# Options said once for every command that takes them (Typer's `Annotated` style); where two
+# commands' options differ on purpose (help, default), each command declares its own.
+ModelNameOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model-name",
+        help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
+        show_default=False,
+    ),
+]
+SerializedFileOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--serialized-file",
+        help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
+        show_default=False,
+    ),
+]
+ModelFileOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model-file", help="Python file with the model class (eager mode).", show_default=False
+    ),
+]
+RequirementsFileOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "-r",
+        "--requirements-file",
+        help="requirements.txt for the model's own packages.",
+        show_default=False,
+    ),
+]
+ConfigFileOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("-f", "--force", help="Overwrite an existing output.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")]
+WrittenJsonOpt = Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")]
+NoDigestsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-digests", help="Do not record MAR-INF/digests.json (SHA-256 of every member)."
+    ),
+]
+NoVerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify",
+        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
+        "requirements) find errors.",
     ),
 ]
 
@@ -112,13 +173,15 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(
-        None,
-        "--version",
-        callback=version_callback,
-        is_eager=True,
-        help="Print mararch's version and exit.",
-    ),
+    version: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Print mararch's version and exit.",
+        ),
+    ] = None,
 ) -> None:
     """Build, inspect, verify and extract model archives (.mar) for TorchServe and MMS."""
 
@@ -146,7 +209,7 @@ def need(
     value: Optional[str],
     flag: str,
     prompt: str,
-    refusal: Optional[Callable[[str], Optional[Refusal]]] = None,
+    refusal: Optional[Callable[[str], Optional["Refusal"]]] = None,
 ) -> str:
     """A required value: asked for on a terminal until `refusal` finds nothing wrong (saying
     why, and offering a close answer as the default), a usage error (exit 2) without one."""
@@ -205,122 +268,127 @@ def given_options(ctx: typer.Context, names: tuple[str, ...]) -> dict[str, Any]:
 @app.command(no_args_is_help=False)
 def create(
     ctx: typer.Context,
-    name: Optional[str] = typer.Argument(
-        None,
-        help="The archive of the build spec to build (when it declares several).",
-        metavar="NAME",
-        show_default=False,
-    ),
-    model_name: Optional[str] = typer.Option(
-        None,
-        "--model-name",
-        help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
-        show_default=False,
-    ),
-    version: Optional[str] = typer.Option(
-        None, "-v", "--version", help="The model's version, e.g. 1.0.", show_default=False
-    ),
-    serialized_file: Optional[str] = typer.Option(
-        None,
-        "--serialized-file",
-        help="The weights: a state_dict (.pt/.pth) for eager mode, a TorchScript or ONNX file.",
-    ),
-    model_file: Optional[str] = typer.Option(
-        None, "--model-file", help="Python file with the model class (eager mode)."
-    ),
-    handler: Optional[str] = typer.Option(
-        None,
-        "--handler",
-        help="A built-in handler (image_classifier, text_classifier, ...) or a handler file, "
-        "path/to/module[.py][:function].",
-        autocompletion=complete_handler,
-        show_default=False,
-    ),
-    extra_files: Optional[str] = typer.Option(
-        None,
-        "--extra-files",
-        help="Comma-separated files, folders (their contents) and glob patterns to add.",
-    ),
-    runtime: RuntimeChoice = typer.Option(
-        RuntimeChoice.python,
-        "--runtime",
-        help="Runtime of the handler.",
-    ),
-    export_path: Optional[str] = typer.Option(
-        None,
-        "--export-path",
-        help="Folder (created if missing) or s3:// or gs:// URL to write into. "
-        "\\[default: current folder]",
-    ),
-    archive_format: FormatChoice = typer.Option(
-        FormatChoice.default,
-        "--archive-format",
-        help="default: .mar (zip); zip-store: .mar without compression; tgz: NAME.tar.gz; "
-        "no-archive: a folder NAME/.",
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
-    requirements_file: Optional[str] = typer.Option(
-        None, "-r", "--requirements-file", help="requirements.txt for the model's own packages."
-    ),
-    config_file: Optional[str] = typer.Option(
-        None, "-c", "--config-file", help="model-config.yaml for TorchServe."
-    ),
-    compression: Optional[CompressionChoice] = typer.Option(
-        None,
-        "--compression",
-        help="How .mar members are stored: auto (deflate only where it saves 10% or more, so "
-        "TorchServe loads fast), deflate (every member), store. [default: auto]",
-        show_default=False,
-    ),
-    level: Optional[int] = typer.Option(None, "--level", help="Deflate level, 0-9."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
-    no_digests: bool = typer.Option(
-        False, "--no-digests", help="Do not record MAR-INF/digests.json (SHA-256 of every member)."
-    ),
-    no_verify: bool = typer.Option(
-        False,
-        "--no-verify",
-        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
-        "requirements) find errors.",
-    ),
-    spec: Optional[Path] = typer.Option(
-        None,
-        "--spec",
-        help="The build spec to read. \\[default: mararch.toml, else \\[tool.mararch] in "
-        "pyproject.toml, in the current folder, when --model-name is not given]",
-        show_default=False,
-    ),
-    build_all: bool = typer.Option(False, "--all", help="Build every archive of the build spec."),
-    sign_key: Optional[Path] = typer.Option(
-        None,
-        "--sign-key",
-        help="Sign the model as it is written (OpenSSF model signing) with this EC private key "
-        "(PEM); the signature goes to OUTPUT.sig.",
-    ),
-    sign_password_file: Optional[Path] = typer.Option(
-        None, "--sign-password-file", help="File whose first line is --sign-key's password."
-    ),
-    bundle_requirements: bool = typer.Option(
-        False,
-        "--bundle-requirements",
-        help="Download the wheels -r/--requirements-file needs into the archive (wheels/), so "
-        "that TorchServe's install_py_dep_per_model installs them with no index.",
-    ),
-    target_platform: Optional[str] = typer.Option(
-        None,
-        "--target-platform",
-        help="Platform tag of the server for --bundle-requirements, e.g. "
-        "manylinux2014_x86_64. \\[default: this machine's]",
-        show_default=False,
-    ),
-    target_python: Optional[str] = typer.Option(
-        None,
-        "--target-python",
-        help="Python version of the server for --bundle-requirements, e.g. 3.11. "
-        "\\[default: this Python's]",
-        show_default=False,
-    ),
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="The archive of the build spec to build (when it declares several).",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    model_name: ModelNameOpt = None,
+    version: Annotated[
+        Optional[str],
+        typer.Option("-v", "--version", help="The model's version, e.g. 1.0.", show_default=False),
+    ] = None,
+    serialized_file: SerializedFileOpt = None,
+    model_file: ModelFileOpt = None,
+    handler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--handler",
+            help="A built-in handler (image_classifier, text_classifier, ...) or a handler file, "
+            "path/to/module[.py][:function].",
+            autocompletion=complete_handler,
+            show_default=False,
+        ),
+    ] = None,
+    extra_files: Annotated[
+        Optional[str],
+        typer.Option(
+            "--extra-files",
+            help="Comma-separated files, folders (their contents) and glob patterns to add.",
+        ),
+    ] = None,
+    runtime: Annotated[
+        TorchServeRuntime, typer.Option("--runtime", help="Runtime of the handler.")
+    ] = Runtime.PYTHON,
+    export_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--export-path",
+            help="Folder (created if missing) or s3:// or gs:// URL to write into. "
+            "\\[default: current folder]",
+            show_default=False,
+        ),
+    ] = None,
+    archive_format: Annotated[
+        ArchiveFormat,
+        typer.Option(
+            "--archive-format",
+            help="default: .mar (zip); zip-store: .mar without compression; tgz: NAME.tar.gz; "
+            "no-archive: a folder NAME/.",
+        ),
+    ] = ArchiveFormat.DEFAULT,
+    force: ForceOpt = False,
+    requirements_file: RequirementsFileOpt = None,
+    config_file: ConfigFileOpt = None,
+    compression: Annotated[
+        Optional[Compression],
+        typer.Option(
+            "--compression",
+            help="How .mar members are stored: auto (deflate only where it saves 10% or more, so "
+            "TorchServe loads fast), deflate (every member), store. [default: auto]",
+            show_default=False,
+        ),
+    ] = None,
+    level: Annotated[Optional[int], typer.Option("--level", help="Deflate level, 0-9.")] = None,
+    dry_run: DryRunOpt = False,
+    json_output: WrittenJsonOpt = False,
+    no_digests: NoDigestsOpt = False,
+    no_verify: NoVerifyOpt = False,
+    spec: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--spec",
+            help="The build spec to read. \\[default: mararch.toml, else \\[tool.mararch] in "
+            "pyproject.toml, in the current folder, when --model-name is not given]",
+            show_default=False,
+        ),
+    ] = None,
+    build_all: Annotated[
+        bool, typer.Option("--all", help="Build every archive of the build spec.")
+    ] = False,
+    sign_key: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--sign-key",
+            help="Sign the model as it is written (OpenSSF model signing) with this EC private "
+            "key (PEM); the signature goes to OUTPUT.sig.",
+        ),
+    ] = None,
+    sign_password_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--sign-password-file", help="File whose first line is --sign-key's password."
+        ),
+    ] = None,
+    bundle_requirements: Annotated[
+        bool,
+        typer.Option(
+            "--bundle-requirements",
+            help="Download the wheels -r/--requirements-file needs into the archive (wheels/), "
+            "so that TorchServe's install_py_dep_per_model installs them with no index.",
+        ),
+    ] = False,
+    target_platform: Annotated[
+        Optional[str],
+        typer.Option(
+            "--target-platform",
+            help="Platform tag of the server for --bundle-requirements, e.g. "
+            "manylinux2014_x86_64. \\[default: this machine's]",
+            show_default=False,
+        ),
+    ] = None,
+    target_python: Annotated[
+        Optional[str],
+        typer.Option(
+            "--target-python",
+            help="Python version of the server for --bundle-requirements, e.g. 3.11. "
+            "\\[default: this Python's]",
+            show_default=False,
+        ),
+    ] = None,
     storage_option: StorageOpt = None,
 ) -> None:
     """Build a model archive for TorchServe (torch-model-archiver's flags, same output).
@@ -330,14 +398,7 @@ def create(
     """
     with errors_to_exit_codes(), remote_options(storage_option):
         if spec is not None or name is not None or build_all or model_name is None:
-            from .buildspec import find_spec
-
-            spec_path = find_spec(spec)
-            if spec_path is not None and bundle_requirements:
-                raise UsageError(
-                    "--bundle-requirements works with flags only, not with a build spec",
-                    hint="Pass --model-name and the other flags instead of a spec.",
-                )
+            spec_path = spec_to_build(spec, name, build_all, bundle_requirements)
             if spec_path is not None:
                 run_spec(
                     ctx,
@@ -350,64 +411,17 @@ def create(
                     verify=not no_verify,
                 )
                 return
-            if name is not None or build_all:  # (an explicit --spec was found, or refused)
-                raise UsageError(
-                    f"no build spec in {str(Path.cwd())!r}: no mararch.toml, and no "
-                    "[tool.mararch] in pyproject.toml",
-                    hint="Write one with `mararch init`, or name one with --spec PATH.",
-                )
-        from contextlib import ExitStack
-
-        from .answers import handler_refusal, model_name_refusal
         from .builder import plan_create
 
-        if model_name is None and interactive():
-            from . import console
-
-            console.say(
-                ("note:", "cyan"),
-                " no mararch.toml here (nor [tool.mararch] in pyproject.toml), so mararch asks "
-                "for the values; `mararch init` writes one for next time",
-            )
         # Asked (or refused) before any download.
-        wanted = (
-            need(model_name, "--model-name", "Model name", model_name_refusal),
-            need(version, "-v/--version", "Model version"),
-            need(
-                handler,
-                "--handler",
-                "Handler (built-in name or .py file)",
-                lambda answer: handler_refusal(answer, runtime.value),
-            ),
-        )
-        stack = ExitStack()
-        files: list[tuple[Path, Optional[str]]] = []
-        if bundle_requirements or target_platform or target_python:
-            from .bundle import WHEELS_DIR, bundled_requirements
-
-            if not bundle_requirements or requirements_file is None:
-                raise UsageError(
-                    "--target-platform and --target-python go with --bundle-requirements, "
-                    "which needs -r/--requirements-file"
-                    if not bundle_requirements
-                    else "--bundle-requirements needs -r/--requirements-file PATH"
-                )
-            if "://" in requirements_file:
-                raise UsageError("--bundle-requirements needs a local -r/--requirements-file")
-            # Wheels are fetched beside a local output; for a bucket, in the current folder.
-            local_export = export_path if export_path and "://" not in export_path else None
-            bundle = stack.enter_context(
-                bundled_requirements(
-                    Path(requirements_file),
-                    Path(local_export) if local_export else Path.cwd(),
-                    platform=target_platform,
-                    python_version=target_python,
-                )
-            )
-            requirements_file = str(bundle.requirements)
-            if bundle.names:
-                files.append((bundle.wheels, WHEELS_DIR))
-        with stack:
+        wanted = ask_create_values(model_name, version, handler, runtime)
+        with bundled_wheels(
+            requirements_file,
+            export_path,
+            bundle=bundle_requirements,
+            platform=target_platform,
+            python_version=target_python,
+        ) as (requirements, files):
             plan = plan_create(
                 model_name=wanted[0],
                 version=wanted[1],
@@ -419,7 +433,7 @@ def create(
                 export_path=export_path,
                 archive_format=archive_format.value,
                 force=force,
-                requirements_file=requirements_file,
+                requirements_file=requirements,
                 config_file=config_file,
                 compression=compression.value if compression is not None else None,
                 level=level,
@@ -431,6 +445,90 @@ def create(
 
                 plan = replace(plan, sign_key=sign_key, sign_password_file=sign_password_file)
             run_plan(plan, dry_run=dry_run, json_output=json_output, verify=not no_verify)
+
+
+def spec_to_build(
+    spec: Optional[Path], name: Optional[str], build_all: bool, bundle_requirements: bool
+) -> Optional[Path]:
+    """The build spec `create` builds from, or None to build from the flags alone."""
+    from .buildspec import find_spec
+
+    spec_path = find_spec(spec)
+    if spec_path is not None and bundle_requirements:
+        raise UsageError(
+            "--bundle-requirements works with flags only, not with a build spec",
+            hint="Pass --model-name and the other flags instead of a spec.",
+        )
+    if spec_path is None and (name is not None or build_all):
+        # (an explicit --spec was found, or refused)
+        raise UsageError(
+            f"no build spec in {str(Path.cwd())!r}: no mararch.toml, and no "
+            "[tool.mararch] in pyproject.toml",
+            hint="Write one with `mararch init`, or name one with --spec PATH.",
+        )
+    return spec_path
+
+
+def ask_create_values(
+    model_name: Optional[str], version: Optional[str], handler: Optional[str], runtime: Runtime
+) -> tuple[str, str, str]:
+    """create's required values: model name, version and handler, asked for on a terminal."""
+    from .answers import handler_refusal, model_name_refusal
+
+    if model_name is None and interactive():
+        from . import console
+
+        console.say(
+            ("note:", "cyan"),
+            " no mararch.toml here (nor [tool.mararch] in pyproject.toml), so mararch asks "
+            "for the values; `mararch init` writes one for next time",
+        )
+    return (
+        need(model_name, "--model-name", "Model name", model_name_refusal),
+        need(version, "-v/--version", "Model version"),
+        need(
+            handler,
+            "--handler",
+            "Handler (built-in name or .py file)",
+            lambda answer: handler_refusal(answer, runtime.value),
+        ),
+    )
+
+
+@contextmanager
+def bundled_wheels(
+    requirements_file: Optional[str],
+    export_path: Optional[str],
+    *,
+    bundle: bool,
+    platform: Optional[str],
+    python_version: Optional[str],
+) -> Iterator[tuple[Optional[str], list[tuple[Path, Optional[str]]]]]:
+    """--bundle-requirements: the requirements file to record and the files to add (the
+    wheels folder), downloaded for the time of the block; as given without the flag."""
+    if not (bundle or platform or python_version):
+        yield requirements_file, []
+        return
+    from .bundle import WHEELS_DIR, bundled_requirements
+
+    if not bundle or requirements_file is None:
+        raise UsageError(
+            "--target-platform and --target-python go with --bundle-requirements, "
+            "which needs -r/--requirements-file"
+            if not bundle
+            else "--bundle-requirements needs -r/--requirements-file PATH"
+        )
+    if "://" in requirements_file:
+        raise UsageError("--bundle-requirements needs a local -r/--requirements-file")
+    # Wheels are fetched beside a local output; for a bucket, in the current folder.
+    local_export = export_path if export_path and "://" not in export_path else None
+    with bundled_requirements(
+        Path(requirements_file),
+        Path(local_export) if local_export else Path.cwd(),
+        platform=platform,
+        python_version=python_version,
+    ) as wheels:
+        yield str(wheels.requirements), [(wheels.wheels, WHEELS_DIR)] if wheels.names else []
 
 
 def run_spec(
@@ -454,13 +552,13 @@ def run_spec(
     run_plans(plans, dry_run=dry_run, json_output=json_output, verify=verify, several=several)
 
 
-def run_plan(plan: Plan, *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
+def run_plan(plan: "Plan", *, dry_run: bool, json_output: bool, verify: bool = True) -> None:
     """`run_plans` for one archive (--json prints one object)."""
     run_plans([plan], dry_run=dry_run, json_output=json_output, verify=verify)
 
 
 def run_plans(
-    plans: list[Plan],
+    plans: list["Plan"],
     *,
     dry_run: bool,
     json_output: bool,
@@ -500,75 +598,64 @@ def run_plans(
         raise typer.Exit(failed[0].exit_code)
 
 
-class LegacyFormatChoice(str, Enum):
-    default = "default"
-    tgz = "tgz"
-    no_archive = "no-archive"
-
-
-class LegacyRuntimeChoice(str, Enum):
-    python = "python"
-    python2 = "python2"
-    python3 = "python3"
-
-
 @app.command(no_args_is_help=False)
 def legacy(
-    model_name: Optional[str] = typer.Option(
-        None,
-        "--model-name",
-        help="Model name; the output is NAME.mar, NAME.tar.gz or NAME/.",
-        show_default=False,
-    ),
-    model_path: Optional[Path] = typer.Option(
-        None,
-        "--model-path",
-        help="The folder holding the model's files; all of it is packaged, minus exclusions.",
-        show_default=False,
-    ),
-    handler: Optional[str] = typer.Option(
-        None,
-        "--handler",
-        help="module[:function] of the service file in the model folder, e.g. service:handle.",
-        show_default=False,
-    ),
-    runtime: LegacyRuntimeChoice = typer.Option(
-        LegacyRuntimeChoice.python, "--runtime", help="Runtime of the handler."
-    ),
-    export_path: Optional[str] = typer.Option(
-        None,
-        "--export-path",
-        help="Folder to write into (created if missing), or an s3:// or gs:// URL. Default: the "
-        "current folder.",
-    ),
-    archive_format: LegacyFormatChoice = typer.Option(
-        LegacyFormatChoice.default,
-        "--archive-format",
-        help="default: NAME.mar (zip); tgz: NAME.tar.gz; no-archive: a folder NAME/.",
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
-    exclude: Optional[list[str]] = typer.Option(
-        None,
-        "--exclude",
-        metavar="GLOB",
-        help="Leave out what this gitignore-style pattern matches (repeatable), e.g. '*.onnx', "
-        "'data/', '/notes.txt'. A .marignore file in the model folder is read too.",
-        show_default=False,
-    ),
-    convert: bool = typer.Option(
-        False, "-c", "--convert", help="Not supported (ONNX to MXNet conversion needs MXNet)."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
-    no_digests: bool = typer.Option(
-        False, "--no-digests", help="Do not record MAR-INF/digests.json (SHA-256 of every member)."
-    ),
-    no_verify: bool = typer.Option(
-        False,
-        "--no-verify",
-        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
-        "requirements) find errors.",
-    ),
+    model_name: ModelNameOpt = None,
+    model_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model-path",
+            help="The folder holding the model's files; all of it is packaged, minus exclusions.",
+            show_default=False,
+        ),
+    ] = None,
+    handler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--handler",
+            help="module[:function] of the service file in the model folder, e.g. service:handle.",
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        MmsRuntime, typer.Option("--runtime", help="Runtime of the handler.")
+    ] = Runtime.PYTHON,
+    export_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--export-path",
+            help="Folder to write into (created if missing), or an s3:// or gs:// URL. Default: "
+            "the current folder.",
+        ),
+    ] = None,
+    archive_format: Annotated[
+        MmsFormat,
+        typer.Option(
+            "--archive-format",
+            help="default: NAME.mar (zip); tgz: NAME.tar.gz; no-archive: a folder NAME/.",
+        ),
+    ] = ArchiveFormat.DEFAULT,
+    force: ForceOpt = False,
+    exclude: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Leave out what this gitignore-style pattern matches (repeatable), e.g. "
+            "'*.onnx', 'data/', '/notes.txt'. A .marignore file in the model folder is read too.",
+            show_default=False,
+        ),
+    ] = None,
+    convert: Annotated[
+        bool,
+        typer.Option(
+            "-c", "--convert", help="Not supported (ONNX to MXNet conversion needs MXNet)."
+        ),
+    ] = False,
+    dry_run: DryRunOpt = False,
+    json_output: WrittenJsonOpt = False,
+    no_digests: NoDigestsOpt = False,
+    no_verify: NoVerifyOpt = False,
     storage_option: StorageOpt = None,
 ) -> None:
     """Build an MMS model archive from a model folder (model-archiver 1.0.3's flags and output)."""
@@ -609,41 +696,42 @@ def ask(label: str, default: Optional[str], *, required: bool) -> Optional[str]:
 
 @app.command(no_args_is_help=False)
 def init(
-    model_name: Optional[str] = typer.Option(
-        None,
-        "--model-name",
-        help="Model name (a terminal proposes the folder's name).",
-        show_default=False,
-    ),
-    version: Optional[str] = typer.Option(
-        None, "-v", "--version", help="The model's version. \\[default: 1.0]", show_default=False
-    ),
-    handler: Optional[str] = typer.Option(
-        None,
-        "--handler",
-        help="A built-in handler or a handler file (a terminal proposes handler.py).",
-        autocompletion=complete_handler,
-        show_default=False,
-    ),
-    serialized_file: Optional[str] = typer.Option(
-        None, "--serialized-file", help="The weights file.", show_default=False
-    ),
-    model_file: Optional[str] = typer.Option(
-        None, "--model-file", help="Python file with the model class.", show_default=False
-    ),
-    requirements_file: Optional[str] = typer.Option(
-        None, "-r", "--requirements-file", help="The model's requirements.txt.", show_default=False
-    ),
-    config_file: Optional[str] = typer.Option(
-        None, "-c", "--config-file", help="model-config.yaml for TorchServe.", show_default=False
-    ),
-    export_path: Optional[str] = typer.Option(
-        None,
-        "--export-path",
-        help="Where archives go. \\[default: model-store]",
-        show_default=False,
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Replace an existing mararch.toml."),
+    model_name: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model-name",
+            help="Model name (a terminal proposes the folder's name).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        Optional[str],
+        typer.Option(
+            "-v", "--version", help="The model's version. \\[default: 1.0]", show_default=False
+        ),
+    ] = None,
+    handler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--handler",
+            help="A built-in handler or a handler file (a terminal proposes handler.py).",
+            autocompletion=complete_handler,
+            show_default=False,
+        ),
+    ] = None,
+    serialized_file: SerializedFileOpt = None,
+    model_file: ModelFileOpt = None,
+    requirements_file: RequirementsFileOpt = None,
+    config_file: ConfigFileOpt = None,
+    export_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--export-path", help="Where archives go. \\[default: model-store]", show_default=False
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("-f", "--force", help="Replace an existing mararch.toml.")
+    ] = False,
 ) -> None:
     """Write a commented starter mararch.toml here; in a terminal, ask for its values.
 
@@ -710,20 +798,27 @@ def init(
 
 @app.command()
 def inspect(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(one table of its models); or the URL of an archive.",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
-    show_all: bool = typer.Option(False, "--all", help="List every member, however many."),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+            "(one table of its models); or the URL of an archive.",
+            show_default=False,
+        ),
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every member, however many.")
+    ] = False,
     storage_option: StorageOpt = None,
-    weights: bool = typer.Option(
-        False,
-        "--weights",
-        help="Also scan every weights member: format, tensors, parameters, dtypes, pickle imports.",
-    ),
+    weights: Annotated[
+        bool,
+        typer.Option(
+            "--weights",
+            help="Also scan every weights member: format, tensors, parameters, dtypes, pickle "
+            "imports.",
+        ),
+    ] = False,
 ) -> None:
     """Show what an archive holds: manifest summary and members, without extracting it.
 
@@ -777,34 +872,44 @@ def inspect(
 
 @app.command()
 def extract(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an archive.",
-        show_default=False,
-    ),
-    output: Optional[Path] = typer.Option(
-        None,
-        "-o",
-        "--output",
-        help="Folder to extract into (default: ./NAME, NAME being the archive's name "
-        "without .mar/.tar.gz/.tgz).",
-        show_default=False,
-    ),
-    member: Optional[list[str]] = typer.Option(
-        None,
-        "-m",
-        "--member",
-        help="Extract only this member (a folder selects everything below it); repeatable.",
-        show_default=False,
-    ),
-    force: bool = typer.Option(
-        False, "-f", "--force", help="Replace an existing, non-empty destination folder."
-    ),
-    allow_high_ratio: bool = typer.Option(
-        False,
-        "--allow-high-ratio",
-        help="Extract members that expand more than 1000 times (refused as likely bombs).",
-    ),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, or the folder of a no-archive model; or the URL of an "
+            "archive.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "-o",
+            "--output",
+            help="Folder to extract into (default: ./NAME, NAME being the archive's name "
+            "without .mar/.tar.gz/.tgz).",
+            show_default=False,
+        ),
+    ] = None,
+    member: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "-m",
+            "--member",
+            help="Extract only this member (a folder selects everything below it); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("-f", "--force", help="Replace an existing, non-empty destination folder."),
+    ] = False,
+    allow_high_ratio: Annotated[
+        bool,
+        typer.Option(
+            "--allow-high-ratio",
+            help="Extract members that expand more than 1000 times (refused as likely bombs).",
+        ),
+    ] = False,
     storage_option: StorageOpt = None,
 ) -> None:
     """Extract an archive safely: nothing outside the destination, all or nothing."""
@@ -828,57 +933,59 @@ def extract(
         console.show_extract(result)
 
 
-class ServerChoice(str, Enum):
-    torchserve = "torchserve"
-    mms = "mms"
-
-
 @app.command()
 def convert(
-    archive: Path = typer.Argument(
-        ..., help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."
-    ),
-    to: Optional[ServerChoice] = typer.Option(
-        None, "--to", help="The server to convert for: torchserve, or mms.", show_default=False
-    ),
-    version: Optional[str] = typer.Option(
-        None,
-        "--version",
-        help="model.modelVersion to record. Default: the archive's, else 1.0 for TorchServe.",
-        show_default=False,
-    ),
-    runtime: Optional[LegacyRuntimeChoice] = typer.Option(
-        None,
-        "--runtime",
-        help="Runtime to record instead of the archive's, e.g. python3 for a python2 archive "
-        "whose handler runs on Python 3.",
-        show_default=False,
-    ),
-    output: Optional[Path] = typer.Option(
-        None,
-        "-o",
-        "--output",
-        help="Where to write. Default: NAME-torchserve.mar (or NAME-mms.mar; .tar.gz or a folder "
-        "for those inputs) beside the input.",
-        show_default=False,
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
-    no_verify: bool = typer.Option(
-        False,
-        "--no-verify",
-        help="Write even when the pre-write checks (manifest, handler, model-config.yaml, "
-        "requirements) find errors.",
-    ),
-    compression: Optional[CompressionChoice] = typer.Option(
-        None,
-        "--compression",
-        help="Re-pack a .mar's members: auto, deflate or store, as `create --compression`; "
-        "their bytes and digests are kept. Without --to the manifest is kept too "
-        "(default output: NAME-auto.mar, NAME-store.mar, ...).",
-        show_default=False,
-    ),
+    archive: Annotated[
+        Path,
+        typer.Argument(help="The archive to convert: a .mar, a .tar.gz or a no-archive folder."),
+    ],
+    to: Annotated[
+        Optional[Flavour],
+        typer.Option(
+            "--to", help="The server to convert for: torchserve, or mms.", show_default=False
+        ),
+    ] = None,
+    version: Annotated[
+        Optional[str],
+        typer.Option(
+            "--version",
+            help="model.modelVersion to record. Default: the archive's, else 1.0 for TorchServe.",
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        Optional[MmsRuntime],
+        typer.Option(
+            "--runtime",
+            help="Runtime to record instead of the archive's, e.g. python3 for a python2 archive "
+            "whose handler runs on Python 3.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write. Default: NAME-torchserve.mar (or NAME-mms.mar; .tar.gz or a "
+            "folder for those inputs) beside the input.",
+            show_default=False,
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    json_output: WrittenJsonOpt = False,
+    no_verify: NoVerifyOpt = False,
+    compression: Annotated[
+        Optional[Compression],
+        typer.Option(
+            "--compression",
+            help="Re-pack a .mar's members: auto, deflate or store, as `create --compression`; "
+            "their bytes and digests are kept. Without --to the manifest is kept too "
+            "(default output: NAME-auto.mar, NAME-store.mar, ...).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Rewrite an archive's manifest for TorchServe (or MMS), and/or re-pack a .mar's members
     (--compression); member bytes are kept as they are."""
@@ -906,54 +1013,68 @@ def convert(
 
 @app.command()
 def verify(
-    archive: str = typer.Argument(
-        ...,
-        help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
-        "(ROOT with config/config.properties and model-store/, or a model-store folder); or "
-        "the URL of an archive.",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print the report as JSON (keys in the docs: verify)."
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
-    server: Optional[ServerChoice] = typer.Option(
-        None,
-        "--server",
-        help="Check for this server. Default: the one the manifest is written for.",
-        show_default=False,
-    ),
-    signature: Optional[Path] = typer.Option(
-        None,
-        "--signature",
-        help="OpenSSF model signature to check. \\[default: ARCHIVE.sig]",
-        show_default=False,
-    ),
-    public_key: Optional[Path] = typer.Option(
-        None, "--public-key", help="Check the signature with this EC public key (PEM)."
-    ),
-    certificate_chain: Optional[list[Path]] = typer.Option(
-        None,
-        "--certificate-chain",
-        help="Check a certificate signature against these trusted certificates (PEM; repeatable).",
-        show_default=False,
-    ),
-    fast: bool = typer.Option(
-        False,
-        "--fast",
-        help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
-        "small members. The default reads every member, over the network for a URL.",
-    ),
+    archive: Annotated[
+        str,
+        typer.Argument(
+            help="A .mar, a .tar.gz, the folder of a no-archive model, or a deployment tree "
+            "(ROOT with config/config.properties and model-store/, or a model-store folder); or "
+            "the URL of an archive.",
+            show_default=False,
+        ),
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (keys in the docs: verify).")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    server: Annotated[
+        Optional[Flavour],
+        typer.Option(
+            "--server",
+            help="Check for this server. Default: the one the manifest is written for.",
+            show_default=False,
+        ),
+    ] = None,
+    signature: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--signature",
+            help="OpenSSF model signature to check. \\[default: ARCHIVE.sig]",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Optional[Path],
+        typer.Option("--public-key", help="Check the signature with this EC public key (PEM)."),
+    ] = None,
+    certificate_chain: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--certificate-chain",
+            help="Check a certificate signature against these trusted certificates (PEM; "
+            "repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Do not read member data (no CRC-32/SHA-256 checks): only the directory and the "
+            "small members. The default reads every member, over the network for a URL.",
+        ),
+    ] = False,
     storage_option: StorageOpt = None,
-    model_store: Optional[Path] = typer.Option(
-        None,
-        "--model-store",
-        help="Workflow archives (.war): the model store where each model of the dag must be, "
-        "and pass verify.",
-        exists=True,
-        file_okay=False,
-        show_default=False,
-    ),
+    model_store: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model-store",
+            help="Workflow archives (.war): the model store where each model of the dag must be, "
+            "and pass verify.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check that an archive is sound and that TorchServe (or MMS) will load it, without running
     anything from it. Exit 0 when it passes, 1 when it does not."""
@@ -985,7 +1106,7 @@ def verify(
         raise typer.Exit(1)
 
 
-def inspect_workflow(view: ArchiveView, *, json_output: bool, show_all: bool) -> tuple[str, ...]:
+def inspect_workflow(view: "ArchiveView", *, json_output: bool, show_all: bool) -> tuple[str, ...]:
     """`inspect` of a workflow archive; returns its problems."""
     from . import console
     from .warsummary import summarize_workflow, workflow_summary_json
@@ -1000,48 +1121,70 @@ def inspect_workflow(view: ArchiveView, *, json_output: bool, show_all: bool) ->
 
 @app.command(no_args_is_help=False)
 def workflow(
-    name: Optional[str] = typer.Argument(
-        None,
-        help="The \\[workflow.NAME] table of the build spec to build (when it declares several).",
-        metavar="NAME",
-        show_default=False,
-    ),
-    workflow_name: Optional[str] = typer.Option(
-        None, "--workflow-name", help="Workflow name; the output is NAME.war.", show_default=False
-    ),
-    spec_file: Optional[Path] = typer.Option(
-        None, "--spec-file", help="The workflow's YAML: its models and dag.", show_default=False
-    ),
-    handler: Optional[Path] = typer.Option(
-        None,
-        "--handler",
-        help="The workflow's Python file (the dag's function nodes).",
-        show_default=False,
-    ),
-    extra_files: Optional[str] = typer.Option(
-        None, "--extra-files", help="Comma-separated files to add at the archive root."
-    ),
-    export_path: Optional[Path] = typer.Option(
-        None,
-        "--export-path",
-        help="Folder to write into (created if missing). \\[default: current folder]",
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing .war."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
-    no_verify: bool = typer.Option(
-        False,
-        "--no-verify",
-        help="Write even when the spec's checks (models, dag, function nodes) find errors.",
-    ),
-    spec: Optional[Path] = typer.Option(
-        None,
-        "--spec",
-        help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
-        "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
-        show_default=False,
-    ),
-    build_all: bool = typer.Option(False, "--all", help="Build every workflow of the build spec."),
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="The \\[workflow.NAME] table of the build spec to build (when it declares "
+            "several).",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    workflow_name: Annotated[
+        Optional[str],
+        typer.Option(
+            "--workflow-name", help="Workflow name; the output is NAME.war.", show_default=False
+        ),
+    ] = None,
+    spec_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--spec-file", help="The workflow's YAML: its models and dag.", show_default=False
+        ),
+    ] = None,
+    handler: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--handler",
+            help="The workflow's Python file (the dag's function nodes).",
+            show_default=False,
+        ),
+    ] = None,
+    extra_files: Annotated[
+        Optional[str],
+        typer.Option("--extra-files", help="Comma-separated files to add at the archive root."),
+    ] = None,
+    export_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--export-path",
+            help="Folder to write into (created if missing). \\[default: current folder]",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("-f", "--force", help="Overwrite an existing .war.")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    json_output: WrittenJsonOpt = False,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Write even when the spec's checks (models, dag, function nodes) find errors.",
+        ),
+    ] = False,
+    spec: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--spec",
+            help="The build spec with \\[workflow.NAME] tables. \\[default: mararch.toml, else "
+            "\\[tool.mararch] in pyproject.toml, when --workflow-name is not given]",
+            show_default=False,
+        ),
+    ] = None,
+    build_all: Annotated[
+        bool, typer.Option("--all", help="Build every workflow of the build spec.")
+    ] = False,
 ) -> None:
     """Build a workflow archive (.war) for TorchServe (torch-workflow-archiver's flags, same
     output).
@@ -1118,13 +1261,6 @@ def inspect_tree(tree: Any, json_output: bool) -> None:
         )
 
 
-class EnvelopeChoice(str, Enum):
-    body = "body"
-    json = "json"
-    kserve = "kserve"
-    kservev2 = "kservev2"
-
-
 @app.command(name="deploy")
 def deploy_tree(
     root: str = typer.Argument(
@@ -1146,7 +1282,7 @@ def deploy_tree(
         help="Add the settings KServe's TorchServe runtime needs (port 8085, envelope, "
         "no token auth, model API, environment overrides).",
     ),
-    envelope: Optional[EnvelopeChoice] = typer.Option(
+    envelope: Optional[Envelope] = typer.Option(
         None,
         "--envelope",
         help="service_envelope to write. \\[default: kserve with --kserve, else none]",
@@ -1168,7 +1304,7 @@ def deploy_tree(
     no_verify: bool = typer.Option(
         False, "--no-verify", help="Deploy archives even when verify finds errors in them."
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    dry_run: DryRunOpt = False,
     json_output: bool = typer.Option(False, "--json", help="Print the models as JSON."),
     storage_option: StorageOpt = None,
 ) -> None:
@@ -1236,34 +1372,49 @@ def trust_of(
 
 @app.command()
 def sign(
-    archive: Path = typer.Argument(
-        ..., help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
-    ),
-    private_key: Path = typer.Option(
-        ...,
-        "--private-key",
-        help="EC private key (PEM; P-256, P-384 or P-521).",
-        show_default=False,
-    ),
-    password_file: Optional[Path] = typer.Option(
-        None, "--password-file", help="File whose first line is the private key's password."
-    ),
-    certificate: Optional[Path] = typer.Option(
-        None, "--certificate", help="Signing certificate for the key (PEM): certificate mode."
-    ),
-    certificate_chain: Optional[list[Path]] = typer.Option(
-        None,
-        "--certificate-chain",
-        help="Certificates between the signing certificate and the root (PEM; repeatable).",
-        show_default=False,
-    ),
-    signature: Optional[Path] = typer.Option(
-        None,
-        "--signature",
-        help="Where to write the signature. \\[default: ARCHIVE.sig beside it]",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Print what was signed as JSON."),
+    archive: Annotated[
+        Path,
+        typer.Argument(
+            help="A .mar, a .tar.gz, or the folder of a no-archive model.", show_default=False
+        ),
+    ],
+    private_key: Annotated[
+        Path,
+        typer.Option(
+            "--private-key", help="EC private key (PEM; P-256, P-384 or P-521).", show_default=False
+        ),
+    ],
+    password_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--password-file", help="File whose first line is the private key's password."
+        ),
+    ] = None,
+    certificate: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--certificate", help="Signing certificate for the key (PEM): certificate mode."
+        ),
+    ] = None,
+    certificate_chain: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--certificate-chain",
+            help="Certificates between the signing certificate and the root (PEM; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    signature: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--signature",
+            help="Where to write the signature. \\[default: ARCHIVE.sig beside it]",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print what was signed as JSON.")
+    ] = False,
 ) -> None:
     """Sign the model in an archive (OpenSSF model signing, offline); the archive is not changed.
 

@@ -15,6 +15,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO, Union
 
 from .errors import Severity
+from .handlers import HandlerOrigin
+from .manifest import Flavour
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -284,6 +286,8 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     from rich.panel import Panel
     from rich.table import Table
 
+    from .reader import Container
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -296,7 +300,7 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     row("format", s.archive_format.value + container)
     row(
         "flavour",
-        {"torchserve": "TorchServe", "mms": "MMS"}.get(s.flavour.value, s.flavour.value)
+        {Flavour.TORCHSERVE: "TorchServe", Flavour.MMS: "MMS"}.get(s.flavour, s.flavour.value)
         if s.flavour
         else "no manifest",
     )
@@ -305,14 +309,14 @@ def summary_panel(s: ArchiveSummary) -> Panel:
     row("runtime", s.manifest_field("runtime"))
     handler = s.model_field("handler")
     if handler is not None:
-        note = {
-            "builtin": " [dim](built-in)[/]",
-            "archive": " [dim](file in the archive"
+        notes: dict[HandlerOrigin | None, str] = {
+            HandlerOrigin.BUILTIN: " [dim](built-in)[/]",
+            HandlerOrigin.ARCHIVE: " [dim](file in the archive"
             + ("" if s.handler_member == handler else f": {safe_text(str(s.handler_member))}")
             + ")[/]",
-            "missing": " [red](not in the archive, not built-in)[/]",
-        }.get(s.handler_origin or "", "")
-        row("handler", handler, note)
+            HandlerOrigin.MISSING: " [red](not in the archive, not built-in)[/]",
+        }
+        row("handler", handler, notes.get(s.handler_origin, ""))
     for label, key in (
         ("serialized file", "serializedFile"),
         ("model file", "modelFile"),
@@ -323,11 +327,11 @@ def summary_panel(s: ArchiveSummary) -> Panel:
         row(label, s.model_field(key), missing)
     row("created on", s.manifest_field("createdOn"))
     row("archiver", s.archiver_version)
-    if s.container.value == "tgz":
+    if s.container is Container.TGZ:
         row("model folder", s.model_root)
     row("members", str(len(s.members)))
     row("size", f"{human_size(s.size)} ({s.size} bytes)")
-    if s.container.value == "zip":
+    if s.container is Container.ZIP:
         row("compressed", human_size(s.compressed_size))
     row("on disk", f"{human_size(s.archive_size)} ({s.archive_size} bytes)")
     if s.signature is not None:
@@ -342,7 +346,9 @@ def members_table(s: ArchiveSummary | WorkflowSummary, limit: int | None) -> Tab
     # would say nothing.
     from rich.table import Table
 
-    zipped = s.container.value == "zip"
+    from .reader import Container, MemberKind
+
+    zipped = s.container is Container.ZIP
     table = Table(title_justify="left", show_edge=False)
     table.add_column("name", overflow="fold")
     table.add_column("size", justify="right")
@@ -354,7 +360,7 @@ def members_table(s: ArchiveSummary | WorkflowSummary, limit: int | None) -> Tab
     shown = s.members if limit is None else s.members[:limit]
     for m in shown:
         name = safe_text(m.name)
-        data = m.kind.value == "file"
+        data = m.kind is MemberKind.FILE
         if not data:
             target = f" -> {safe_text(m.link_target)}" if m.link_target else ""
             name += f" [yellow]({m.kind.value}{target})[/]"
@@ -479,6 +485,8 @@ def _finding_line(f: Finding) -> str:
 
 def show_report(report: Report) -> None:
     """Findings grouped by severity, then PASSED / PASSED with warnings / FAILED."""
+    from .checks import Verdict
+
     parts = [
         p
         for p in (
@@ -505,10 +513,10 @@ def show_report(report: Report) -> None:
                 more = count - FINDINGS_PER_CODE
                 out().print(f"  ... and {more} more {escape(f'[{code}]')} (see --json)")
     counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-    if report.status == "failed":
+    if report.status is Verdict.FAILED:
         why = " (--strict: warnings fail)" if not report.errors else ""
         out().print(f"[bold red]FAILED[/]: {counts}{why}")
-    elif report.status == "passed-with-warnings":
+    elif report.status is Verdict.PASSED_WITH_WARNINGS:
         out().print(f"[bold yellow]PASSED with warnings[/]: {counts}")
     else:
         out().print(f"[bold green]PASSED[/]: {counts}")
