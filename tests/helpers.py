@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -53,7 +54,9 @@ def make_model(root: Path) -> ModelInputs:
         "import torch\n\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
         "        return x\n"
     )
-    (root / "model.pt").write_bytes(os.urandom(200_000))
+    # Incompressible like real weights, and the same bytes every run: random bytes look like a
+    # pickle now and then (about 1 in 4000), and the pickle scan would then refuse them.
+    (root / "model.pt").write_bytes(random.Random(20).randbytes(200_000))
     (root / "my_handler.py").write_text("def handle(data, context):\n    return [len(data)]\n")
     (root / "model-config.yaml").write_text("minWorkers: 1\nmaxWorkers: 2\nbatchSize: 4\n")
     (root / "requirements.txt").write_text("numpy>=1.20\n")
