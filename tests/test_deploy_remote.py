@@ -169,7 +169,28 @@ def test_existing_objects_are_refused_then_replaced_with_force(
     assert forced.exit_code == 0, forced.output
     assert rcli("deploy", tmp_path / "local", *archives).exit_code == 0
     expected = with_prefix("m", tree(tmp_path / "local"))
-    assert objects(s3, bucket) == {**expected, "m2/keep.txt": b"another prefix"}
+    # The old tree's archive is gone; what is not part of a tree stays, below the prefix too.
+    assert objects(s3, bucket) == {
+        **expected,
+        "m/notes.txt": b"notes",
+        "m2/keep.txt": b"another prefix",
+    }
+
+
+def test_force_on_a_bucket_root_leaves_other_objects(
+    s3: S3Server, rcli: Cli, tmp_path: Path
+) -> None:
+    bucket = new_bucket(s3)
+    client = s3.client()
+    client.put_object(Bucket=bucket, Key="model-store/old.mar", Body=b"old")
+    client.put_object(Bucket=bucket, Key="datasets/train.csv", Body=b"a,b")
+    archives = inputs(tmp_path)
+
+    forced = rcli("deploy", f"s3://{bucket}", *archives, "--force")
+
+    assert forced.exit_code == 0, forced.output
+    assert rcli("deploy", tmp_path / "local", *archives).exit_code == 0
+    assert objects(s3, bucket) == {**tree(tmp_path / "local"), "datasets/train.csv": b"a,b"}
 
 
 def test_missing_bucket_is_named(s3: S3Server, rcli: Cli, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ and here the inputs are listed and the prefix too (existing objects are refused 
 whole or not at all (`remote_write`); `config/config.properties` goes up last, so a server
 never sees a config naming a missing archive. On any failure or Ctrl-C the objects this run
 created are deleted (the writer aborts a pending multipart upload). With --force, objects of the
-old tree that the new one lacks are deleted once the config is written; an object replaced
+old tree (in its model-store/ and config/) that the new one lacks are deleted once the config
+is written, and nothing else below the prefix; an object replaced
 before a failure stays replaced (a store has no atomic rename of a whole tree).
 """
 
@@ -97,8 +98,8 @@ def _existing(fs: Any, base: str, plan: DeployPlan) -> set[str]:
         raise OutputError(
             f"{plan.shown!r} already holds {len(names)} object{'s' * (len(names) != 1)}: {listed}",
             path=plan.shown,
-            hint="Pass -f/--force to replace the tree (objects it does not have are deleted), "
-            "or choose another prefix.",
+            hint=f"Pass -f/--force to replace the tree (old objects in its {STORE_DIR}/ and "
+            f"{CONFIG_DIR}/ are deleted, nothing else), or choose another prefix.",
         )
     return found
 
@@ -130,6 +131,13 @@ def _remove(fs: Any, paths: list[str]) -> None:
             fs.rm(paths)
 
 
+def _stale(leftovers: set[str], base: str) -> set[str]:
+    """The old tree's objects to delete: only those in its own folders, so that --force on a
+    bucket's root or a shared prefix never deletes objects that are not part of a tree."""
+    own = tuple(f"{base}/{folder}/" for folder in (STORE_DIR, CONFIG_DIR))
+    return {path for path in leftovers if path.startswith(own)}
+
+
 def upload_tree(plan: DeployPlan, progress: OptionalProgress = None) -> None:
     """Upload the planned tree below `plan.root`, config last; nothing new stays on failure."""
     fs, base = filesystem(plan.root)
@@ -150,7 +158,7 @@ def upload_tree(plan: DeployPlan, progress: OptionalProgress = None) -> None:
     except BaseException:
         _remove(fs, created)
         raise
-    stale = sorted(existing - {f"{base}/{u.key}" for u in uploads})
+    stale = sorted(_stale(existing - {f"{base}/{u.key}" for u in uploads}, base))
     if stale:
         with remote_errors(plan.root, OutputError, "clean up"):
             fs.rm(stale)
