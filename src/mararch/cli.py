@@ -1263,49 +1263,67 @@ def inspect_tree(tree: Any, json_output: bool) -> None:
 
 @app.command(name="deploy")
 def deploy_tree(
-    root: str = typer.Argument(
-        ...,
-        help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties; "
-        "a folder, or an s3:// or gs:// prefix.",
-        metavar="ROOT",
-        show_default=False,
-    ),
-    archives: list[Path] = typer.Argument(
-        ...,
-        help="Archives (.mar, .tar.gz) and no-archive model folders.",
-        metavar="ARCHIVE...",
-        show_default=False,
-    ),
-    kserve: bool = typer.Option(
-        False,
-        "--kserve",
-        help="Add the settings KServe's TorchServe runtime needs (port 8085, envelope, "
-        "no token auth, model API, environment overrides).",
-    ),
-    envelope: Optional[Envelope] = typer.Option(
-        None,
-        "--envelope",
-        help="service_envelope to write. \\[default: kserve with --kserve, else none]",
-        show_default=False,
-    ),
-    link: bool = typer.Option(
-        False, "--link", help="Symlink the archives into the model store instead of copying."
-    ),
-    force: bool = typer.Option(False, "-f", "--force", help="Replace an existing ROOT."),
-    min_workers: Optional[int] = typer.Option(None, "--min-workers", help="Default minWorkers."),
-    max_workers: Optional[int] = typer.Option(None, "--max-workers", help="Default maxWorkers."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Default batchSize."),
-    max_batch_delay: Optional[int] = typer.Option(
-        None, "--max-batch-delay", help="Default maxBatchDelay (ms)."
-    ),
-    response_timeout: Optional[int] = typer.Option(
-        None, "--response-timeout", help="Default responseTimeout (s)."
-    ),
-    no_verify: bool = typer.Option(
-        False, "--no-verify", help="Deploy archives even when verify finds errors in them."
-    ),
+    root: Annotated[
+        str,
+        typer.Argument(
+            help="The tree to write: ROOT/model-store/ and ROOT/config/config.properties; "
+            "a folder, or an s3:// or gs:// prefix.",
+            metavar="ROOT",
+            show_default=False,
+        ),
+    ],
+    archives: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Archives (.mar, .tar.gz) and no-archive model folders.",
+            metavar="ARCHIVE...",
+            show_default=False,
+        ),
+    ],
+    kserve: Annotated[
+        bool,
+        typer.Option(
+            "--kserve",
+            help="Add the settings KServe's TorchServe runtime needs (port 8085, envelope, "
+            "no token auth, model API, environment overrides).",
+        ),
+    ] = False,
+    envelope: Annotated[
+        Optional[Envelope],
+        typer.Option(
+            "--envelope",
+            help="service_envelope to write. \\[default: kserve with --kserve, else none]",
+            show_default=False,
+        ),
+    ] = None,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link", help="Symlink the archives into the model store instead of copying."
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option("-f", "--force", help="Replace an existing ROOT.")] = False,
+    min_workers: Annotated[
+        Optional[int], typer.Option("--min-workers", help="Default minWorkers.")
+    ] = None,
+    max_workers: Annotated[
+        Optional[int], typer.Option("--max-workers", help="Default maxWorkers.")
+    ] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", help="Default batchSize.")
+    ] = None,
+    max_batch_delay: Annotated[
+        Optional[int], typer.Option("--max-batch-delay", help="Default maxBatchDelay (ms).")
+    ] = None,
+    response_timeout: Annotated[
+        Optional[int], typer.Option("--response-timeout", help="Default responseTimeout (s).")
+    ] = None,
+    no_verify: Annotated[
+        bool,
+        typer.Option("--no-verify", help="Deploy archives even when verify finds errors in them."),
+    ] = False,
     dry_run: DryRunOpt = False,
-    json_output: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+    json_output: Annotated[bool, typer.Option("--json", help="Print the models as JSON.")] = False,
     storage_option: StorageOpt = None,
 ) -> None:
     """Write a model-store tree TorchServe (or KServe's TorchServe runtime) starts from.
