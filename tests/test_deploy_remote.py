@@ -65,6 +65,19 @@ def test_uploaded_tree_is_the_local_tree_byte_for_byte(
     assert [m["marName"] for m in report["models"]] == ["big.mar", "labels"]
 
 
+def test_inspecting_the_uploaded_prefix_says_how_to_check_a_tree(
+    s3: S3Server, rcli: Cli, tmp_path: Path
+) -> None:
+    bucket = new_bucket(s3)
+    assert rcli("deploy", f"s3://{bucket}/prod", *inputs(tmp_path)).exit_code == 0
+
+    result = rcli("inspect", f"s3://{bucket}/prod")
+
+    assert result.exit_code == 1
+    assert f"'s3://{bucket}/prod' is a folder (a prefix), not a file" in result.stderr
+    assert "deploy the same archives to a folder and verify that" in result.stderr
+
+
 def test_summary_names_the_storage_uri(s3: S3Server, rcli: Cli, tmp_path: Path) -> None:
     bucket = new_bucket(s3)
 

@@ -80,7 +80,11 @@ class RemoteObject:
         with remote_errors(url, error):
             info = self.fs.info(self.path)
         if info.get("type") == "directory":
-            raise error(f"{self.display!r} is a folder (a prefix), not a file")
+            raise error(
+                f"{self.display!r} is a folder (a prefix), not a file",
+                hint="Name one object below it (an archive's URL). A deployment tree is "
+                "checked locally: deploy the same archives to a folder and verify that.",
+            )
         size = info.get("size")
         self.size = int(size) if size is not None else -1
         self.mtime = modified(info)
