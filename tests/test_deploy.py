@@ -7,6 +7,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +288,24 @@ def test_deploy_to_gs_is_the_local_tree(tmp_path: Path, fake_gcs: Any) -> None:
     again = run("deploy", "gs://bucket/prod", *archives)
     assert again.exit_code == 1
     assert "'gs://bucket/prod' already holds" in again.stderr
+
+
+def test_tree_table_is_not_folded_in_a_pipe(tmp_path: Path) -> None:
+    # A CI log or `| less`: no terminal, no COLUMNS; each model stays on one line.
+    archive = make_archive(tmp_path, "a_rather_long_model_name", config={"batchSize": 4})
+    assert run("deploy", tmp_path / "root", archive).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "mararch", "inspect", tmp_path / "root"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if "a_rather_long_model_name" in line)
+    assert "1.0 (default)" in row
+    assert "a_rather_long_model_name.mar" in row
+    assert "passed" in row

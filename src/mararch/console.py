@@ -37,11 +37,19 @@ PROGRESS_THRESHOLD = 32 << 20
 Part = Union[str, tuple[str, str]]
 
 
+#: Width of output that is not a terminal (CI logs, pipes, files) unless COLUMNS says otherwise:
+#: Rich's 80 folded the words of wide tables; nothing here stretches to the width.
+PIPE_WIDTH = 200
+
+
 @cache
 def _console(err: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=err, highlight=False, soft_wrap=True)
+    console = Console(stderr=err, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def out() -> Console:
