@@ -31,7 +31,6 @@ from .planning import (
     ProblemCollector,
     Target,
     check_model_name,
-    is_url,
     parse_choice,
     plan_target,
     resolve_compression,
@@ -44,6 +43,7 @@ from .plans import (
     PathLike,
     Plan,
     Runtime,
+    is_url,
     parse_enum,
     source_date_epoch,
 )

@@ -28,6 +28,7 @@ from .plans import (
     PathLike,
     Plan,
     Runtime,
+    is_url,
     valid_model_name,
 )
 
@@ -270,7 +271,7 @@ class _TableParser:
         self.problems.append(f"{self.shown} {table}: {message}")
 
     def path(self, value: str) -> Path | str:
-        if "://" in value:
+        if is_url(value):
             return value  # a URL (s3://, gs://, http(s)://) is taken as it is
         path = Path(value).expanduser()
         # Lexically, as a shell's `cd` does: '../../model-store' reads better in messages.

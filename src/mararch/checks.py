@@ -44,6 +44,7 @@ from .plans import (
     PathLike,
     Plan,
     Runtime,
+    is_url,
     model_name_problem,
     parse_enum,
 )
@@ -1022,7 +1023,7 @@ def verify(
     public key or trusted certificates), its OpenSSF model signature is checked too. `fast`: see
     `verify_view`; `model_store`: the folder where a workflow's models are checked too."""
     flavour = Flavour(parse_enum(Flavour, server, "--server")) if server is not None else None
-    remote = "://" in str(path)
+    remote = is_url(path)
     if trust is not None and (remote or fast):
         raise UsageError(
             "a signature is checked against every member's SHA-256 of a local archive: "

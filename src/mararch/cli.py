@@ -16,7 +16,14 @@ import typer
 from .errors import EXIT_USAGE, MararchError, UsageError
 from .handlers import BUILTIN_HANDLERS, LSP_BUILTIN_HANDLERS
 from .manifest import Flavour
-from .plans import MMS_RUNTIMES, TORCHSERVE_RUNTIMES, ArchiveFormat, Compression, Runtime
+from .plans import (
+    MMS_RUNTIMES,
+    TORCHSERVE_RUNTIMES,
+    ArchiveFormat,
+    Compression,
+    Runtime,
+    is_url,
+)
 from .snapshot import Envelope
 from .version import __version__
 
@@ -518,10 +525,10 @@ def bundled_wheels(
             if not bundle
             else "--bundle-requirements needs -r/--requirements-file PATH"
         )
-    if "://" in requirements_file:
+    if is_url(requirements_file):
         raise UsageError("--bundle-requirements needs a local -r/--requirements-file")
     # Wheels are fetched beside a local output; for a bucket, in the current folder.
-    local_export = export_path if export_path and "://" not in export_path else None
+    local_export = export_path if export_path and not is_url(export_path) else None
     with bundled_requirements(
         Path(requirements_file),
         Path(local_export) if local_export else Path.cwd(),
@@ -831,7 +838,7 @@ def inspect(
         from .tree import find_tree
         from .warfile import is_workflow
 
-        tree = None if "://" in archive else find_tree(archive)
+        tree = None if is_url(archive) else find_tree(archive)
         if tree is not None:
             inspect_tree(tree, json_output)
             return
@@ -1084,7 +1091,7 @@ def verify(
         from .tree import find_tree, verify_tree
 
         trust = trust_of(signature, public_key, certificate_chain)
-        tree = None if "://" in archive else find_tree(archive)
+        tree = None if is_url(archive) else find_tree(archive)
         if tree is not None:
             report = verify_tree(tree, strict=strict)
         else:

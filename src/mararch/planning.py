@@ -24,6 +24,7 @@ from .plans import (
     Entry,
     PathLike,
     Plan,
+    is_url,
     model_name_problem,
     parse_enum,
 )
@@ -187,11 +188,6 @@ def entries_with_manifest(
     return tuple(sorted(entries, key=lambda e: e.name))
 
 
-def is_url(value: PathLike) -> bool:
-    """A cheap test first: local builds never import the remote modules."""
-    return "://" in str(value)
-
-
 def plan_output(
     problems: ProblemCollector,
     model_name: str | None,
@@ -323,7 +319,6 @@ __all__ = [
     "check_model_name",
     "entries_with_manifest",
     "entry_of",
-    "is_url",
     "own_outputs",
     "parse_choice",
     "plan_target",

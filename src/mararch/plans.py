@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Union
+from typing import TypeGuard, Union
 
 from .errors import UsageError
 
@@ -21,6 +21,8 @@ WAR_MANIFEST_NAME = f"{WAR_INF}/MANIFEST.json"
 WAR_SUFFIX = ".war"
 #: What the API accepts wherever it takes a path.
 PathLike = Union[str, "os.PathLike[str]"]
+#: A URL's scheme; whatever else an argument is, it is a local path.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Permissions of members written or extracted: executables keep their x bits, nothing else.
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
@@ -79,6 +81,11 @@ def parse_enum(enum: type[Enum], value: object, option: str) -> Enum:
             return member
     choices = ", ".join(repr(m.value) for m in enum)
     raise UsageError(f"invalid value {value!r} for {option}: choose one of {choices}")
+
+
+def is_url(value: object) -> TypeGuard[str]:
+    """Whether an argument names a remote object (`scheme://...`) rather than a local path."""
+    return isinstance(value, str) and bool(_URL.match(value))
 
 
 def valid_model_name(name: str) -> bool:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import MararchError, UsageError
+from .plans import is_url
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: URLs inside third-party messages (botocore, aiohttp): shown without query or credentials.
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 #: Signature-like fields that can appear outside a URL in a backend's message.
@@ -49,11 +49,6 @@ class Scheme(str, Enum):
     def ranged_stream_only(self) -> bool:
         """HTTP servers may not honour Range; object stores always do."""
         return self in (Scheme.HTTP, Scheme.HTTPS)
-
-
-def is_url(value: object) -> bool:
-    """Whether an argument names a remote object (`scheme://...`) rather than a local path."""
-    return isinstance(value, str) and bool(_URL.match(value))
 
 
 def scheme_of(url: str) -> Scheme:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import zipformat as zf
 from ..errors import ArchiveError
-from ..plans import PathLike
+from ..plans import PathLike, is_url
 from .folder import FolderView
 from .tar import GZIP_MAGIC, TarView
 from .view import ArchiveView, Container
@@ -57,7 +57,7 @@ _VIEWS: dict[Container, type[ArchiveView]] = {
 def open_archive(path: PathLike) -> ArchiveView:
     """Open and list any model archive, local or at a URL (s3://, gs://, http(s)://); raises
     ArchiveError for anything unreadable."""
-    if isinstance(path, str) and "://" in path:
+    if is_url(path):
         # Only now: a local archive never imports the remote machinery.
         from ..remote_read import open_remote_archive
 
