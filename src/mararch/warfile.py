@@ -38,6 +38,12 @@ def is_workflow(view: ArchiveView) -> bool:
     return view.get(WAR_MANIFEST_NAME) is not None or view.path.name.lower().endswith(WAR_SUFFIX)
 
 
+def workflow_name_problem(name: str) -> str | None:
+    """Why TorchServe refuses a workflow name (its model-name rule), or None when it takes it."""
+    problem = model_name_problem(name)
+    return None if problem is None else problem.replace("model name", "workflow name")
+
+
 def _error(code: str, message: str, member: str | None = WAR_MANIFEST_NAME) -> Finding:
     return Finding(Severity.ERROR, code, message, member)
 
@@ -88,15 +94,8 @@ def manifest_findings(manifest: dict[str, Any], names: set[str]) -> list[Finding
                 WAR_MANIFEST_NAME,
             )
         )
-    elif (problem := model_name_problem(str(name))) is not None:
-        out.append(
-            Finding(
-                Severity.WARNING,
-                "model-name",
-                problem.replace("model name", "workflow name"),
-                WAR_MANIFEST_NAME,
-            )
-        )
+    elif (problem := workflow_name_problem(str(name))) is not None:
+        out.append(Finding(Severity.WARNING, "model-name", problem, WAR_MANIFEST_NAME))
     for key, words in REQUIRED_TOP:
         if not _text(manifest.get(key)):
             out.append(_error("manifest-field", f'no {key}: TorchServe refuses it ("{words}")'))
@@ -246,4 +245,5 @@ __all__ = [
     "read_manifest",
     "spec_findings",
     "workflow_findings",
+    "workflow_name_problem",
 ]

@@ -28,12 +28,12 @@ from .plans import (
     Entry,
     PathLike,
     Plan,
-    model_name_problem,
     source_date_epoch,
 )
 from .progress import OptionalProgress
 from .sources import Source, file_source, split_extra_files
 from .version import __version__
+from .warfile import workflow_name_problem
 
 
 def workflow_manifest(
@@ -105,8 +105,8 @@ def _check_required(
     found: list[str] = []
     if not workflow_name:
         found.append("missing --workflow-name")
-    elif (msg := model_name_problem(workflow_name)) is not None:
-        found.append(msg.replace("model name", "workflow name"))
+    elif (msg := workflow_name_problem(workflow_name)) is not None:
+        found.append(msg)
     if spec_file is None or str(spec_file) == "":
         found.append("missing --spec-file (the workflow's YAML: its models and dag)")
     if handler is None or str(handler) == "":

@@ -41,7 +41,7 @@ class WorkflowTable:
 
 
 def _value(kind: str, value: Any, base: Path) -> Any:
-    """A key's value converted, or a str saying what is wrong with it."""
+    """A key's value converted, or a ValueError (returned, not raised) saying what is wrong."""
 
     def path(raw: str) -> str:
         p = Path(raw).expanduser()
