@@ -21,7 +21,7 @@ from .checks import verify_view
 from .errors import ArchiveError, Finding, OutputError, RequestError, Severity, UsageError
 from .manifest import Flavour
 from .output import atomic_output
-from .plans import PathLike, model_name_problem, parse_enum
+from .plans import PathLike, is_url, model_name_problem, parse_enum
 from .progress import OptionalProgress
 from .reader import Container, open_archive
 from .snapshot import (
@@ -40,9 +40,7 @@ from .snapshot import (
 )
 from .tree import ArchiveFacts, empty_file_findings, read_facts
 
-#: URL schemes of remote stores.
-REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "az://", "https://", "http://")
-#: The ones deploy writes to (object stores with uploads that appear whole or not at all).
+#: The URL schemes deploy writes to (object stores with uploads that appear whole or not at all).
 WRITABLE_PREFIXES = ("s3://", "gs://", "gcs://")
 #: Where KServe's storage initializer puts the tree it downloads from `storageUri`.
 KSERVE_MOUNT = "/mnt/models"
@@ -262,7 +260,7 @@ def _mark_defaults(models: list[DeployedModel], problems: list[str]) -> list[Dep
 
 def remote_root(root: str) -> bool:
     """Whether ROOT names a remote store (s3://...) rather than a local folder."""
-    return root.lower().startswith(REMOTE_PREFIXES)
+    return is_url(root)
 
 
 def _check_root(root: str, link: bool) -> bool:
