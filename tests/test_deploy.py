@@ -169,6 +169,19 @@ def test_http_root_is_refused(tmp_path: Path) -> None:
     assert "pw" not in result.output and "abc" not in result.output
 
 
+def test_url_of_another_scheme_is_refused_not_made_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mar = make_archive(tmp_path, "m")
+    monkeypatch.chdir(tmp_path)
+
+    result = run("deploy", "ftp://host/models", mar)
+
+    assert result.exit_code == 2
+    assert "'ftp://host/models': deploy writes a local folder or an s3://" in result.stderr
+    assert not (tmp_path / "ftp:").exists()
+
+
 def test_link_to_a_bucket_is_a_usage_error(tmp_path: Path) -> None:
     mar = make_archive(tmp_path, "m")
 
